@@ -1,0 +1,73 @@
+"""Engine settings, SQLite tuning and schema migrations."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+# Arbitrary but fixed: the PostgreSQL advisory lock that serialises
+# migrations when several processes start at once.
+MIGRATION_LOCK_ID = 0x636F6D6963  # "comic"
+
+
+def engine_options(url: str, busy_timeout_ms: int) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # sqlite3's ``timeout`` is SQLite's busy timeout: a writer waits for
+        # the lock instead of failing with "database is locked".
+        return {"connect_args": {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}}
+    # Dead connections after a PostgreSQL restart are replaced, not raised.
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the scanner's writes; NORMAL sync is safe
+    under WAL and much faster; foreign keys are off in SQLite by default."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA cache_size=-32000")
+    cursor.close()
+
+
+def bundled_dir(name: str) -> Path:
+    """``comicsrv/<name>`` in an installed wheel, ``<name>/`` in a checkout
+    (see setup.py for why these folders live at the top level)."""
+    package = Path(__file__).resolve().parent
+    installed = package / name
+    return installed if installed.is_dir() else package.parent / name
+
+
+def migrations_dir() -> str:
+    return str(bundled_dir("migrations"))
+
+
+def upgrade(app: Flask, revision: str = "head") -> None:
+    """Apply migrations. On PostgreSQL an advisory lock makes concurrent
+    starts (several gunicorn workers) take turns instead of racing."""
+    from flask_migrate import upgrade as alembic_upgrade
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+                try:
+                    alembic_upgrade(directory=migrations_dir(), revision=revision)
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+                    conn.commit()
+        else:
+            alembic_upgrade(directory=migrations_dir(), revision=revision)

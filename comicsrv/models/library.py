@@ -1,0 +1,187 @@
+"""The library aggregate: libraries, publishers, series, books, pages, tags.
+
+A book is one comic file on disk. It has an integer ``id`` (what CLU and Codex
+clients use) and an ``arcid``: LANraragi's archive id, the SHA-1 of the file's
+first 512,000 bytes, which is stable across moves and renames and lets a scan
+recognise a moved file and keep its reading progress.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import TimestampMixin
+
+PATH = String(4096)
+
+
+class Library(TimestampMixin, db.Model):
+    __tablename__ = "libraries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    path: Mapped[str] = mapped_column(PATH)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Five-field cron expression; None means "only on demand / on start".
+    scan_cron: Mapped[str | None] = mapped_column(String(100))
+    scan_on_start: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_scan_mode: Mapped[str] = mapped_column(String(16), default="normal")
+    last_scan_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    series: Mapped[list[Series]] = relationship(back_populates="library", passive_deletes=True)
+
+
+class Publisher(TimestampMixin, db.Model):
+    __tablename__ = "publishers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(500), unique=True)
+    sort_name: Mapped[str] = mapped_column(String(500), index=True)
+
+
+class Series(TimestampMixin, db.Model):
+    """A series as the scanner groups it: by metadata, else by folder."""
+
+    __tablename__ = "series"
+    __table_args__ = (
+        UniqueConstraint("library_id", "publisher_id", "name", "volume"),
+        Index("ix_series_library_sort", "library_id", "sort_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
+    publisher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publishers.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(500))
+    sort_name: Mapped[str] = mapped_column(String(500), index=True)
+    volume: Mapped[int | None] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer)
+    # The folder that holds the series, when it has one of its own.
+    path: Mapped[str | None] = mapped_column(PATH)
+    summary: Mapped[str | None] = mapped_column(Text)
+
+    library: Mapped[Library] = relationship(back_populates="series")
+    publisher: Mapped[Publisher | None] = relationship()
+    books: Mapped[list[Book]] = relationship(back_populates="series", passive_deletes=True)
+
+
+class Book(TimestampMixin, db.Model):
+    __tablename__ = "books"
+    __table_args__ = (
+        Index("ix_books_series_number", "series_id", "number_sort"),
+        Index("ix_books_library_state", "library_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    arcid: Mapped[str | None] = mapped_column(String(40), index=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("series.id", ondelete="SET NULL"), index=True
+    )
+    publisher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publishers.id", ondelete="SET NULL"), index=True
+    )
+
+    # Where the file is and what the scanner last saw: an unchanged size and
+    # mtime means the file is skipped without being opened.
+    path: Mapped[str] = mapped_column(PATH, unique=True)
+    folder: Mapped[str] = mapped_column(PATH, index=True)
+    filename: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    mtime: Mapped[float] = mapped_column(Float, default=0.0)
+    format: Mapped[str | None] = mapped_column(String(16))
+    # ok | missing | error
+    state: Mapped[str] = mapped_column(String(16), default="ok", index=True)
+    error: Mapped[str | None] = mapped_column(String(2000))
+    missing_since: Mapped[datetime | None] = mapped_column(DateTime)
+    scanned_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    page_count: Mapped[int] = mapped_column(Integer, default=0)
+    cover_page: Mapped[int] = mapped_column(Integer, default=0)
+    # LANraragi's "new" flag: set on index, cleared when first opened.
+    is_new: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    # ComicInfo (or filename-derived) fields the APIs sort and filter on;
+    # credits, genres, characters and the like are tags.
+    has_comicinfo: Mapped[bool] = mapped_column(Boolean, default=False)
+    metadata_source: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(String(1000))
+    series_name: Mapped[str | None] = mapped_column(String(500), index=True)
+    number: Mapped[str | None] = mapped_column(String(32))
+    number_sort: Mapped[float | None] = mapped_column(Float)
+    count: Mapped[int | None] = mapped_column(Integer)
+    volume: Mapped[int | None] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer, index=True)
+    month: Mapped[int | None] = mapped_column(Integer)
+    day: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    age_rating: Mapped[str | None] = mapped_column(String(64))
+    manga: Mapped[str | None] = mapped_column(String(32))
+    web: Mapped[str | None] = mapped_column(String(2000))
+    extra: Mapped[dict | None] = mapped_column(JSON)
+
+    library: Mapped[Library] = relationship()
+    series: Mapped[Series | None] = relationship(back_populates="books")
+    publisher: Mapped[Publisher | None] = relationship()
+    pages: Mapped[list[Page]] = relationship(
+        order_by="Page.index", passive_deletes=True, cascade="all, delete-orphan"
+    )
+    tags: Mapped[list[BookTag]] = relationship(passive_deletes=True, cascade="all, delete-orphan")
+
+
+Index("ix_books_created_at", Book.created_at)
+
+
+class Page(db.Model):
+    """One image of a book, in reading order."""
+
+    __tablename__ = "pages"
+
+    book_id: Mapped[int] = mapped_column(
+        ForeignKey("books.id", ondelete="CASCADE"), primary_key=True
+    )
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(2048))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    compressed_size: Mapped[int | None] = mapped_column(BigInteger)
+    # Offset of a stored (uncompressed) zip entry's bytes in the file: the
+    # page is then served as a byte range, with no decompression.
+    data_offset: Mapped[int | None] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    media_type: Mapped[str | None] = mapped_column(String(64))
+
+
+class Tag(db.Model):
+    """A namespaced tag, LANraragi style: ``writer:Alan Moore``, ``genre:Horror``."""
+
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("namespace", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(64), default="")
+    name: Mapped[str] = mapped_column(String(500), index=True)
+
+
+class BookTag(db.Model):
+    __tablename__ = "book_tags"
+
+    book_id: Mapped[int] = mapped_column(
+        ForeignKey("books.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(
+        ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # metadata: from the file, replaced on rescan; user: edited through an API,
+    # kept across rescans.
+    source: Mapped[str] = mapped_column(String(16), default="metadata")
+
+    tag: Mapped[Tag] = relationship(lazy="joined")

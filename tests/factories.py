@@ -1,0 +1,95 @@
+"""factory_boy factories: tests build rows with these, never by hand."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from comicsrv.auth.secrets import hash_password, hash_token, new_api_key
+from comicsrv.extensions import db
+from comicsrv import models
+
+PASSWORD = "correct horse battery"
+_password_hash = hash_password(PASSWORD)  # scrypt is slow by design: hash once
+
+
+class Base(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "commit"
+
+
+class UserFactory(Base):
+    class Meta:
+        model = models.User
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password_hash = _password_hash
+    is_admin = False
+
+
+class AdminFactory(UserFactory):
+    is_admin = True
+
+
+_counter = itertools.count()
+
+
+def api_key_for(user: models.User, permissions: list[str] | None = None,
+                name: str = "test") -> str:
+    """Create an API key row for ``user``; return the plaintext key."""
+    key, prefix = new_api_key()
+    db.session.add(models.ApiKey(user_id=user.id, name=name, key_prefix=prefix,
+                                 key_hash=hash_token(key), permissions=permissions or []))
+    db.session.commit()
+    return key
+
+
+class LibraryFactory(Base):
+    class Meta:
+        model = models.Library
+
+    name = factory.Sequence(lambda n: f"Library {n}")
+    path = factory.Sequence(lambda n: f"/comics/lib{n}")
+
+
+class PublisherFactory(Base):
+    class Meta:
+        model = models.Publisher
+
+    name = factory.Sequence(lambda n: f"Publisher {n}")
+    sort_name = factory.LazyAttribute(lambda o: o.name.lower())
+
+
+class SeriesFactory(Base):
+    class Meta:
+        model = models.Series
+
+    library = factory.SubFactory(LibraryFactory)
+    name = factory.Sequence(lambda n: f"Series {n}")
+    sort_name = factory.LazyAttribute(lambda o: o.name.lower())
+
+
+class BookFactory(Base):
+    class Meta:
+        model = models.Book
+
+    library = factory.SubFactory(LibraryFactory)
+    series = None
+    path = factory.LazyAttributeSequence(lambda o, n: f"{o.library.path}/Book {n:03d}.cbz")
+    folder = factory.LazyAttribute(lambda o: o.path.rsplit("/", 1)[0])
+    filename = factory.LazyAttribute(lambda o: o.path.rsplit("/", 1)[1])
+    arcid = factory.LazyAttribute(lambda o: hashlib.sha1(o.path.encode()).hexdigest())
+    size = 1000
+    page_count = 20
+
+
+class JobFactory(Base):
+    class Meta:
+        model = models.Job
+
+    type = "test.job"
+    state = "queued"

@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import pytest
+
+from comicsrv.config import ConfigError, load_config, normalize_url_base
+
+
+def test_defaults_make_sqlite_in_data_dir(tmp_path):
+    settings = load_config(tmp_path / "data", environ={})
+    assert settings["PORT"] == 8090
+    assert settings["HOST"] == "127.0.0.1"
+    assert settings["DATABASE_URL"] == f"sqlite:///{tmp_path / 'data' / 'comicsrv.db'}"
+    assert (tmp_path / "data").is_dir()
+
+
+def test_file_overrides_defaults_and_environment_overrides_file(tmp_path):
+    (tmp_path / "config.yml").write_text("port: 9000\nhost: 0.0.0.0\nlog_level: DEBUG\n")
+    settings = load_config(tmp_path, environ={"COMICSRV_PORT": "9100"})
+    assert settings["PORT"] == 9100          # environment beats the file
+    assert settings["HOST"] == "0.0.0.0"     # file beats the default
+    assert settings["LOG_LEVEL"] == "DEBUG"
+
+
+def test_overrides_beat_everything(tmp_path):
+    settings = load_config(tmp_path, {"PORT": 1234}, environ={"COMICSRV_PORT": "9100"})
+    assert settings["PORT"] == 1234
+
+
+def test_data_dir_from_environment(tmp_path):
+    settings = load_config(environ={"COMICSRV_DATA_DIR": str(tmp_path / "env-data")})
+    assert settings["DATA_DIR"] == str((tmp_path / "env-data").resolve())
+
+
+@pytest.mark.parametrize("value, expected", [("true", True), ("0", False), ("off", False),
+                                             ("YES", True)])
+def test_booleans_from_environment(tmp_path, value, expected):
+    settings = load_config(tmp_path, environ={"COMICSRV_SCHEDULER_ENABLED": value})
+    assert settings["SCHEDULER_ENABLED"] is expected
+
+
+def test_bad_value_names_the_setting(tmp_path):
+    with pytest.raises(ConfigError, match="COMICSRV_PORT: PORT must be a int"):
+        load_config(tmp_path, environ={"COMICSRV_PORT": "eighty"})
+    with pytest.raises(ConfigError, match="PORT must be between"):
+        load_config(tmp_path, environ={"COMICSRV_PORT": "70000"})
+
+
+def test_broken_config_file_is_reported(tmp_path):
+    (tmp_path / "config.yml").write_text("port: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path, environ={})
+
+
+def test_secret_key_is_made_once_and_kept(tmp_path):
+    first = load_config(tmp_path, environ={})["SECRET_KEY"]
+    second = load_config(tmp_path, environ={})["SECRET_KEY"]
+    assert first == second and len(first) == 64
+    assert (Path(tmp_path) / "secret_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("raw, expected", [("", ""), ("/", ""), ("comics", "/comics"),
+                                           ("/comics/", "/comics"), (" a/b ", "/a/b")])
+def test_url_base_is_normalised(raw, expected):
+    assert normalize_url_base(raw) == expected
