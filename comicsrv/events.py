@@ -1,0 +1,253 @@
+"""Typed events, one in-process bus, and the SSE stream every surface uses.
+
+Producers (the scanner, jobs, the pipeline) publish from any thread or
+greenlet; each SSE client owns a bounded queue, so a slow client drops its
+own oldest events and never slows the producer or other clients.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import queue
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Callable, ClassVar, Iterable, Iterator
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_SECONDS = 15.0
+QUEUE_SIZE = 512
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(kw_only=True)
+class Event:
+    """Base of every event. ``name`` is the SSE event name."""
+
+    name: ClassVar[str] = "event"
+    timestamp: str = field(default_factory=_now)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.name, **asdict(self)}
+
+
+# Library events, named as Codex's /events/stream names them.
+@dataclass(kw_only=True)
+class BookCreated(Event):
+    name: ClassVar[str] = "book_created"
+    book_id: int
+    series_id: int | None = None
+    library_id: int | None = None
+
+
+@dataclass(kw_only=True)
+class BookUpdated(BookCreated):
+    name: ClassVar[str] = "book_updated"
+
+
+@dataclass(kw_only=True)
+class BookDeleted(BookCreated):
+    name: ClassVar[str] = "book_deleted"
+
+
+@dataclass(kw_only=True)
+class SeriesCreated(Event):
+    name: ClassVar[str] = "series_created"
+    series_id: int
+    library_id: int | None = None
+
+
+@dataclass(kw_only=True)
+class SeriesUpdated(SeriesCreated):
+    name: ClassVar[str] = "series_updated"
+
+
+@dataclass(kw_only=True)
+class SeriesDeleted(SeriesCreated):
+    name: ClassVar[str] = "series_deleted"
+
+
+@dataclass(kw_only=True)
+class LibraryCreated(Event):
+    name: ClassVar[str] = "library_created"
+    library_id: int
+
+
+@dataclass(kw_only=True)
+class LibraryUpdated(LibraryCreated):
+    name: ClassVar[str] = "library_updated"
+
+
+@dataclass(kw_only=True)
+class CoverUpdated(Event):
+    name: ClassVar[str] = "cover_updated"
+    book_id: int
+
+
+@dataclass(kw_only=True)
+class ScanProgress(Event):
+    name: ClassVar[str] = "scan_progress"
+    library_id: int
+    job_id: int
+    current: int
+    total: int
+    message: str = ""
+
+
+@dataclass(kw_only=True)
+class TaskProgress(Event):
+    """A job changed state or progress (Codex's ``task_progress``)."""
+
+    name: ClassVar[str] = "task_progress"
+    task_id: int
+    task_type: str
+    status: str
+    progress: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        # Codex's task events carry no "type"/"timestamp" keys; keep both, they
+        # are harmless to its clients and useful to ours.
+        return {**asdict(self), "type": self.name}
+
+
+LIBRARY_EVENTS = frozenset(
+    cls.name for cls in (BookCreated, BookUpdated, BookDeleted, SeriesCreated, SeriesUpdated,
+                         SeriesDeleted, LibraryCreated, LibraryUpdated, CoverUpdated)
+)
+
+
+class Subscription:
+    """One consumer's bounded queue. Iterate with ``get``; always ``close``."""
+
+    def __init__(self, bus: EventBus, names: frozenset[str] | None, maxsize: int):
+        self._bus = bus
+        self.names = names
+        self.queue: queue.Queue[Event] = queue.Queue(maxsize)
+        self.dropped = 0
+
+    def offer(self, event: Event) -> None:
+        if self.names is not None and event.name not in self.names:
+            return
+        while True:
+            try:
+                self.queue.put_nowait(event)
+                return
+            except queue.Full:
+                try:
+                    self.queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscription] = []
+        self._listeners: list[Callable[[Event], None]] = []
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+
+    def subscribe(self, names: Iterable[str] | None = None, maxsize: int = QUEUE_SIZE) -> Subscription:
+        sub = Subscription(self, frozenset(names) if names is not None else None, maxsize)
+        with self._lock:
+            self._subscribers.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub in self._subscribers:
+                self._subscribers.remove(sub)
+
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        """A synchronous callback for every event (plugins' ``comicsrv_event``)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def next_id(self) -> int:
+        return next(self._seq)
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+            listeners = list(self._listeners)
+        for sub in subscribers:
+            sub.offer(event)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not stop the producer
+                log.exception("event listener %r failed on %s", listener, event.name)
+
+
+def format_sse(event: str | None, data: Any, event_id: int | None = None) -> str:
+    lines = []
+    if event:
+        lines.append(f"event: {event}")
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), default=str)
+    lines.extend(f"data: {line}" for line in payload.splitlines() or [""])
+    return "\n".join(lines) + "\n\n"
+
+
+def sse_stream(
+    bus: EventBus,
+    names: Iterable[str] | None = None,
+    first: tuple[str, Any] = ("connected", {"status": "connected"}),
+    keepalive: float = KEEPALIVE_SECONDS,
+    render: Callable[[Event], dict[str, Any]] = lambda e: e.to_dict(),
+) -> Iterator[str]:
+    """Yield SSE text for every event on the bus, forever.
+
+    The subscription is made before the first event is yielded so nothing
+    published after the client connects is missed; a comment line every
+    ``keepalive`` seconds keeps proxies from closing an idle connection and
+    lets the server notice a client that went away (the write fails and the
+    generator is closed, which unsubscribes).
+    """
+    sub = bus.subscribe(names)
+    try:
+        yield format_sse(first[0], first[1], bus.next_id())
+        while True:
+            event = sub.get(timeout=keepalive)
+            if event is None:
+                yield ": keep-alive\n\n"
+            else:
+                yield format_sse(event.name, render(event), bus.next_id())
+    finally:
+        sub.close()
+
+
+def sse_response(*args: Any, **kwargs: Any):
+    """A Flask streaming response around :func:`sse_stream`."""
+    from flask import Response, stream_with_context
+
+    return Response(
+        stream_with_context(sse_stream(*args, **kwargs)),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
