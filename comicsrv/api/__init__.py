@@ -1,0 +1,33 @@
+"""The HTTP surfaces: ``/api/v1``, the archive API and the legacy ``/api``.
+
+``register_api(app)`` builds the one flask-smorest ``Api`` (one OpenAPI
+document for every surface) and registers each surface's blueprints and its
+error envelope.
+"""
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from .surfaces import Surface, default_error, install_error_handlers, register_surface
+
+
+def register_api(app: Flask) -> Api:
+    from . import system, v1
+
+    api = Api(app, spec_kwargs={
+        "info": {"description": "comicsrv: a self-hosted comic server and *arr. "
+                                "Surfaces: /api/v1 (client API), the LANraragi archive API, "
+                                "and the legacy /api."},
+    })
+    app.extensions["comicsrv.api"] = api
+    api.spec.components.security_scheme("ApiKeyHeader", {"type": "apiKey", "in": "header",
+                                                          "name": "X-API-Key"})
+    api.spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer"})
+    api.spec.components.security_scheme("Basic", {"type": "http", "scheme": "basic"})
+
+    register_surface(app, Surface("v1", "/api/v1", default_error))
+    for blueprint in (system.blp, *v1.BLUEPRINTS):
+        api.register_blueprint(blueprint)
+    install_error_handlers(app)
+    return api

@@ -1,0 +1,132 @@
+"""The app factory: the one place that wires extensions, plugins, blueprints,
+jobs and the scheduler together."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from . import __version__
+from .config import load_config
+from .database import bundled_dir, engine_options, migrations_dir, upgrade
+from .events import EventBus
+from .extensions import db, migrate
+from .jobs import JobRunner, Scheduler, pool
+from .middleware import TrustedProxyFix, UrlBase
+from .plugins import PluginRegistry
+
+log = logging.getLogger(__name__)
+
+def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None = None,
+               plugins: PluginRegistry | None = None) -> Flask:
+    """Build an app. Nothing runs in the background until ``start_services``.
+
+    ``config`` overrides every other source of settings (see
+    ``comicsrv.config``); ``plugins`` replaces entry-point discovery (tests).
+    """
+    settings = load_config(data_dir, config)
+    web = bundled_dir("web")
+    app = Flask(__name__, static_folder=str(web / "static"), static_url_path="/static",
+                template_folder=str(web / "templates"))
+    app.config.update(settings)
+    app.json.sort_keys = False  # keep documented field order
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=_sqlalchemy_url(settings["DATABASE_URL"]),
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"],
+                                                 settings["SQLITE_BUSY_TIMEOUT_MS"]),
+        SQLALCHEMY_TRACK_MODIFICATIONS=False,
+        API_TITLE="comicsrv",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/" if settings["API_DOCS_ENABLED"] else None,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH=settings["API_DOCS_PATH"].lstrip("/") or "docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    )
+    _configure_logging(settings["LOG_LEVEL"])
+    Path(settings["CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=migrations_dir(), render_as_batch=True,
+                     compare_type=True)
+    from . import models  # noqa: F401  (registers every table)
+
+    registry = plugins or PluginRegistry()
+    if plugins is None:
+        registry.load_entry_points()
+    bus = EventBus()
+    bus.add_listener(lambda event: registry.call("comicsrv_event", event=event))
+    runner = JobRunner(app, bus)
+    app.extensions.update({
+        "comicsrv.plugins": registry,
+        "comicsrv.events": bus,
+        "comicsrv.jobs": runner,
+        "comicsrv.scheduler": Scheduler(app),
+        "comicsrv.started": time.monotonic(),
+    })
+    _register_job_types(runner)
+
+    from .api import register_api
+    from .metrics import init_metrics
+
+    from .webui import blp as web_blueprint
+
+    register_api(app)
+    app.register_blueprint(web_blueprint)
+    init_metrics(app)
+    for plugin_name, blueprints in registry.call("comicsrv_blueprints"):
+        for blueprint in blueprints:
+            try:
+                app.register_blueprint(blueprint)
+            except Exception:
+                log.exception("plugin %s: blueprint %r not registered", plugin_name, blueprint)
+
+    wsgi = app.wsgi_app
+    if settings["URL_BASE"]:
+        wsgi = UrlBase(wsgi, settings["URL_BASE"])
+    app.wsgi_app = TrustedProxyFix(wsgi, settings["TRUSTED_PROXIES"])
+
+    if settings["AUTO_MIGRATE"]:
+        upgrade(app)
+    return app
+
+
+def start_services(app: Flask) -> None:
+    """Start what runs beside the request handlers: the scheduler, the
+    recovery of jobs a previous process left behind, scans on start.
+    Called by ``comicsrv serve`` and the WSGI entry point; never by tests."""
+    pool.configure(app.config["CPU_WORKERS"])
+    runner: JobRunner = app.extensions["comicsrv.jobs"]
+    if not app.config["SCHEDULER_ENABLED"]:
+        return
+    with app.app_context():
+        runner.recover_interrupted()
+    runner.start_heartbeat()
+    scheduler: Scheduler = app.extensions["comicsrv.scheduler"]
+    scheduler.every("jobs.prune", 24 * 3600, "jobs.prune")
+    scheduler.start()
+
+
+def _register_job_types(runner: JobRunner) -> None:
+    from .jobs.housekeeping import prune_jobs
+
+    runner.register("jobs.prune", prune_jobs)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    """Accept the ``postgres://`` and ``postgresql://`` spellings users paste
+    from hosting dashboards; use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("comicsrv").setLevel(level.upper())

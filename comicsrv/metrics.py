@@ -1,0 +1,68 @@
+"""Prometheus metrics: request counts and latency, library and job gauges,
+and the process's own CPU and memory. One registry per app, so tests and
+embedded apps never share counters."""
+from __future__ import annotations
+
+import time
+
+from flask import Flask, g, request
+from prometheus_client import (
+    CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+from .extensions import db
+
+
+class LibraryCollector:
+    """Counts read from the database at scrape time (cheap indexed counts)."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def collect(self):
+        from .models import Book, Job, Library, Series
+
+        with self.app.app_context():
+            books = GaugeMetricFamily("comicsrv_books", "Books by state", labels=["state"])
+            for state, count in db.session.execute(
+                    db.select(Book.state, db.func.count()).group_by(Book.state)):
+                books.add_metric([state], count)
+            yield books
+            yield GaugeMetricFamily("comicsrv_series", "Series",
+                                    value=db.session.scalar(db.select(db.func.count(Series.id))))
+            yield GaugeMetricFamily("comicsrv_libraries", "Libraries",
+                                    value=db.session.scalar(db.select(db.func.count(Library.id))))
+            jobs = GaugeMetricFamily("comicsrv_jobs", "Jobs by state", labels=["state"])
+            for state, count in db.session.execute(
+                    db.select(Job.state, db.func.count()).group_by(Job.state)):
+                jobs.add_metric([state], count)
+            yield jobs
+
+
+def init_metrics(app: Flask) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    registry.register(LibraryCollector(app))
+    requests_total = Counter("comicsrv_http_requests", "HTTP requests",
+                             ["method", "endpoint", "status"], registry=registry)
+    latency = Histogram("comicsrv_http_request_duration_seconds", "HTTP request latency",
+                        ["endpoint"], registry=registry,
+                        buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+
+    @app.before_request
+    def _start_timer() -> None:
+        g._request_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        started = g.pop("_request_started", None)
+        if started is not None and response.mimetype != "text/event-stream":
+            endpoint = request.endpoint or "unmatched"
+            latency.labels(endpoint).observe(time.perf_counter() - started)
+            requests_total.labels(request.method, endpoint, str(response.status_code)).inc()
+        return response
+
+    app.extensions["comicsrv.metrics"] = registry
+    return registry

@@ -1,0 +1,64 @@
+"""WSGI middleware for running behind a reverse proxy."""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Callable, Iterable
+
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+class TrustedProxyFix:
+    """Honour ``X-Forwarded-For/-Proto/-Host/-Port/-Prefix`` only from
+    trusted proxy addresses (by default loopback and private networks), so a
+    client on the internet cannot spoof its address or scheme."""
+
+    def __init__(self, app: WSGIApp, networks: str):
+        self.plain = app
+        self.fixed = ProxyFix(app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+        self.networks = [ipaddress.ip_network(n.strip(), strict=False)
+                         for n in networks.split(",") if n.strip()]
+
+    def trusted(self, address: str | None) -> bool:
+        try:
+            ip = ipaddress.ip_address((address or "").split("%")[0])
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        app = self.fixed if self.trusted(environ.get("REMOTE_ADDR")) else self.plain
+        return app(environ, start_response)
+
+
+class UrlBase:
+    """Serve the app under a sub-path (``URL_BASE=/comics``).
+
+    ``/comics/x`` reaches route ``/x`` with ``SCRIPT_NAME=/comics`` so every
+    generated URL carries the base. ``/ping`` also answers at the root, so a
+    container health check needs no knowledge of the base; any other path
+    outside the base is a 404.
+    """
+
+    ROOT_PATHS = ("/ping",)
+
+    def __init__(self, app: WSGIApp, base: str):
+        self.app = app
+        self.base = base
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "") or "/"
+        if path == self.base or path.startswith(self.base + "/"):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.base
+            environ["PATH_INFO"] = path[len(self.base):] or "/"
+            return self.app(environ, start_response)
+        if path in self.ROOT_PATHS:
+            return self.app(environ, start_response)
+        if path == "/":
+            start_response("302 Found", [("Location", self.base + "/"), ("Content-Length", "0")])
+            return [b""]
+        body = b'{"error":"not_found","message":"Not under the configured URL base","details":null}'
+        start_response("404 Not Found", [("Content-Type", "application/json"),
+                                         ("Content-Length", str(len(body)))])
+        return [body]

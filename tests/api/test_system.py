@@ -1,0 +1,122 @@
+"""Health, metrics, error envelopes and reverse-proxy handling."""
+from flask import url_for
+
+from tests.factories import AdminFactory, BookFactory, UserFactory, api_key_for
+
+
+def test_ping_is_public_and_cheap(client):
+    response = client.get("/ping")
+    assert response.status_code == 200 and response.json == {"status": "OK"}
+
+
+def test_health_is_public_and_checks_the_database(client):
+    body = client.get("/api/v1/health").json
+    assert body["status"] == "ok"
+    assert body["checks"] == {"database": "ok", "scheduler": "stopped"}
+    assert body["version"]
+
+
+def test_metrics_need_system_health_and_speak_prometheus(client):
+    assert client.get("/api/v1/metrics").status_code == 401
+    BookFactory.create_batch(3)
+    BookFactory(state="missing")
+    key = api_key_for(UserFactory(), ["SystemHealth"])
+    client.get("/ping")
+    response = client.get("/api/v1/metrics", headers={"X-API-Key": key})
+    assert response.status_code == 200
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    assert response.content_type == CONTENT_TYPE_LATEST
+    text = response.get_data(as_text=True)
+    assert 'comicsrv_books{state="ok"} 3.0' in text
+    assert 'comicsrv_books{state="missing"} 1.0' in text
+    assert "comicsrv_libraries 4.0" in text
+    assert 'comicsrv_http_requests_total{endpoint="system.Ping",method="GET",status="200"} 1.0' in text
+    assert "process_resident_memory_bytes" in text
+
+
+def test_unknown_route_gets_the_v1_error_envelope(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json["error"] == "not_found"
+    assert set(response.json) == {"error", "message", "details"}
+
+
+def test_wrong_method_is_405_with_allow_header(client):
+    response = client.post("/api/v1/health")
+    assert response.status_code == 405
+    assert response.json["error"] == "method_not_allowed"
+    assert "GET" in response.headers["Allow"]
+
+
+def test_bad_credentials_are_401_never_500(client):
+    for headers in ({"Authorization": "Basic !!!notbase64"}, {"Authorization": "Basic Zm9v"},
+                    {"Authorization": "Bearer nope"}, {"X-API-Key": ""}, {"Authorization": "Digest x"}):
+        response = client.get("/api/v1/plugins", headers=headers)
+        assert response.status_code == 401, headers
+        assert response.json["error"] == "unauthorized"
+
+
+def test_http_basic_with_a_real_password(client):
+    from tests.factories import PASSWORD
+
+    admin = AdminFactory()
+    assert client.get("/api/v1/plugins", auth=(admin.username, PASSWORD)).status_code == 200
+    assert client.get("/api/v1/plugins", auth=(admin.username, "wrong password")).status_code == 401
+
+
+def test_api_key_as_bearer_and_its_permissions_are_capped_by_the_owner(client):
+    plain_user = UserFactory()
+    # A plain user's key cannot hold SystemAdmin even if the row says so.
+    key = api_key_for(plain_user, ["SystemAdmin"])
+    assert client.get("/api/v1/plugins", headers={"Authorization": f"Bearer {key}"}).status_code == 403
+
+
+def test_inactive_users_key_is_refused(client, app):
+    user = AdminFactory(is_active=False)
+    key = api_key_for(user, ["SystemAdmin"])
+    assert client.get("/api/v1/plugins", headers={"X-API-Key": key}).status_code == 401
+
+
+def test_forwarded_headers_are_trusted_from_a_local_proxy_only(make_app):
+    app = make_app()
+
+    @app.route("/whoami")
+    def whoami():
+        from flask import request
+
+        return {"remote": request.remote_addr, "scheme": request.scheme,
+                "url": url_for("whoami", _external=True)}
+
+    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
+               "X-Forwarded-Host": "comics.example.org", "X-Forwarded-Prefix": "/reader"}
+    client = app.test_client()
+    local = client.get("/whoami", headers=headers, environ_base={"REMOTE_ADDR": "192.168.1.2"}).json
+    assert local == {"remote": "203.0.113.9", "scheme": "https",
+                     "url": "https://comics.example.org/reader/whoami"}
+    outside = client.get("/whoami", headers=headers, environ_base={"REMOTE_ADDR": "198.51.100.7"}).json
+    assert outside["remote"] == "198.51.100.7" and outside["scheme"] == "http"
+
+
+def test_url_base_serves_under_a_sub_path(make_app):
+    client = make_app(URL_BASE="comics/").test_client()
+    assert client.get("/comics/ping").json == {"status": "OK"}
+    assert client.get("/comics/api/v1/health").status_code == 200
+    assert client.get("/ping").status_code == 200  # container health checks
+    assert client.get("/api/v1/health").status_code == 404
+    redirect = client.get("/")
+    assert redirect.status_code == 302 and redirect.headers["Location"] == "/comics/"
+
+
+def test_openapi_document_is_served_and_valid(client):
+    from openapi_spec_validator import validate
+
+    spec = client.get("/openapi.json").json
+    validate(spec)
+    assert "/api/v1/health" in spec["paths"] and "/ping" in spec["paths"]
+
+
+def test_docs_can_be_switched_off(make_app):
+    client = make_app(API_DOCS_ENABLED=False).test_client()
+    assert client.get("/openapi.json").status_code == 404
+    assert client.get("/docs").status_code == 404
