@@ -1,0 +1,4 @@
+"""``python -m comicsrv``."""
+from .cli import main
+
+main()

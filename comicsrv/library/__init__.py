@@ -1,0 +1,1 @@
+"""The library: libraries, the scanner, covers and pages."""
