@@ -1,0 +1,92 @@
+"""Read comic archives (CBZ, CBR, CB7, CBT, PDF and plain folders) behind one interface.
+
+Typical use::
+
+    with open_archive("Saga 001.cbz") as archive:
+        pages = archive.pages()
+        cover = archive.read_page(0)
+        comicinfo = archive.find_metadata().get("ComicInfo.xml")
+
+The reader is chosen from the file's content, not its name.  Opening reads only
+what listing needs (a zip's central directory, a RAR's headers), so the
+library scanner can afford it for every file.  This package depends on no
+other part of comicsrv.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .base import ArchiveFacts, ArchiveLimits, ComicArchive, PageEntry, natural_key
+from .cb7 import SevenZipArchive
+from .cbr import RarArchive
+from .cbt import TarArchive
+from .cbz import ZipArchive
+from .errors import (
+    ArchiveError,
+    CorruptArchiveError,
+    EmptyArchiveError,
+    EncryptedArchiveError,
+    EntryNotFoundError,
+    MissingVolumeError,
+    ToolMissingError,
+    UnsafeArchiveError,
+    UnsupportedFormatError,
+)
+from .folder import FolderArchive
+from .pdf import PdfArchive
+from .sniff import sniff
+
+__all__ = [
+    "ArchiveError",
+    "ArchiveFacts",
+    "ArchiveLimits",
+    "ComicArchive",
+    "CorruptArchiveError",
+    "EmptyArchiveError",
+    "EncryptedArchiveError",
+    "EntryNotFoundError",
+    "MissingVolumeError",
+    "PageEntry",
+    "ToolMissingError",
+    "UnsafeArchiveError",
+    "UnsupportedFormatError",
+    "default_cache_dir",
+    "natural_key",
+    "open_archive",
+]
+
+_READERS: dict[str, type[ComicArchive]] = {
+    reader.format: reader
+    for reader in (ZipArchive, RarArchive, SevenZipArchive, TarArchive, PdfArchive, FolderArchive)
+}
+
+
+def default_cache_dir() -> Path:
+    """Where readers that must extract (solid RAR) make their private temp dirs."""
+    return Path(tempfile.gettempdir()) / "comicsrv-archives"
+
+
+def open_archive(
+    path: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    limits: ArchiveLimits | None = None,
+) -> ComicArchive:
+    """Open a comic archive or a folder of images for reading.
+
+    ``cache_dir`` is the only place anything is ever written (a private
+    directory per archive, removed on close), and only when a format forces
+    extraction.  Raises an :class:`ArchiveError` subclass for any problem with
+    the archive itself, and ``OSError`` if the path cannot be opened at all.
+    """
+    archive_path = Path(path)
+    sniffed = sniff(archive_path)
+    return _READERS[sniffed.format](
+        archive_path,
+        sub_format=sniffed.sub_format,
+        limits=limits or ArchiveLimits(),
+        cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+    )
