@@ -1,4 +1,7 @@
 """``python -m comicsrv``."""
 from .cli import main
 
-main()
+# Guarded: the scanner's worker processes (multiprocessing "spawn") import
+# the main module, and must not run the CLI again.
+if __name__ == "__main__":
+    main()

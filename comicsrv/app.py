@@ -15,6 +15,7 @@ from .database import bundled_dir, engine_options, migrations_dir, upgrade
 from .events import EventBus
 from .extensions import db, migrate
 from .jobs import JobRunner, Scheduler, pool
+from .library.media import MediaService
 from .middleware import TrustedProxyFix, UrlBase
 from .plugins import PluginRegistry
 
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
         "comicsrv.jobs": runner,
         "comicsrv.scheduler": Scheduler(app),
         "comicsrv.started": time.monotonic(),
+        "comicsrv.media": MediaService(settings["CACHE_DIR"]),
     })
     _register_job_types(runner)
 
@@ -107,13 +109,18 @@ def start_services(app: Flask) -> None:
     runner.start_heartbeat()
     scheduler: Scheduler = app.extensions["comicsrv.scheduler"]
     scheduler.every("jobs.prune", 24 * 3600, "jobs.prune")
+    from .library.schedule import schedule_library_scans
+
+    schedule_library_scans(app, on_start=app.config["SCAN_ON_START"])
     scheduler.start()
 
 
 def _register_job_types(runner: JobRunner) -> None:
     from .jobs.housekeeping import prune_jobs
+    from .library.scanner import SCAN_JOB, scan_library
 
     runner.register("jobs.prune", prune_jobs)
+    runner.register(SCAN_JOB, scan_library)
 
 
 def _sqlalchemy_url(url: str) -> str:

@@ -37,6 +37,19 @@ def run_cpu(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return fn(*args, **kwargs)
 
 
+def map_cpu(fn: Callable[[Any], T], items: list[Any], workers: int = 2) -> list[T]:
+    """``fn`` over ``items`` on real threads (for GIL-releasing work such as
+    hashing and file reads), results in order."""
+    if gevent_active():
+        import gevent
+
+        return list(gevent.get_hub().threadpool.imap(fn, items))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        return list(executor.map(fn, items))
+
+
 def spawn(fn: Callable[..., Any], *args: Any, name: str | None = None) -> None:
     """Start background work: a greenlet under gevent, else a daemon thread.
 

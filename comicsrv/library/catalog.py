@@ -1,0 +1,275 @@
+"""Writing scan results into the catalogue in batches.
+
+One transaction per batch of a few hundred files, and SQLAlchemy Core
+statements (bulk inserts with RETURNING) rather than ORM objects: the ORM's
+per-object bookkeeping would cost more than reading the archives. Publishers,
+series and tags are cached for the whole scan so each is looked up once.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from sqlalchemy import bindparam, delete, insert, select
+
+from ..comicinfo import ComicMetadata
+from ..events import BookCreated, BookUpdated, SeriesCreated
+from ..extensions import db
+from ..filenames import number_sort
+from ..models import Book, BookTag, Page, Publisher, Series, Tag, utcnow
+from .grouping import place, sort_name
+from .reader import ScannedFile
+
+# ComicMetadata list fields stored as namespaced tags (namespace, attribute).
+TAG_FIELDS = (
+    ("writer", "writer"), ("penciller", "penciller"), ("inker", "inker"),
+    ("colorist", "colorist"), ("letterer", "letterer"), ("cover", "cover_artist"),
+    ("editor", "editor"), ("translator", "translator"), ("genre", "genre"), ("", "tags"),
+    ("character", "characters"), ("team", "teams"), ("location", "locations"),
+    ("arc", "story_arc"), ("series_group", "series_group"),
+)
+SCALAR_TAGS = (("publisher", "publisher"), ("imprint", "imprint"), ("language", "language_iso"),
+               ("format", "format"), ("age_rating", "age_rating"))
+
+
+@dataclass
+class ScanCounts:
+    created: int = 0
+    updated: int = 0
+    moved: int = 0
+    missing: int = 0
+    errored: int = 0
+    unchanged: int = 0
+    series_created: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+@dataclass
+class Catalog:
+    library_id: int
+    root: str
+    bus: object
+    counts: ScanCounts = field(default_factory=ScanCounts)
+    _publishers: dict[str, int] = field(default_factory=dict)
+    _series: dict[tuple, int] = field(default_factory=dict)
+    _tags: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for pid, name in db.session.execute(select(Publisher.id, Publisher.name)):
+            self._publishers[name] = pid
+        for sid, pid, name, volume in db.session.execute(
+                select(Series.id, Series.publisher_id, Series.name, Series.volume)
+                .where(Series.library_id == self.library_id)):
+            self._series[(pid, name, volume)] = sid
+
+    # -- look-ups that create on first sight --------------------------------
+
+    def publisher_id(self, name: str | None) -> int | None:
+        if not name:
+            return None
+        if name not in self._publishers:
+            self._publishers[name] = db.session.execute(
+                insert(Publisher).returning(Publisher.id),
+                [{"name": name, "sort_name": sort_name(name), "created_at": utcnow(),
+                  "updated_at": utcnow()}]).scalar_one()
+        return self._publishers[name]
+
+    def series_id(self, name: str, publisher_id: int | None, volume: int | None,
+                  year: int | None, folder: str) -> int:
+        key = (publisher_id, name, volume)
+        if key not in self._series:
+            now = utcnow()
+            self._series[key] = db.session.execute(
+                insert(Series).returning(Series.id),
+                [{"library_id": self.library_id, "publisher_id": publisher_id, "name": name,
+                  "sort_name": sort_name(name), "volume": volume, "year": year, "path": folder,
+                  "created_at": now, "updated_at": now}]).scalar_one()
+            self.counts.series_created += 1
+            self.bus.publish(SeriesCreated(series_id=self._series[key], library_id=self.library_id))
+        return self._series[key]
+
+    def tag_ids(self, pairs: Iterable[tuple[str, str]]) -> list[int]:
+        pairs = list(dict.fromkeys(pairs))
+        missing = [p for p in pairs if p not in self._tags]
+        if missing:
+            found = db.session.execute(
+                select(Tag.id, Tag.namespace, Tag.name).where(
+                    Tag.name.in_({n for _, n in missing}))).all()
+            for tid, ns, name in found:
+                self._tags[(ns, name)] = tid
+            new = [p for p in missing if p not in self._tags]
+            if new:
+                table = Tag.__table__
+                rows = db.session.execute(
+                    table.insert().returning(table.c.id, table.c.namespace, table.c.name,
+                                             sort_by_parameter_order=True),
+                    [{"namespace": ns, "name": name} for ns, name in new]).all()
+                for tid, ns, name in rows:
+                    self._tags[(ns, name)] = tid
+        return [self._tags[p] for p in pairs]
+
+    # -- rows ----------------------------------------------------------------
+
+    def book_values(self, item: ScannedFile) -> dict:
+        meta = item.metadata
+        placement = place(item.path, self.root, meta, item.parsed)
+        publisher_id = self.publisher_id(placement.publisher)
+        folder = os.path.dirname(item.path.rstrip(os.sep))
+        series_id = self.series_id(placement.series, publisher_id, placement.volume,
+                                   placement.year, folder)
+        parsed = item.parsed
+        number = (meta.number if meta and meta.number else (parsed.number if parsed else None))
+        now = utcnow()
+        values = {
+            "library_id": self.library_id, "series_id": series_id, "publisher_id": publisher_id,
+            "path": item.path, "folder": folder,
+            "filename": os.path.basename(item.path.rstrip(os.sep)),
+            "size": item.size, "mtime": item.mtime, "format": item.format,
+            "state": "error" if item.error else "ok", "error": item.error,
+            "missing_since": None, "scanned_at": now, "updated_at": now,
+            "page_count": len(item.pages),
+            "has_comicinfo": bool(meta and "comicinfo" in (meta.source or "").lower()),
+            "metadata_source": (meta.source if meta else ("filename" if parsed else None)),
+            "series_name": placement.series, "number": number,
+            "number_sort": number_sort(number) if number else None,
+            "volume": placement.volume, "year": placement.year,
+            "title": (meta.title if meta else None) or (parsed.title if parsed else None),
+            "count": (meta.count if meta else None) or (parsed.issue_count if parsed else None),
+            "month": meta.month if meta else None, "day": meta.day if meta else None,
+            "summary": meta.summary if meta else None,
+            "language": meta.language_iso if meta else None,
+            "age_rating": meta.age_rating if meta else None,
+            "manga": ("YesAndRightToLeft" if meta.right_to_left else "Yes") if meta and meta.manga
+            else ("No" if meta and meta.manga is False else None),
+            "web": (meta.web[0] if meta and meta.web else None),
+            "extra": _extra(item),
+        }
+        if item.arcid:
+            values["arcid"] = item.arcid
+        return values
+
+    def tag_pairs(self, item: ScannedFile) -> list[tuple[str, str]]:
+        meta = item.metadata
+        pairs: list[tuple[str, str]] = []
+        if meta is not None:
+            for namespace, attr in TAG_FIELDS:
+                pairs.extend((namespace, v[:500]) for v in getattr(meta, attr) if v)
+            for namespace, attr in SCALAR_TAGS:
+                if value := getattr(meta, attr):
+                    pairs.append((namespace, str(value)[:500]))
+        if item.parsed and item.parsed.scan_group:
+            pairs.append(("scan_group", item.parsed.scan_group[:500]))
+        return pairs
+
+    def write_batch(self, new: list[ScannedFile], changed: list[tuple[int, ScannedFile]]) -> None:
+        """Insert new books and rewrite changed ones, with pages and tags."""
+        created_ids: list[tuple[int, ScannedFile]] = []
+        if new:
+            now = utcnow()
+            values = []
+            for item in new:
+                row = self.book_values(item)
+                row.update(created_at=now, is_new=True, cover_page=0)
+                values.append(row)
+            table = Book.__table__
+            ids = db.session.execute(
+                table.insert().returning(table.c.id, sort_by_parameter_order=True), values
+            ).scalars().all()
+            created_ids = list(zip(ids, new))
+        if changed:
+            table = Book.__table__
+            db.session.execute(
+                table.update().where(table.c.id == bindparam("book_id")),
+                [{"book_id": book_id, **self.book_values(item)} for book_id, item in changed])
+            changed_ids = [book_id for book_id, _ in changed]
+            db.session.execute(delete(Page).where(Page.book_id.in_(changed_ids)))
+            db.session.execute(delete(BookTag).where(BookTag.book_id.in_(changed_ids),
+                                                     BookTag.source == "metadata"))
+        self._write_children(created_ids + changed)
+        db.session.commit()
+        for book_id, item in created_ids:
+            self._count(item, created=True)
+            self.bus.publish(BookCreated(book_id=book_id, library_id=self.library_id))
+        for book_id, item in changed:
+            self._count(item, created=False)
+            self.bus.publish(BookUpdated(book_id=book_id, library_id=self.library_id))
+
+    def _count(self, item: ScannedFile, created: bool) -> None:
+        if item.error:
+            self.counts.errored += 1
+        if created:
+            self.counts.created += 1
+        else:
+            self.counts.updated += 1
+
+    def _write_children(self, books: list[tuple[int, ScannedFile]]) -> None:
+        """Pages and tags of a batch: one tag look-up and one insert per table."""
+        if not books:
+            return
+        user_tags = {(b, t) for b, t in db.session.execute(
+            select(BookTag.book_id, BookTag.tag_id).where(
+                BookTag.book_id.in_([b for b, _ in books]), BookTag.source == "user"))}
+        pairs_by_book = [(book_id, self.tag_pairs(item)) for book_id, item in books]
+        self.tag_ids(pair for _, pairs in pairs_by_book for pair in pairs)
+        pages, tags = [], []
+        for book_id, item in books:
+            pages.extend((book_id, p.index, p.name[:2048], p.size, p.compressed_size,
+                          p.data_offset, p.width, p.height, _media_type(p.name))
+                         for p in item.pages)
+        for book_id, pairs in pairs_by_book:
+            for tag_id in dict.fromkeys(self._tags[pair] for pair in pairs):
+                if (book_id, tag_id) not in user_tags:
+                    tags.append((book_id, tag_id, "metadata"))
+        bulk_insert(Page.__table__, PAGE_COLUMNS, pages)
+        bulk_insert(BookTag.__table__, ("book_id", "tag_id", "source"), tags)
+
+
+PAGE_COLUMNS = ("book_id", "index", "name", "size", "compressed_size", "data_offset",
+                "width", "height", "media_type")
+
+
+def bulk_insert(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Plain tuples straight to the driver's executemany.
+
+    For tens of thousands of page rows per batch, SQLAlchemy's per-row
+    parameter processing costs more than SQLite's own insert work; these
+    columns need no type conversion, so the driver gets them as they are.
+    """
+    if not rows:
+        return
+    connection = db.session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+           f"VALUES ({', '.join([marker] * len(columns))})")
+    connection.exec_driver_sql(sql, rows)
+
+
+_MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+                ".gif": "image/gif", ".webp": "image/webp", ".avif": "image/avif",
+                ".jxl": "image/jxl", ".bmp": "image/bmp", ".tif": "image/tiff",
+                ".tiff": "image/tiff"}
+
+
+def _media_type(name: str) -> str | None:
+    return _MEDIA_TYPES.get("." + name.rpartition(".")[2].lower())
+
+
+def _extra(item: ScannedFile) -> dict | None:
+    extra = {}
+    if item.error_reason:
+        extra["error_reason"] = item.error_reason
+    if item.metadata_error:
+        extra["metadata_error"] = item.metadata_error[:1000]
+    meta = item.metadata
+    if meta is not None:
+        if meta.identifiers:
+            extra["identifiers"] = meta.identifiers
+        if meta.story_arc_number:
+            extra["story_arc_number"] = meta.story_arc_number
+        if meta.warnings:
+            extra["metadata_warnings"] = meta.warnings[:20]
+    return extra or None

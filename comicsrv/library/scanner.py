@@ -1,0 +1,242 @@
+"""The library scan job: walk, diff, read what changed, write in batches.
+
+1. Walk the library (stat only) and load what the catalogue knows of it.
+2. Skip every file whose size and mtime are unchanged (all files with
+   ``deep``), so a rescan of an unchanged library opens nothing.
+3. Read new and changed files in a pool, a batch at a time, and write each
+   batch in one transaction while the next batch is read.
+4. A new file whose size and archive id match a book that disappeared is
+   that book, moved or renamed: it keeps its id and everyone's progress.
+5. Books whose file is gone are marked missing, never deleted: a NAS share
+   that comes back restores them untouched.
+
+An unreadable file is recorded as an errored book with the reason, and the
+scan goes on. A library folder that is not there at all fails the scan
+without marking anything missing (an unmounted share is not an empty one).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import defaultdict, deque
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..errors import NotFound
+from ..events import BookDeleted, LibraryUpdated, ScanProgress, SeriesDeleted
+from ..extensions import db
+from ..jobs.pool import map_cpu
+from ..jobs.runner import JobContext
+from ..models import Book, Library, Series, utcnow
+from .catalog import Catalog
+from .reader import ScannedFile, compute_arcid, read_batch
+from .walker import FileStat, walk_library
+
+SCAN_JOB = "library.scan"
+# Files per database transaction, and per task sent to a reader process.
+BATCH_SIZE = 250
+TASK_SIZE = 25
+# Below this many files to read, starting worker processes costs more than it saves.
+PROCESS_POOL_MIN_FILES = 200
+
+
+class LibraryUnavailable(RuntimeError):
+    """The library folder is missing or unreadable: nothing is marked missing."""
+
+
+@dataclass(slots=True)
+class KnownBook:
+    id: int
+    size: int
+    mtime: float
+    state: str
+    arcid: str | None
+
+
+def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _load_known(library_id: int) -> dict[str, KnownBook]:
+    rows = db.session.execute(select(Book.path, Book.id, Book.size, Book.mtime, Book.state,
+                                     Book.arcid).where(Book.library_id == library_id))
+    return {path: KnownBook(i, s, m, st, a) for path, i, s, m, st, a in rows}
+
+
+def _unchanged(known: KnownBook, stat: FileStat) -> bool:
+    return (known.state != "missing" and known.size == stat.size
+            and abs(known.mtime - stat.mtime) < 1e-6)
+
+
+def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
+    library = db.session.get(Library, library_id)
+    if library is None:
+        raise NotFound(f"No library {library_id}")
+    root = library.path
+    if not os.path.isdir(root) or not os.access(root, os.R_OK | os.X_OK):
+        raise LibraryUnavailable(f"library folder {root} is missing or unreadable; "
+                                 "nothing was marked missing")
+    bus = current_app.extensions["comicsrv.events"]
+    workers = max(1, int(current_app.config["CPU_WORKERS"]))
+    cache_dir = str(Path(current_app.config["CACHE_DIR"]) / "archives")
+
+    started = time.perf_counter()
+    ctx.progress(0, 0, "listing files", force=True)
+    walk_errors: list[tuple[str, str]] = []
+    on_disk = {stat.path: stat for stat in walk_library(root, walk_errors)}
+    ctx.check_cancelled()
+    known = _load_known(library_id)
+    catalog = Catalog(library_id, root, bus)
+    counts = catalog.counts
+
+    to_read = [stat for path, stat in on_disk.items()
+               if deep or path not in known or not _unchanged(known[path], stat)]
+    counts.unchanged = len(on_disk) - len(to_read)
+    vanished = {path: book for path, book in known.items() if path not in on_disk}
+    # Candidates for "moved": vanished books with an archive id, by size.
+    vanished_by_size: dict[int, list[tuple[str, KnownBook]]] = defaultdict(list)
+    for path, book in vanished.items():
+        if book.arcid:
+            vanished_by_size[book.size].append((path, book))
+
+    total = len(to_read)
+    timings = {"walk": round(time.perf_counter() - started, 3)}
+    ctx.progress(0, total, f"reading {total} new or changed files", force=True)
+    done = 0
+    with _reader_pool(workers, total) as pool:
+        pending: list[ScannedFile] = []
+        for results in _read_all(pool, to_read, cache_dir, workers):
+            pending.extend(results)
+            if len(pending) >= BATCH_SIZE:
+                ctx.check_cancelled()
+                done += _write(catalog, pending, known, vanished, vanished_by_size)
+                pending = []
+                ctx.progress(done, total, f"indexed {done} of {total}")
+                bus.publish(ScanProgress(library_id=library_id, job_id=ctx.job_id,
+                                         current=done, total=total))
+        if pending:
+            done += _write(catalog, pending, known, vanished, vanished_by_size)
+            ctx.progress(done, total, f"indexed {done} of {total}")
+    timings["index"] = round(time.perf_counter() - started - timings["walk"], 3)
+
+    _mark_missing(catalog, vanished, bus, library_id)
+    # Archive ids last: the books are browsable before their files are hashed.
+    hash_started = time.perf_counter()
+    _fill_missing_arcids(ctx, library_id, workers)
+    timings["hash"] = round(time.perf_counter() - hash_started, 3)
+    _drop_empty_series(library_id, bus)
+    library.last_scan_at = utcnow()
+    db.session.commit()
+    bus.publish(ScanProgress(library_id=library_id, job_id=ctx.job_id, current=total,
+                             total=total, message="done"))
+    bus.publish(LibraryUpdated(library_id=library_id))
+    result = counts.as_dict()
+    result["files"] = len(on_disk)
+    result["seconds"] = timings
+    if walk_errors:
+        result["unreadable_folders"] = [f"{p}: {r}" for p, r in walk_errors[:50]]
+    ctx.progress(total, total, "done", force=True)
+    return result
+
+
+def _reader_pool(workers: int, files: int) -> Executor:
+    """Worker processes for big scans: archive listing and XML parsing are
+    Python code that holds the GIL, so threads would not use the second core.
+    "spawn" gives clean children even when the server is gevent-patched."""
+    if workers > 1 and files >= PROCESS_POOL_MIN_FILES:
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return ThreadPoolExecutor(1, thread_name_prefix="scan")
+
+
+def _read_all(pool: Executor, stats: list[FileStat], cache_dir: str,
+              workers: int) -> Iterator[list[ScannedFile]]:
+    """Results in order, with a bounded number of tasks in flight so memory
+    stays flat however big the library is."""
+    tasks = ([(s.path, s.size, s.mtime) for s in chunk] for chunk in _chunks(stats, TASK_SIZE))
+    in_flight: deque[Future] = deque()
+    for task in tasks:
+        in_flight.append(pool.submit(read_batch, task, cache_dir))
+        if len(in_flight) >= workers * 4:
+            yield in_flight.popleft().result()
+    while in_flight:
+        yield in_flight.popleft().result()
+
+
+def _write(catalog: Catalog, results: list[ScannedFile], known: dict[str, KnownBook],
+           vanished: dict[str, KnownBook],
+           vanished_by_size: dict[int, list[tuple[str, KnownBook]]]) -> int:
+    new, changed = [], []
+    for item in results:
+        if item.path in known and item.path not in vanished:
+            changed.append((known[item.path].id, item))
+            continue
+        moved_from = _match_moved(item, vanished_by_size)
+        if moved_from is not None:
+            old_path, book = moved_from
+            vanished.pop(old_path, None)
+            catalog.counts.moved += 1
+            changed.append((book.id, item))
+        else:
+            new.append(item)
+    catalog.write_batch(new, changed)
+    return len(results)
+
+
+def _match_moved(item: ScannedFile, by_size: dict[int, list[tuple[str, KnownBook]]]):
+    candidates = by_size.get(item.size)
+    if not candidates:
+        return None
+    arcid = item.arcid or compute_arcid(item.path)
+    for index, (path, book) in enumerate(candidates):
+        if book.arcid == arcid:
+            return candidates.pop(index)
+    return None
+
+
+def _mark_missing(catalog: Catalog, vanished: dict[str, KnownBook], bus, library_id: int) -> None:
+    ids = [book.id for book in vanished.values() if book.state != "missing"]
+    for chunk in _chunks(ids, 500):
+        db.session.execute(update(Book).where(Book.id.in_(chunk))
+                           .values(state="missing", missing_since=utcnow()))
+    db.session.commit()
+    catalog.counts.missing = len(ids)
+    for book_id in ids:
+        bus.publish(BookDeleted(book_id=book_id, library_id=library_id))
+
+
+def _fill_missing_arcids(ctx: JobContext, library_id: int, workers: int) -> None:
+    """Archive ids for books that have none yet (rows from an older scan)."""
+    rows = db.session.execute(select(Book.id, Book.path).where(
+        Book.library_id == library_id, Book.arcid.is_(None), Book.state != "missing")).all()
+    if not rows:
+        return
+
+    def hashed(row):
+        try:
+            return row[0], compute_arcid(row[1])
+        except OSError:
+            return row[0], None
+
+    for chunk in _chunks(rows, 500):
+        ctx.check_cancelled()
+        values = [{"id": i, "arcid": a} for i, a in map_cpu(hashed, list(chunk), workers) if a]
+        if values:
+            db.session.execute(update(Book), values)
+        db.session.commit()
+
+
+def _drop_empty_series(library_id: int, bus) -> None:
+    empty = db.session.execute(select(Series.id).where(
+        Series.library_id == library_id, ~Series.books.any())).scalars().all()
+    if empty:
+        db.session.execute(Series.__table__.delete().where(Series.id.in_(empty)))
+        db.session.commit()
+        for series_id in empty:
+            bus.publish(SeriesDeleted(series_id=series_id, library_id=library_id))

@@ -1,0 +1,249 @@
+"""The scan job against real archives, run through the real job runner."""
+import os
+import shutil
+import time
+
+import pytest
+
+from comicsrv.extensions import db
+from comicsrv.library.libraries import create_library
+from comicsrv.library.scanner import SCAN_JOB
+from comicsrv.models import Book, BookTag, Page, ReadingProgress, Series, Tag
+from tests.factories import UserFactory
+from tests.library.conftest import FIXTURE_ARCHIVES
+
+
+def scan(app, library, deep=False):
+    runner = app.extensions["comicsrv.jobs"]
+    job = runner.run_now(SCAN_JOB, {"library_id": library.id, "deep": deep},
+                         target=f"library:{library.id}")
+    db.session.expire_all()
+    return job
+
+
+def books_by_name(library):
+    rows = db.session.execute(db.select(Book).where(Book.library_id == library.id)).scalars()
+    return {os.path.basename(b.path): b for b in rows}
+
+
+def test_first_scan_indexes_readable_files_and_records_broken_ones(app, comic_tree):
+    library = create_library("Comics", str(comic_tree))
+    events = app.extensions["comicsrv.events"].subscribe({"book_created", "series_created",
+                                                          "scan_progress"})
+    job = scan(app, library)
+    assert job.state == "finished", job.error
+    assert job.result["created"] == 8 and job.result["errored"] == 2
+    books = books_by_name(library)
+
+    cbz = books["Captain Science #001.cbz"]
+    assert (cbz.state, cbz.format, cbz.page_count) == ("ok", "cbz", 5)
+    assert (cbz.series_name, cbz.number, cbz.number_sort, cbz.year, cbz.month) == (
+        "Captain Science", "1", 1.0, 1950, 11)
+    assert cbz.title == "The Beginning; The End" and cbz.has_comicinfo
+    assert cbz.publisher.name == "Youthful Adventure Stories"
+    assert len(cbz.arcid) == 40
+    with open(cbz.path, "rb") as fh:
+        import hashlib
+        assert cbz.arcid == hashlib.sha1(fh.read(512_000)).hexdigest()
+    pages = db.session.execute(db.select(Page).where(Page.book_id == cbz.id)
+                               .order_by(Page.index)).scalars().all()
+    assert [p.name for p in pages] == [f"Captain Science 001/CaptainScience#1_0{i}.jpg"
+                                       for i in range(1, 6)]
+    assert pages[0].media_type == "image/jpeg"
+    tags = {(t.tag.namespace, t.tag.name) for t in cbz.tags}
+    assert {("writer", "Joe Orlando"), ("penciller", "Wally Wood"), ("genre", "Science Fiction"),
+            ("character", "Gordon Dane"), ("arc", "Captain Arc"),
+            ("publisher", "Youthful Adventure Stories")} <= tags
+
+    # The RAR5 with ComicBookInfo in its comment, and compressed solid RAR5.
+    cbr = books["Captain Science #001 (rar).cbr"]
+    assert (cbr.state, cbr.format, cbr.page_count) == ("ok", "cbr", 5)
+    assert cbr.series_name == "Captain Science"
+    assert books["rar4.cbr"].page_count == 3 and books["rar5-solid.cbr"].state == "ok"
+    assert books["komga.pdf"].format == "pdf" and books["komga.pdf"].page_count == 1
+    assert books["Captain Science #001.cb7"].page_count == 5
+
+    encrypted, empty = books["encrypted.cbz"], books["empty.cbz"]
+    assert encrypted.state == "error" and "encrypt" in encrypted.error.lower()
+    assert encrypted.extra["error_reason"]
+    assert empty.state == "error" and empty.error
+
+    names = set()
+    while (event := events.get(0.01)) is not None:
+        names.add(event.name)
+    assert names == {"book_created", "series_created", "scan_progress"}
+
+
+def test_series_are_grouped_by_metadata_and_folders(app, comic_tree):
+    library = create_library("Comics", str(comic_tree))
+    scan(app, library)
+    series = {(s.name, s.volume, s.publisher.name if s.publisher else None)
+              for s in db.session.execute(db.select(Series)).scalars()}
+    # Metadata says Captain Science vol 1950 by its publisher; the Komga test
+    # files have no metadata and take the folders (publisher Komga).
+    assert ("Captain Science", 1950, "Youthful Adventure Stories") in series
+    assert any(pub == "Komga" for _, _, pub in series)
+
+
+def test_rescan_of_an_unchanged_library_opens_nothing(app, comic_tree, monkeypatch):
+    library = create_library("Comics", str(comic_tree))
+    scan(app, library)
+    import comicsrv.library.scanner as scanner
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("an unchanged file was opened")
+
+    monkeypatch.setattr(scanner, "read_batch", no_reading)
+    job = scan(app, library)
+    assert job.state == "finished", job.error
+    assert job.result["unchanged"] == 8
+    assert job.result["created"] == job.result["updated"] == job.result["missing"] == 0
+
+
+def test_changed_file_is_reread(app, comic_tree):
+    library = create_library("Comics", str(comic_tree))
+    scan(app, library)
+    target = comic_tree / "Komga/Tests/rar4.cbr"
+    before = books_by_name(library)["rar4.cbr"]
+    book_id = before.id
+    shutil.copy(FIXTURE_ARCHIVES / "komga/rar5.rar", target)
+    os.utime(target, (time.time() + 10, time.time() + 10))
+    job = scan(app, library)
+    assert job.result["updated"] == 1 and job.result["created"] == 0
+    after = db.session.get(Book, book_id)
+    assert after.page_count == 1
+    assert db.session.scalar(db.select(db.func.count()).where(Page.book_id == book_id)) == 1
+
+
+def test_moved_file_keeps_its_id_and_progress(app, comic_tree):
+    library = create_library("Comics", str(comic_tree))
+    scan(app, library)
+    book = books_by_name(library)["Captain Science #001.cbz"]
+    user = UserFactory()
+    db.session.add(ReadingProgress(user_id=user.id, book_id=book.id, page=4, total_pages=5))
+    db.session.commit()
+    book_id, arcid = book.id, book.arcid
+    new_home = comic_tree / "Youthful" / "Renamed" / "CS 1.cbz"
+    new_home.parent.mkdir()
+    os.rename(book.path, new_home)
+
+    job = scan(app, library)
+    assert job.result["moved"] == 1 and job.result["created"] == 0 and job.result["missing"] == 0
+    moved = db.session.get(Book, book_id)
+    assert (moved.path, moved.state, moved.arcid) == (str(new_home), "ok", arcid)
+    progress = db.session.execute(db.select(ReadingProgress).where(
+        ReadingProgress.book_id == book_id)).scalar_one()
+    assert progress.page == 4
+
+
+def test_deleted_file_is_marked_missing_and_comes_back(app, comic_tree):
+    library = create_library("Comics", str(comic_tree))
+    scan(app, library)
+    path = comic_tree / "Komga/Tests/komga.pdf"
+    saved = path.read_bytes()
+    path.unlink()
+    job = scan(app, library)
+    assert job.result["missing"] == 1
+    book = books_by_name(library)["komga.pdf"]
+    assert book.state == "missing" and book.missing_since is not None
+    path.write_bytes(saved)
+    job = scan(app, library)
+    book = db.session.get(Book, book.id)
+    assert book.state == "ok" and book.missing_since is None
+    assert job.result["missing"] == 0
+
+
+def test_unmounted_library_fails_without_marking_anything_missing(app, comic_tree):
+    library = create_library("Comics", str(comic_tree))
+    scan(app, library)
+    shutil.move(comic_tree, comic_tree.with_name("unmounted"))
+    job = scan(app, library)
+    assert job.state == "failed" and "nothing was marked missing" in job.error
+    states = {b.state for b in books_by_name(library).values()}
+    assert "missing" not in states
+
+
+def test_deep_scan_rereads_everything_and_keeps_user_tags(app, comic_tree):
+    library = create_library("Comics", str(comic_tree))
+    scan(app, library)
+    book = books_by_name(library)["Captain Science #001.cbz"]
+    tag = Tag(namespace="", name="favourite")
+    db.session.add(tag)
+    db.session.flush()
+    db.session.add(BookTag(book_id=book.id, tag_id=tag.id, source="user"))
+    db.session.commit()
+    job = scan(app, library, deep=True)
+    assert job.result["updated"] == 8 and job.result["created"] == 0
+    tags = {(t.tag.name, t.source) for t in db.session.get(Book, book.id).tags}
+    assert ("favourite", "user") in tags and ("Joe Orlando", "metadata") in tags
+
+
+def test_folder_of_images_is_a_book(app, tmp_path):
+    import zipfile
+
+    folder = tmp_path / "lib" / "Scans" / "Issue 7"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(FIXTURE_ARCHIVES / "comicbox/Captain Science #001.cbz") as zf:
+        for i in range(1, 4):
+            (folder / f"p{i}.jpg").write_bytes(
+                zf.read(f"Captain Science 001/CaptainScience#1_0{i}.jpg"))
+    library = create_library("Scans", str(tmp_path / "lib"))
+    scan(app, library)
+    [book] = books_by_name(library).values()
+    assert (book.format, book.page_count, book.state) == ("folder", 3, "ok")
+
+
+def test_whole_fixture_tree_never_crashes_the_scan(app, tmp_path):
+    root = tmp_path / "all"
+    shutil.copytree(FIXTURE_ARCHIVES, root, ignore=shutil.ignore_patterns("*.md", "*.exp"))
+    library = create_library("Everything", str(root))
+    job = scan(app, library)
+    assert job.state == "finished", job.error
+    books = db.session.execute(db.select(Book)).scalars().all()
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert job.result["created"] == len(books) == len([
+        p for p in files if p.suffix.lower() in {".cbz", ".cbr", ".cb7", ".cbt", ".zip", ".rar",
+                                                 ".7z", ".pdf"}])
+    for book in books:
+        assert book.state in ("ok", "error")
+        if book.state == "error":
+            assert book.error, book.path
+    errored = {os.path.basename(b.path) for b in books if b.state == "error"}
+    # Unreadable by design: encrypted, empty, or a later part of a volume set.
+    assert {"zip-encrypted.zip", "7zip-encrypted.7z", "rar4-encrypted.rar", "rar5-encrypted.rar",
+            "rar5-hpsw.rar", "p.cbz", "rar3-vols.part2.rar", "rar5-vols.part3.rar",
+            "winrar.rar"} <= errored
+    readable = {os.path.basename(b.path): b.page_count for b in books if b.state == "ok"}
+    assert readable["rar4.rar"] == 3 and readable["7zip.7z"] == 1 and readable["zip.zip"] == 1
+    assert readable["Captain Science #001-cix.cbt"] == 5
+    # comictagger's page-ordering fixture: 8 images (!cover.jpg and 00.jpg
+    # are images too); the hidden .ignored.jpg and ignored.txt are not pages.
+    assert readable["fake_cbr.cbr"] == 8
+
+
+def test_running_scan_can_be_cancelled(app, tmp_path):
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[2] / "bench"))
+    from make_library import make_library
+
+    make_library(tmp_path / "big", 600, pages=2, seed=3)
+    library = create_library("Big", str(tmp_path / "big"))
+    runner = app.extensions["comicsrv.jobs"]
+    job_id = runner.submit(SCAN_JOB, {"library_id": library.id}, target=f"library:{library.id}")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        from comicsrv.models import Job
+
+        job = db.session.get(Job, job_id)
+        if job.state == "running" and job.progress_current > 0:
+            break
+        time.sleep(0.01)
+    runner.cancel(job_id)
+    assert runner.wait(job_id, 30)
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    assert job.state == "cancelled"
+    indexed = db.session.scalar(db.select(db.func.count(Book.id)))
+    assert 0 < indexed < 600
