@@ -62,3 +62,49 @@ def test_serve_marks_jobs_of_a_dead_process_failed(tmp_path, free_port):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
+
+
+def test_scan_on_start_under_gevent_uses_worker_processes(tmp_path, free_port):
+    """The server scans its libraries when it starts, in a gevent-patched
+    process with spawned reader processes, and keeps answering meanwhile."""
+    import sqlite3
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+    from make_library import make_library
+
+    from comicsrv.library.scanner import PROCESS_POOL_MIN_FILES
+
+    count = PROCESS_POOL_MIN_FILES + 50
+    make_library(tmp_path / "comics", count, pages=2, seed=11)
+    data = tmp_path / "data"
+    env = {**os.environ, "COMICSRV_DATA_DIR": str(data), "COMICSRV_CPU_WORKERS": "2"}
+    subprocess.run([sys.executable, "-m", "comicsrv", "library", "add", "Comics",
+                    str(tmp_path / "comics")], env=env, check=True, capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "comicsrv", "serve", "--port", str(free_port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        state, pings = None, 0
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{free_port}/ping", timeout=2).ok:
+                    pings += 1
+            except requests.ConnectionError:
+                pass
+            with sqlite3.connect(data / "comicsrv.db") as conn:
+                row = conn.execute("SELECT state, result FROM jobs WHERE type='library.scan'").fetchone()
+            if row and row[0] in ("finished", "failed"):
+                state = row[0]
+                break
+            time.sleep(0.1)
+        assert state == "finished", row
+        with sqlite3.connect(data / "comicsrv.db") as conn:
+            books, hashed = conn.execute(
+                "SELECT count(*), count(arcid) FROM books WHERE state='ok'").fetchone()
+        assert books == hashed == count
+        assert pings > 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert "Traceback" not in output, output

@@ -50,6 +50,15 @@ def map_cpu(fn: Callable[[Any], T], items: list[Any], workers: int = 2) -> list[
         return list(executor.map(fn, items))
 
 
+def native_executor(workers: int):
+    """A concurrent.futures executor on real OS threads, gevent or not."""
+    if gevent_active():
+        from gevent.threadpool import ThreadPoolExecutor as NativeExecutor
+    else:
+        from concurrent.futures import ThreadPoolExecutor as NativeExecutor
+    return NativeExecutor(max_workers=workers)
+
+
 def spawn(fn: Callable[..., Any], *args: Any, name: str | None = None) -> None:
     """Start background work: a greenlet under gevent, else a daemon thread.
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, select
 
 from ..comicinfo import ComicMetadata
 from ..events import BookCreated, BookUpdated, SeriesCreated
@@ -71,8 +71,9 @@ class Catalog:
         if not name:
             return None
         if name not in self._publishers:
+            table = Publisher.__table__
             self._publishers[name] = db.session.execute(
-                insert(Publisher).returning(Publisher.id),
+                table.insert().returning(table.c.id),
                 [{"name": name, "sort_name": sort_name(name), "created_at": utcnow(),
                   "updated_at": utcnow()}]).scalar_one()
         return self._publishers[name]
@@ -82,8 +83,9 @@ class Catalog:
         key = (publisher_id, name, volume)
         if key not in self._series:
             now = utcnow()
+            table = Series.__table__
             self._series[key] = db.session.execute(
-                insert(Series).returning(Series.id),
+                table.insert().returning(table.c.id),
                 [{"library_id": self.library_id, "publisher_id": publisher_id, "name": name,
                   "sort_name": sort_name(name), "volume": volume, "year": year, "path": folder,
                   "created_at": now, "updated_at": now}]).scalar_one()
@@ -147,8 +149,8 @@ class Catalog:
             "web": (meta.web[0] if meta and meta.web else None),
             "extra": _extra(item),
         }
-        if item.arcid:
-            values["arcid"] = item.arcid
+        # None for new or changed content: the hashing pass fills it in.
+        values["arcid"] = item.arcid
         return values
 
     def tag_pairs(self, item: ScannedFile) -> list[tuple[str, str]]:
@@ -164,8 +166,10 @@ class Catalog:
             pairs.append(("scan_group", item.parsed.scan_group[:500]))
         return pairs
 
-    def write_batch(self, new: list[ScannedFile], changed: list[tuple[int, ScannedFile]]) -> None:
-        """Insert new books and rewrite changed ones, with pages and tags."""
+    def write_batch(self, new: list[ScannedFile],
+                    changed: list[tuple[int, ScannedFile]]) -> list[tuple[int, ScannedFile]]:
+        """Insert new books and rewrite changed ones, with pages and tags;
+        return ``(book id, file)`` for every book written."""
         created_ids: list[tuple[int, ScannedFile]] = []
         if new:
             now = utcnow()
@@ -196,6 +200,7 @@ class Catalog:
         for book_id, item in changed:
             self._count(item, created=False)
             self.bus.publish(BookUpdated(book_id=book_id, library_id=self.library_id))
+        return created_ids + changed
 
     def _count(self, item: ScannedFile, created: bool) -> None:
         if item.error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..comicinfo import ComicMetadata
 from ..filenames import ParsedName
@@ -36,8 +37,13 @@ class FolderHints:
 
 def folder_hints(path: str, root: str) -> FolderHints:
     """Read publisher/series/volume from the folders between root and file."""
-    parts = [p for p in os.path.relpath(os.path.dirname(path), root).split(os.sep)
-             if p not in ("", ".")]
+    return _hints_for_folder(os.path.dirname(path), root)
+
+
+@lru_cache(maxsize=4096)
+def _hints_for_folder(folder: str, root: str) -> FolderHints:
+    # Cached: every file of a series folder asks the same question.
+    parts = [p for p in os.path.relpath(folder, root).split(os.sep) if p not in ("", ".")]
     volume = None
     if parts and (match := _VOLUME_FOLDER.match(parts[-1])):
         volume = int(match.group(1))

@@ -86,6 +86,8 @@ def read_comic(path: str, size: int, mtime: float, cache_dir: str | None = None,
             result.metadata_error = str(exc)
     if result.metadata is not None and result.metadata.pages:
         _apply_page_sizes(result)
+        # Used up: not worth pickling back from a worker process.
+        result.metadata.pages = []
     if with_arcid:
         result.arcid = compute_arcid(path)
     return result

@@ -16,11 +16,14 @@ without marking anything missing (an unmounted share is not an empty one).
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
 from collections import defaultdict, deque
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import (
+    BrokenExecutor, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -31,12 +34,14 @@ from sqlalchemy import select, update
 from ..errors import NotFound
 from ..events import BookDeleted, LibraryUpdated, ScanProgress, SeriesDeleted
 from ..extensions import db
-from ..jobs.pool import map_cpu
+from ..jobs.pool import map_cpu, native_executor
 from ..jobs.runner import JobContext
 from ..models import Book, Library, Series, utcnow
 from .catalog import Catalog
 from .reader import ScannedFile, compute_arcid, read_batch
 from .walker import FileStat, walk_library
+
+log = logging.getLogger(__name__)
 
 SCAN_JOB = "library.scan"
 # Files per database transaction, and per task sent to a reader process.
@@ -110,25 +115,37 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
     timings = {"walk": round(time.perf_counter() - started, 3)}
     ctx.progress(0, total, f"reading {total} new or changed files", force=True)
     done = 0
-    with _reader_pool(workers, total) as pool:
+    # Archive ids are hashed on native threads while later batches are read
+    # and written (hashing and file reads release the GIL), and stored after
+    # indexing: the books are browsable before their files are hashed.
+    hashes: list[Future] = []
+    with _reader_pool(workers, total) as pool, native_executor(workers) as hasher:
         pending: list[ScannedFile] = []
+
+        def flush() -> int:
+            written = _write(catalog, pending, known, vanished, vanished_by_size)
+            unhashed = [(book_id, item.path) for book_id, item in written if not item.arcid]
+            hashes.extend(hasher.submit(_hash_many, chunk) for chunk in _chunks(unhashed, 50))
+            return len(pending)
+
         for results in _read_all(pool, to_read, cache_dir, workers):
             pending.extend(results)
             if len(pending) >= BATCH_SIZE:
                 ctx.check_cancelled()
-                done += _write(catalog, pending, known, vanished, vanished_by_size)
+                done += flush()
                 pending = []
                 ctx.progress(done, total, f"indexed {done} of {total}")
                 bus.publish(ScanProgress(library_id=library_id, job_id=ctx.job_id,
                                          current=done, total=total))
         if pending:
-            done += _write(catalog, pending, known, vanished, vanished_by_size)
+            done += flush()
             ctx.progress(done, total, f"indexed {done} of {total}")
-    timings["index"] = round(time.perf_counter() - started - timings["walk"], 3)
+        timings["index"] = round(time.perf_counter() - started - timings["walk"], 3)
+        hash_started = time.perf_counter()
+        ctx.progress(done, total, "computing archive ids", force=True)
+        _store_arcids(ctx, hashes)
 
     _mark_missing(catalog, vanished, bus, library_id)
-    # Archive ids last: the books are browsable before their files are hashed.
-    hash_started = time.perf_counter()
     _fill_missing_arcids(ctx, library_id, workers)
     timings["hash"] = round(time.perf_counter() - hash_started, 3)
     _drop_empty_series(library_id, bus)
@@ -158,20 +175,37 @@ def _reader_pool(workers: int, files: int) -> Executor:
 def _read_all(pool: Executor, stats: list[FileStat], cache_dir: str,
               workers: int) -> Iterator[list[ScannedFile]]:
     """Results in order, with a bounded number of tasks in flight so memory
-    stays flat however big the library is."""
-    tasks = ([(s.path, s.size, s.mtime) for s in chunk] for chunk in _chunks(stats, TASK_SIZE))
-    in_flight: deque[Future] = deque()
-    for task in tasks:
-        in_flight.append(pool.submit(read_batch, task, cache_dir))
-        if len(in_flight) >= workers * 4:
-            yield in_flight.popleft().result()
-    while in_flight:
-        yield in_flight.popleft().result()
+    stays flat however big the library is.
+
+    If the worker processes cannot start (a host script without a
+    ``__main__`` guard) or die (a crash in a native decoder), the tasks not
+    yet done are read in this process instead: the scan slows down but ends.
+    """
+    tasks = deque([(s.path, s.size, s.mtime) for s in chunk]
+                  for chunk in _chunks(stats, TASK_SIZE))
+    in_flight: deque[tuple[list, Future]] = deque()
+    try:
+        while tasks or in_flight:
+            while tasks and len(in_flight) < workers * 4:
+                future = pool.submit(read_batch, tasks[0], cache_dir)
+                in_flight.append((tasks.popleft(), future))
+            task, future = in_flight.popleft()
+            try:
+                yield future.result()
+            except BaseException:
+                in_flight.appendleft((task, future))
+                raise
+    except (BrokenExecutor, RuntimeError) as exc:
+        log.warning("scan worker processes failed (%s); reading in this process", exc)
+        for task, _ in in_flight:
+            yield read_batch(task, cache_dir)
+        for task in tasks:
+            yield read_batch(task, cache_dir)
 
 
 def _write(catalog: Catalog, results: list[ScannedFile], known: dict[str, KnownBook],
            vanished: dict[str, KnownBook],
-           vanished_by_size: dict[int, list[tuple[str, KnownBook]]]) -> int:
+           vanished_by_size: dict[int, list[tuple[str, KnownBook]]]) -> list[tuple[int, ScannedFile]]:
     new, changed = [], []
     for item in results:
         if item.path in known and item.path not in vanished:
@@ -185,19 +219,42 @@ def _write(catalog: Catalog, results: list[ScannedFile], known: dict[str, KnownB
             changed.append((book.id, item))
         else:
             new.append(item)
-    catalog.write_batch(new, changed)
-    return len(results)
+    return catalog.write_batch(new, changed)
 
 
 def _match_moved(item: ScannedFile, by_size: dict[int, list[tuple[str, KnownBook]]]):
     candidates = by_size.get(item.size)
     if not candidates:
         return None
-    arcid = item.arcid or compute_arcid(item.path)
+    item.arcid = item.arcid or compute_arcid(item.path)
     for index, (path, book) in enumerate(candidates):
-        if book.arcid == arcid:
+        if book.arcid == item.arcid:
             return candidates.pop(index)
     return None
+
+
+def _hash_many(rows: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    hashed = []
+    for book_id, path in rows:
+        try:
+            hashed.append((book_id, compute_arcid(path)))
+        except OSError:  # gone since it was read: the next scan deals with it
+            pass
+    return hashed
+
+
+def _store_arcids(ctx: JobContext, futures: list[Future]) -> None:
+    values: list[dict] = []
+    for future in futures:
+        values.extend({"id": book_id, "arcid": arcid} for book_id, arcid in future.result())
+        if len(values) >= 1000:
+            ctx.check_cancelled()
+            db.session.execute(update(Book), values)
+            db.session.commit()
+            values = []
+    if values:
+        db.session.execute(update(Book), values)
+        db.session.commit()
 
 
 def _mark_missing(catalog: Catalog, vanished: dict[str, KnownBook], bus, library_id: int) -> None:
@@ -218,15 +275,10 @@ def _fill_missing_arcids(ctx: JobContext, library_id: int, workers: int) -> None
     if not rows:
         return
 
-    def hashed(row):
-        try:
-            return row[0], compute_arcid(row[1])
-        except OSError:
-            return row[0], None
-
     for chunk in _chunks(rows, 500):
         ctx.check_cancelled()
-        values = [{"id": i, "arcid": a} for i, a in map_cpu(hashed, list(chunk), workers) if a]
+        values = [{"id": i, "arcid": a} for part in map_cpu(_hash_many, list(_chunks(chunk, 50)),
+                                                            workers) for i, a in part]
         if values:
             db.session.execute(update(Book), values)
         db.session.commit()

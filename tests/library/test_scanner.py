@@ -247,3 +247,32 @@ def test_running_scan_can_be_cancelled(app, tmp_path):
     assert job.state == "cancelled"
     indexed = db.session.scalar(db.select(db.func.count(Book.id)))
     assert 0 < indexed < 600
+
+
+def test_scan_survives_worker_processes_that_cannot_start(app, tmp_path, monkeypatch):
+    """A host script without a __main__ guard cannot spawn workers: the scan
+    reads in-process instead and still indexes everything."""
+    import sys
+    from concurrent.futures.process import BrokenProcessPool
+
+    import comicsrv.library.scanner as scanner
+
+    class BrokenPool:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, *args, **kwargs):
+            raise BrokenProcessPool("worker died")
+
+    monkeypatch.setattr(scanner, "_reader_pool", lambda workers, files: BrokenPool())
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[2] / "bench"))
+    from make_library import make_library
+
+    make_library(tmp_path / "lib", 60, pages=2, seed=5)
+    library = create_library("Fallback", str(tmp_path / "lib"))
+    job = scan(app, library)
+    assert job.state == "finished", job.error
+    assert job.result["created"] == 60
