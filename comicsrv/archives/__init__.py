@@ -15,15 +15,12 @@ other part of comicsrv.
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 from pathlib import Path
 
 from .base import ArchiveFacts, ArchiveLimits, ComicArchive, PageEntry, natural_key
-from .cb7 import SevenZipArchive
-from .cbr import RarArchive
-from .cbt import TarArchive
-from .cbz import ZipArchive
 from .errors import (
     ArchiveError,
     CorruptArchiveError,
@@ -35,8 +32,6 @@ from .errors import (
     UnsafeArchiveError,
     UnsupportedFormatError,
 )
-from .folder import FolderArchive
-from .pdf import PdfArchive
 from .sniff import sniff
 
 __all__ = [
@@ -58,10 +53,22 @@ __all__ = [
     "open_archive",
 ]
 
-_READERS: dict[str, type[ComicArchive]] = {
-    reader.format: reader
-    for reader in (ZipArchive, RarArchive, SevenZipArchive, TarArchive, PdfArchive, FolderArchive)
+# Each backend is imported on first use: py7zr and PDFium are heavy to load
+# (compression libraries, a native PDF engine), and most libraries never
+# contain a CB7 or a PDF.
+_BACKENDS = {
+    "cbz": ("cbz", "ZipArchive"),
+    "cbr": ("cbr", "RarArchive"),
+    "cb7": ("cb7", "SevenZipArchive"),
+    "cbt": ("cbt", "TarArchive"),
+    "pdf": ("pdf", "PdfArchive"),
+    "folder": ("folder", "FolderArchive"),
 }
+
+
+def _reader(fmt: str) -> type[ComicArchive]:
+    module, name = _BACKENDS[fmt]
+    return getattr(importlib.import_module(f".{module}", __name__), name)
 
 
 def default_cache_dir() -> Path:
@@ -84,7 +91,7 @@ def open_archive(
     """
     archive_path = Path(path)
     sniffed = sniff(archive_path)
-    return _READERS[sniffed.format](
+    return _reader(sniffed.format)(
         archive_path,
         sub_format=sniffed.sub_format,
         limits=limits or ArchiveLimits(),
