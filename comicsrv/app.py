@@ -117,10 +117,12 @@ def start_services(app: Flask) -> None:
 
 def _register_job_types(runner: JobRunner) -> None:
     from .jobs.housekeeping import prune_jobs
+    from .library.duplicates import DUPLICATES_JOB, run_duplicates_job
     from .library.scanner import SCAN_JOB, scan_library
 
     runner.register("jobs.prune", prune_jobs)
     runner.register(SCAN_JOB, scan_library)
+    runner.register(DUPLICATES_JOB, run_duplicates_job)
 
 
 def _sqlalchemy_url(url: str) -> str:

@@ -2,13 +2,15 @@
 registers every table on ``db.metadata`` (Alembic autogenerate relies on it)."""
 from .base import utcnow
 from .jobs import Job
-from .library import Book, BookTag, Library, Page, Publisher, Series, Tag
+from .library import (
+    Book, BookTag, DuplicateGroup, DuplicateMember, Library, Page, Publisher, Series, Tag,
+)
 from .reading import Favorite, ReadHistory, ReadingProgress, ToReadEntry
 from .settings import Setting, SettingChange
 from .users import ApiKey, ClientToken, User, UserPreference
 
 __all__ = [
-    "ApiKey", "Book", "BookTag", "ClientToken", "Favorite", "Job", "Library", "Page",
+    "ApiKey", "Book", "BookTag", "ClientToken", "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "Page",
     "Publisher", "ReadHistory", "ReadingProgress", "Series", "Setting", "SettingChange",
     "Tag", "ToReadEntry", "User", "UserPreference", "utcnow",
 ]

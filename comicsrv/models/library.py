@@ -185,3 +185,32 @@ class BookTag(db.Model):
     source: Mapped[str] = mapped_column(String(16), default="metadata")
 
     tag: Mapped[Tag] = relationship(lazy="joined")
+
+
+class DuplicateGroup(TimestampMixin, db.Model):
+    """Books that look like copies of each other (Codex's duplicates).
+
+    ``kind`` is "content" (same archive id and size: the same file twice) or
+    "metadata" (same series, number and year: two releases of one issue).
+    A dismissed group stays dismissed across rescans while its key matches.
+    """
+
+    __tablename__ = "duplicate_groups"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(1000))
+    dismissed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    members: Mapped[list[DuplicateMember]] = relationship(
+        passive_deletes=True, cascade="all, delete-orphan")
+
+
+class DuplicateMember(db.Model):
+    __tablename__ = "duplicate_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("duplicate_groups.id", ondelete="CASCADE"), primary_key=True)
+    book_id: Mapped[int] = mapped_column(
+        ForeignKey("books.id", ondelete="CASCADE"), primary_key=True, index=True)
