@@ -9,6 +9,7 @@ leaves the tables empty for the next.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from comicsrv.app import create_app
 from comicsrv.extensions import db
 
 FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_ARCHIVES = FIXTURES / "archives"
 
 
 def _reset_postgres(url: str) -> None:
@@ -91,3 +93,70 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# Real archives in CLU's Publisher/Series layout: readable CBZ/CBR/CB7/PDF
+# files with and without ComicInfo, plus two unreadable ones.
+COMIC_TREE = {
+    "Youthful/Captain Science/Captain Science #001.cbz": "comicbox/Captain Science #001.cbz",
+    "Youthful/Captain Science/Captain Science #001 (rar).cbr": "comicbox/Captain Science #001-cbi.cbr",
+    "Youthful/Captain Science/v1950/Captain Science #001.cb7": "comicbox/Captain Science #001.cb7",
+    "Komga/Tests/rar4.cbr": "komga/rar4.rar",
+    "Komga/Tests/rar5-solid.cbr": "komga/rar5-solid.rar",
+    "Komga/Tests/komga.pdf": "komga/komga.pdf",
+    "Komga/Tests/encrypted.cbz": "komga/zip-encrypted.zip",
+    "Komga/Tests/empty.cbz": "kavita/empty.zip",
+}
+
+
+@pytest.fixture
+def comic_tree(tmp_path):
+    """A small library folder of real fixture archives (see COMIC_TREE)."""
+    root = tmp_path / "comics"
+    for target, source in COMIC_TREE.items():
+        dest = root / target
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(FIXTURE_ARCHIVES / source, dest)
+    return root
+
+
+@pytest.fixture
+def scanned_library(app, comic_tree):
+    """``comic_tree`` added as library "Comics" and scanned by the real job."""
+    from comicsrv.library.libraries import create_library
+    from comicsrv.library.scanner import SCAN_JOB
+
+    library = create_library("Comics", str(comic_tree))
+    job = app.extensions["comicsrv.jobs"].run_now(SCAN_JOB, {"library_id": library.id})
+    assert job.state == "finished", job.error
+    return library
+
+
+@pytest.fixture
+def admin(app):
+    from tests.factories import AdminFactory
+
+    return AdminFactory(username="admin")
+
+
+@pytest.fixture
+def admin_headers(admin):
+    from tests.factories import api_key_for
+
+    return {"X-API-Key": api_key_for(admin, ["SystemAdmin"])}
+
+
+@pytest.fixture
+def reader(app):
+    """A plain, non-admin user."""
+    from tests.factories import UserFactory
+
+    return UserFactory(username="reader")
+
+
+@pytest.fixture
+def reader_headers(reader):
+    from comicsrv.auth.permissions import USER_PERMISSIONS
+    from tests.factories import api_key_for
+
+    return {"X-API-Key": api_key_for(reader, sorted(USER_PERMISSIONS))}

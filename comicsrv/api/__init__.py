@@ -27,7 +27,7 @@ def register_api(app: Flask) -> Api:
     api.spec.components.security_scheme("Basic", {"type": "http", "scheme": "basic"})
 
     register_surface(app, Surface("v1", "/api/v1", default_error))
-    for blueprint in (system.blp, *v1.BLUEPRINTS):
+    for blueprint in (system.blp, *v1.blueprints()):
         api.register_blueprint(blueprint)
     install_error_handlers(app)
     return api

@@ -1,8 +1,8 @@
 """Who is calling: resolve a request's credentials to a principal.
 
-Accepted here: ``X-API-Key``, ``Authorization: Bearer <api key>`` and HTTP
-Basic. Other credential kinds (session cookie, JWT, client tokens) plug into
-``RESOLVERS``.
+Accepted here: ``X-API-Key``, ``Authorization: Bearer <api key or client
+token>`` and HTTP Basic. Other credential kinds (session cookie, JWT) plug
+into ``RESOLVERS``.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Callable
 from flask import request
 
 from ..extensions import db
-from ..models import ApiKey, User, utcnow
+from ..models import ApiKey, ClientToken, User, utcnow
 from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS
 from .secrets import check_password, hash_token
 
@@ -56,6 +56,21 @@ def principal_for_api_key(key: str) -> Principal | None:
     return Principal(row.user, "api_key", granted, row.id)
 
 
+def principal_for_client_token(token: str) -> Principal | None:
+    """CLU's "Client API Access" token, as reader apps send it (Bearer)."""
+    row = db.session.execute(
+        db.select(ClientToken).where(ClientToken.token_hash == hash_token(token))
+    ).scalar()
+    if row is None:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    row.last_used_at = utcnow()
+    db.session.commit()
+    return Principal(user, "client_token", user_permissions(user))
+
+
 def principal_for_password(username: str, password: str) -> Principal | None:
     user = db.session.execute(db.select(User).where(User.username == username)).scalar()
     if user is None or not user.is_active or not check_password(user.password_hash, password):
@@ -73,7 +88,7 @@ def _from_authorization() -> Principal | None:
     scheme, _, value = header.partition(" ")
     scheme, value = scheme.lower(), value.strip()
     if scheme == "bearer" and value:
-        return principal_for_api_key(value)
+        return principal_for_api_key(value) or principal_for_client_token(value)
     if scheme == "basic" and value:
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")

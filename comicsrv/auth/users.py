@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..extensions import db
-from ..models import ApiKey, User
+from ..models import ApiKey, ClientToken, User
 from .permissions import PERMISSIONS, USER_PERMISSIONS, is_valid
-from .secrets import hash_password, hash_token, new_api_key
+from .secrets import hash_password, hash_token, new_api_key, new_token
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -44,3 +44,12 @@ def create_api_key(username: str, name: str = "default",
     db.session.add(row)
     db.session.commit()
     return row, key
+
+
+def create_client_token(user: User, name: str = "reader") -> tuple[ClientToken, str]:
+    """A CLU client token for a reader app; the plaintext is returned once."""
+    token = new_token()
+    row = ClientToken(user_id=user.id, name=name, token_hash=hash_token(token))
+    db.session.add(row)
+    db.session.commit()
+    return row, token

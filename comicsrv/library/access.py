@@ -1,0 +1,55 @@
+"""Which libraries and books a user may see.
+
+A user with ``library_ids`` set sees only those libraries; everyone sees only
+enabled ones. Queries filter with these expressions, so a book outside a
+user's scope answers 404 exactly like a book that does not exist (CLU's rule:
+never reveal it with a 403).
+"""
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import ColumnElement, select
+
+from ..errors import NotFound
+from ..extensions import db
+from ..models import Book, Library, User
+
+
+def visible_library_ids(user: User | None) -> ColumnElement[bool]:
+    """A WHERE clause on ``Library.id``: enabled, and in the user's scope."""
+    clause = Library.enabled.is_(True)
+    if user is not None and user.library_ids is not None:
+        clause = clause & Library.id.in_(user.library_ids or [-1])
+    return clause
+
+
+def visible_books(user: User | None) -> ColumnElement[bool]:
+    """A WHERE clause on ``Book``: in a visible library."""
+    return Book.library_id.in_(select(Library.id).where(visible_library_ids(user)))
+
+
+def book_for_user(user: User | None, book_id: int, *, include_missing: bool = False) -> Book:
+    query = select(Book).where(Book.id == book_id, visible_books(user))
+    if not include_missing:
+        query = query.where(Book.state != "missing")
+    book = db.session.execute(query).scalar()
+    if book is None:
+        raise NotFound(f"Book {book_id} not found")
+    return book
+
+
+def book_by_path(user: User | None, path: str) -> Book:
+    """The book at an absolute path, only inside a visible library.
+
+    Any ``..`` segment is refused before the database is asked, so a path can
+    never reach a file outside the libraries.
+    """
+    if not path or ".." in path.replace("\\", "/").split("/"):
+        raise NotFound("No book at that path")
+    normalized = os.path.normpath(path)
+    book = db.session.execute(select(Book).where(
+        Book.path.in_({path, normalized}), visible_books(user), Book.state != "missing")).scalar()
+    if book is None:
+        raise NotFound("No book at that path")
+    return book

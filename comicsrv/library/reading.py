@@ -1,0 +1,75 @@
+"""Reading progress and history: one service behind every API surface.
+
+CLU's ``PUT /api/v1/progress`` (by path), Codex's per-book progress and
+LANraragi's ``PUT /api/archives/:id/progress/:page`` all land here, so a page
+saved through one surface is the page the others report.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..errors import BadRequest
+from ..extensions import db
+from ..models import Book, ReadHistory, ReadingProgress, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    page: int
+    total_pages: int | None = None
+    time_spent: int | None = None
+    completed: bool | None = None
+
+
+def get_progress(user_id: int, book_id: int) -> ReadingProgress | None:
+    return db.session.execute(select(ReadingProgress).where(
+        ReadingProgress.user_id == user_id, ReadingProgress.book_id == book_id)).scalar()
+
+
+def save_progress(user_id: int, book: Book, update: ProgressUpdate) -> ReadingProgress:
+    """Create or update a user's position in a book (pages are 1-based).
+
+    Reaching the last page completes the book, and a newly completed book is
+    recorded in the read history once. ``time_spent`` accumulates.
+    """
+    if update.page < 0:
+        raise BadRequest("page must be 0 or more")
+    total = update.total_pages or book.page_count or None
+    progress = get_progress(user_id, book.id)
+    if progress is None:
+        progress = ReadingProgress(user_id=user_id, book_id=book.id, time_spent=0,
+                                   completed=False, started_at=utcnow())
+        db.session.add(progress)
+    was_completed = bool(progress.completed)
+    progress.page = update.page
+    progress.total_pages = total
+    if update.time_spent:
+        progress.time_spent = (progress.time_spent or 0) + max(0, int(update.time_spent))
+    if update.completed is not None:
+        progress.completed = update.completed
+    elif total and update.page >= total:
+        progress.completed = True
+    progress.updated_at = utcnow()
+    if progress.completed and not was_completed:
+        db.session.add(ReadHistory(user_id=user_id, book_id=book.id, read_at=utcnow(),
+                                   page_count=total or 0, time_spent=progress.time_spent or 0))
+    if book.is_new:
+        book.is_new = False
+    db.session.commit()
+    return progress
+
+
+def mark_read(user_id: int, book: Book, *, page_count: int | None = None,
+              time_spent: int = 0) -> ReadingProgress:
+    total = page_count or book.page_count or 0
+    return save_progress(user_id, book, ProgressUpdate(page=max(total, 1), total_pages=total or None,
+                                                       time_spent=time_spent, completed=True))
+
+
+def mark_unread(user_id: int, book: Book) -> None:
+    progress = get_progress(user_id, book.id)
+    if progress is not None:
+        db.session.delete(progress)
+        db.session.commit()
