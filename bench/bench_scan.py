@@ -103,7 +103,8 @@ def main() -> None:
                 pages.append(time.perf_counter() - t)
         print(f"page read (stored zip, byte range): {len(pages) / sum(pages):.0f} pages/s, "
               f"{percentiles(pages)}")
-    print(f"peak RSS {rss_mb():.0f} MB")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS {rss_mb():.0f} MB (largest reader worker process: {children:.0f} MB)")
 
 
 if __name__ == "__main__":
