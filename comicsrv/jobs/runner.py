@@ -194,7 +194,10 @@ class JobRunner:
             with self.app.app_context():
                 self._execute(job_id)
         finally:
-            event = self._done.get(job_id)
+            # Dropped once set: a later wait() on an unknown id returns at
+            # once, and the map does not grow with every job of a long uptime.
+            with self._lock:
+                event = self._done.pop(job_id, None)
             if event is not None:
                 event.set()
 
