@@ -1,22 +1,29 @@
 """Who is calling: resolve a request's credentials to a principal.
 
-Accepted here: ``X-API-Key``, ``Authorization: Bearer <api key or client
-token>`` and HTTP Basic. Other credential kinds (session cookie, JWT) plug
-into ``RESOLVERS``.
+Accepted: ``X-API-Key``; ``Authorization: Bearer`` with an API key, a client
+token or a JWT from ``/api/v1/auth/login`` (tried in that order); HTTP Basic;
+and the web UI's ``comicsrv_session`` cookie (the same JWT). Each kind is one
+function in ``RESOLVERS``.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Callable
+from urllib.parse import urlsplit
 
 from flask import request
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
+from ..jobs.pool import run_cpu
 from ..models import ApiKey, ClientToken, User, utcnow
 from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS
-from .secrets import check_password, hash_token
+from .secrets import check_password, hash_password, hash_token, new_token
+from .tokens import SESSION_COOKIE, user_for_token
 
 
 @dataclass
@@ -39,16 +46,27 @@ def user_permissions(user: User) -> frozenset[str]:
     return frozenset(PERMISSIONS) if user.is_admin else USER_PERMISSIONS
 
 
+# ``last_used_at`` is for people ("used today?"); writing it at most once a
+# minute spares a reader app's burst of page requests a write each.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _stamp_last_used(row: ApiKey | ClientToken, now: datetime) -> None:
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        db.session.commit()
+
+
 def principal_for_api_key(key: str) -> Principal | None:
     row = db.session.execute(
-        db.select(ApiKey).where(ApiKey.key_hash == hash_token(key))
+        db.select(ApiKey).options(joinedload(ApiKey.user)).where(ApiKey.key_hash == hash_token(key))
     ).scalar()
     if row is None or not row.user.is_active:
         return None
-    if row.expires_at is not None and row.expires_at < utcnow():
+    now = utcnow()
+    if row.expires_at is not None and row.expires_at < now:
         return None
-    row.last_used_at = utcnow()
-    db.session.commit()
+    _stamp_last_used(row, now)
     # A key never grants more than its owner has.
     granted = frozenset(row.permissions or ()) & user_permissions(row.user)
     if ADMIN in granted:
@@ -66,16 +84,40 @@ def principal_for_client_token(token: str) -> Principal | None:
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    row.last_used_at = utcnow()
-    db.session.commit()
+    _stamp_last_used(row, utcnow())
     return Principal(user, "client_token", user_permissions(user))
 
 
-def principal_for_password(username: str, password: str) -> Principal | None:
-    user = db.session.execute(db.select(User).where(User.username == username)).scalar()
-    if user is None or not user.is_active or not check_password(user.password_hash, password):
+def user_for_password(username: str, password: str) -> User | None:
+    """The active user with this username and password.
+
+    scrypt runs on the CPU pool (it would stall every greenlet), and an
+    unknown username costs the same hash as a known one, so response times
+    do not tell a guesser which usernames exist.
+    """
+    user = None
+    if username and "\x00" not in username:
+        user = db.session.execute(db.select(User).where(User.username == username)).scalar()
+    stored = user.password_hash if user is not None else _dummy_hash()
+    if not run_cpu(check_password, stored, password) or user is None or not user.is_active:
         return None
-    return Principal(user, "basic", user_permissions(user))
+    return user
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, made once per process."""
+    return hash_password(new_token())
+
+
+def principal_for_password(username: str, password: str) -> Principal | None:
+    user = user_for_password(username, password)
+    return Principal(user, "basic", user_permissions(user)) if user is not None else None
+
+
+def principal_for_jwt(token: str, method: str = "jwt") -> Principal | None:
+    user = user_for_token(token)
+    return Principal(user, method, user_permissions(user)) if user is not None else None
 
 
 def _from_api_key_header() -> Principal | None:
@@ -88,7 +130,11 @@ def _from_authorization() -> Principal | None:
     scheme, _, value = header.partition(" ")
     scheme, value = scheme.lower(), value.strip()
     if scheme == "bearer" and value:
-        return principal_for_api_key(value) or principal_for_client_token(value)
+        # API keys and client tokens never contain a dot and a JWT always
+        # does: skip the two hash look-ups that cannot match.
+        if "." not in value:
+            return principal_for_api_key(value) or principal_for_client_token(value)
+        return principal_for_jwt(value)
     if scheme == "basic" and value:
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
@@ -99,8 +145,27 @@ def _from_authorization() -> Principal | None:
     return None
 
 
-# Tried in order; the first that recognises the credentials wins.
-RESOLVERS: list[Callable[[], Principal | None]] = [_from_api_key_header, _from_authorization]
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _from_session_cookie() -> Principal | None:
+    """The web UI's cookie. SameSite=Lax keeps it off cross-site requests in
+    browsers that honour it; for the rest, a state-changing request whose
+    ``Origin`` names another host is not authenticated by the cookie."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    origin = request.headers.get("Origin")
+    if request.method not in _SAFE_METHODS and origin and urlsplit(origin).netloc != request.host:
+        return None
+    return principal_for_jwt(token, "session")
+
+
+# Tried in order; the first that recognises the credentials wins. Explicit
+# headers come before the cookie a browser sends on its own.
+RESOLVERS: list[Callable[[], Principal | None]] = [
+    _from_api_key_header, _from_authorization, _from_session_cookie,
+]
 
 
 _CACHE_KEY = "comicsrv.principal"

@@ -1,0 +1,268 @@
+"""``/api/v1`` first-run setup and sessions (Codex's paths).
+
+Login answers Codex's JSON (``access_token``, ``token_type``, ``expires_in``,
+``user``) and also sets the web UI's HttpOnly session cookie carrying the same
+JWT (AutoBangumi's way). The schemas and validators shared by the account
+resources (users, API keys, client tokens) live here too.
+"""
+from __future__ import annotations
+
+import unicodedata
+
+from flask import Response, after_this_request, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.exceptions import TooManyRequests
+
+from ...auth import current_principal, require
+from ...auth.permissions import PERMISSIONS
+from ...auth.principal import user_for_password
+from ...auth.throttle import login_throttle
+from ...auth.tokens import SESSION_COOKIE, issue_token
+from ...auth.users import (
+    MIN_PASSWORD_LENGTH, create_first_admin, create_user, need_setup, record_login,
+    registration_allowed, revoke_sessions,
+)
+from ...errors import Forbidden, Unauthorized
+from ...extensions import db
+from ...models import User
+from ..pagination import envelope, paginate_query
+
+blp = Blueprint("v1_auth", __name__, url_prefix="/api/v1",
+                description="First-run setup, login, logout, the current user")
+
+# Every credential kind a protected route accepts (the session cookie too,
+# which the web UI sends by itself).
+AUTHENTICATED = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
+PUBLIC: list = []
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
+MAX_PASSWORD_LENGTH = 1024
+
+
+# --- validators and fields shared by the account resources ----------------------
+
+def plain_text(value: str) -> None:
+    """No control characters or lone surrogates: neither belongs in a name,
+    and both make database drivers fail (PostgreSQL refuses NUL)."""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValidationError("Control characters are not allowed.")
+
+
+def encodable(value: str) -> None:
+    """Passwords may hold any character that has a UTF-8 encoding."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("Not valid Unicode text.") from None
+
+
+def username_field(**kwargs) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=150), plain_text], **kwargs)
+
+
+def new_password_field(**kwargs) -> fields.String:
+    return fields.String(load_only=True, validate=[
+        validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH), encodable],
+        metadata={"description": f"at least {MIN_PASSWORD_LENGTH} characters; never returned"},
+        **kwargs)
+
+
+def email_field(**kwargs) -> fields.Email:
+    return fields.Email(allow_none=True, validate=[validate.Length(max=320), plain_text], **kwargs)
+
+
+def id_field(*, strict: bool = False, **kwargs) -> fields.Integer:
+    """A row id; ``strict`` (for JSON bodies) refuses ``"3"`` and ``3.5``."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+# PageArgs clamps page_size but not page, and an OFFSET beyond 64 bits makes
+# the database driver fail; no real list has this many pages.
+MAX_PAGE = 1_000_000
+
+
+def page_of(query, args: dict) -> dict:
+    """One page of ``query`` in CLU's list envelope."""
+    page = min(args["page"], MAX_PAGE)
+    rows, total = paginate_query(query, page, args["page_size"], db.session)
+    return envelope(rows, total, page, args["page_size"])
+
+
+class UserSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    email = fields.String(allow_none=True)
+    is_admin = fields.Boolean()
+    is_active = fields.Boolean()
+    library_ids = fields.List(fields.Integer(), allow_none=True,
+                              metadata={"description": "libraries this user sees; null = all"})
+    created_at = fields.DateTime()
+    last_login_at = fields.DateTime(allow_none=True)
+
+
+# --- schemas of this module -----------------------------------------------------
+
+class SetupStatusSchema(Schema):
+    need_setup = fields.Boolean(metadata={"description": "true while no user exists"})
+
+
+class SetupSchema(Schema):
+    username = username_field(required=True)
+    password = new_password_field(required=True)
+    email = email_field(load_default=None)
+
+
+class LoginSchema(Schema):
+    username = username_field(required=True)
+    password = fields.String(required=True, load_only=True,
+                             validate=[validate.Length(min=1, max=MAX_PASSWORD_LENGTH), encodable])
+
+
+class LoginUserSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    email = fields.String(allow_none=True)
+    is_admin = fields.Boolean()
+
+
+class TokenSchema(Schema):
+    access_token = fields.String(
+        metadata={"description": "a JWT; send it as Authorization: Bearer"})
+    token_type = fields.String(metadata={"example": "Bearer"})
+    expires_in = fields.Integer(metadata={"description": "seconds until the token expires"})
+    user = fields.Nested(LoginUserSchema)
+
+
+class LogoutArgs(Schema):
+    all = fields.Boolean(load_default=False, metadata={
+        "description": "also revoke every other session and JWT of this user"})
+
+
+class MeSchema(UserSchema):
+    permissions = fields.List(fields.String(), metadata={
+        "description": "what the current credentials allow (Codex's names)"})
+    auth_method = fields.String(metadata={
+        "description": "api_key | client_token | jwt | session | basic"})
+
+
+# --- helpers --------------------------------------------------------------------
+
+def _cookie_options() -> dict:
+    return {"path": request.script_root or "/", "secure": request.is_secure,
+            "httponly": True, "samesite": "Lax"}
+
+
+def log_in(user: User) -> dict:
+    """Stamp the login, issue a JWT, and set it as the session cookie too."""
+    record_login(user)
+    token, ttl = issue_token(user)
+
+    @after_this_request
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(SESSION_COOKIE, token, max_age=ttl, **_cookie_options())
+        return response
+
+    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "user": user}
+
+
+# --- routes ---------------------------------------------------------------------
+
+@blp.route("/setup/status")
+class SetupStatus(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.response(200, SetupStatusSchema)
+    def get(self):
+        """Whether first-run setup is needed (public): true while no user exists."""
+        return {"need_setup": need_setup()}
+
+
+@blp.route("/setup/initialize")
+class SetupInitialize(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(SetupSchema)
+    @blp.response(201, TokenSchema)
+    @blp.alt_response(409, description="Setup is already complete")
+    def post(self, data):
+        """Create the first admin and log them in (public, once; then 409)."""
+        user = create_first_admin(data["username"], data["password"], data["email"])
+        return log_in(user)
+
+
+@blp.route("/auth/login")
+class Login(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(401, description="Wrong username or password")
+    @blp.alt_response(429, description="Too many failures for this username or address; "
+                                       "see Retry-After")
+    def post(self, data):
+        """Log in with a password: a JWT in the body and the session cookie.
+
+        After 5 failures within 5 minutes for one username or from one address,
+        attempts get 429 until the window has passed (counted per process).
+        """
+        throttle = login_throttle()
+        keys = throttle.keys(data["username"], request.remote_addr)
+        wait = throttle.begin(keys)
+        if wait:
+            raise TooManyRequests("Too many failed logins; try again later", retry_after=wait)
+        user = None
+        try:
+            user = user_for_password(data["username"], data["password"])
+        finally:
+            throttle.end(keys, failed=user is None)
+        if user is None:
+            raise Unauthorized("Invalid username or password")
+        return log_in(user)
+
+
+@blp.route("/auth/register")
+class Register(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(SetupSchema)
+    @blp.response(201, TokenSchema)
+    @blp.alt_response(403, description="Registration is turned off "
+                                       "(setting auth.allow_registration)")
+    @blp.alt_response(409, description="The username is taken")
+    def post(self, data):
+        """Create a plain user account and log in (public, only when the admin
+        setting ``auth.allow_registration`` is on)."""
+        if not registration_allowed():
+            raise Forbidden("Registration is disabled on this server", code="registration_disabled")
+        user = create_user(data["username"], data["password"], email=data["email"])
+        return log_in(user)
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @require()
+    @blp.doc(security=AUTHENTICATED)
+    @blp.arguments(LogoutArgs, location="query")
+    @blp.response(204)
+    def post(self, args):
+        """Clear the session cookie; with ``?all=true`` also revoke every JWT and
+        session of the user (API keys and client tokens stay valid)."""
+        if args["all"]:
+            revoke_sessions(current_principal().user)
+
+        @after_this_request
+        def clear_cookie(response: Response) -> Response:
+            response.delete_cookie(SESSION_COOKIE, **_cookie_options())
+            return response
+
+
+@blp.route("/auth/me")
+class Me(MethodView):
+    @require()
+    @blp.doc(security=AUTHENTICATED)
+    @blp.response(200, MeSchema)
+    def get(self):
+        """The current user, what the credentials allow, and how they were given."""
+        principal = current_principal()
+        me = {name: getattr(principal.user, name) for name in UserSchema._declared_fields}
+        me["permissions"] = [p for p in PERMISSIONS if principal.can(p)]
+        me["auth_method"] = principal.method
+        return me
