@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "URL_BASE": "",
     "TRUSTED_PROXIES": DEFAULT_TRUSTED_PROXIES,
     "SECRET_KEY": None,
+    # Lifetime of a login (JWT and session cookie).
+    "SESSION_TTL_SECONDS": 86400,
     "LOG_LEVEL": "INFO",
     # Exactly one process of a deployment runs the scheduler.
     "SCHEDULER_ENABLED": True,

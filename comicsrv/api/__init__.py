@@ -25,9 +25,13 @@ def register_api(app: Flask) -> Api:
                                                           "name": "X-API-Key"})
     api.spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("Basic", {"type": "http", "scheme": "basic"})
+    api.spec.components.security_scheme("SessionCookie", {"type": "apiKey", "in": "cookie",
+                                                           "name": "comicsrv_session"})
 
     register_surface(app, Surface("v1", "/api/v1", default_error))
     for blueprint in (system.blp, *v1.blueprints()):
         api.register_blueprint(blueprint)
+    from . import archives  # LANraragi archive API: blueprints, minion jobs, error envelopes
+    archives.register(api, app)
     install_error_handlers(app)
     return api

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from marshmallow import Schema, fields, pre_load
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+# Far past any real library, and small enough that page * page_size stays a
+# 64-bit OFFSET on every database.
+MAX_PAGE = 1_000_000
 
 
 class PageArgs(Schema):
@@ -20,7 +23,9 @@ class PageArgs(Schema):
                                metadata={"description": f"items per page, max {MAX_PAGE_SIZE}"})
 
     @pre_load
-    def clamp(self, data: Any, **kwargs: Any) -> dict:
+    def clamp(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data  # marshmallow rejects a non-object with a 400
         data = dict(data)
         try:
             page = int(data.get("page", 1))
@@ -30,7 +35,7 @@ class PageArgs(Schema):
             size = int(data.get("page_size", DEFAULT_PAGE_SIZE))
         except (TypeError, ValueError):
             size = DEFAULT_PAGE_SIZE
-        data["page"] = max(1, page)
+        data["page"] = min(MAX_PAGE, max(1, page))
         data["page_size"] = min(MAX_PAGE_SIZE, max(1, size))
         return data
 
