@@ -93,3 +93,64 @@ class JobFactory(Base):
 
     type = "test.job"
     state = "queued"
+
+
+
+class SettingFactory(Base):
+    """An admin setting row: ``SettingFactory(key="library.public_reading", value=True)``."""
+
+    class Meta:
+        model = models.Setting
+
+    key = factory.Sequence(lambda n: f"test.setting{n}")
+    value = None
+
+
+class TagFactory(Base):
+    class Meta:
+        model = models.Tag
+
+    namespace = ""
+    name = factory.Sequence(lambda n: f"tag {n}")
+
+
+class BookTagFactory(Base):
+    """``BookTagFactory(book=book, tag=TagFactory(namespace="genre", name="Horror"))``."""
+
+    class Meta:
+        model = models.BookTag
+
+    class Params:
+        book = factory.SubFactory(BookFactory)
+
+    book_id = factory.LazyAttribute(lambda o: o.book.id)
+    tag = factory.SubFactory(TagFactory)
+    source = "metadata"
+
+
+class CategoryFactory(Base):
+    """A LANraragi category (``SET_`` + 10 digits); ``search`` makes it dynamic."""
+
+    class Meta:
+        model = models.Category
+
+    id = factory.Sequence(lambda n: f"SET_{1700000000 + n:010d}")
+    name = factory.Sequence(lambda n: f"Category {n}")
+    search = ""
+    pinned = False
+    bookmark = False
+
+
+class CategoryBookFactory(Base):
+    """``CategoryBookFactory(category=category, book=book)``."""
+
+    class Meta:
+        model = models.CategoryBook
+
+    class Params:
+        category = factory.SubFactory(CategoryFactory)
+        book = factory.SubFactory(BookFactory)
+
+    category_id = factory.LazyAttribute(lambda o: o.category.id)
+    book_id = factory.LazyAttribute(lambda o: o.book.id)
+    position = factory.Sequence(lambda n: n)

@@ -5,12 +5,13 @@ from .jobs import Job
 from .library import (
     Book, BookTag, DuplicateGroup, DuplicateMember, Library, Page, Publisher, Series, Tag,
 )
+from .lrr import Category, CategoryBook
 from .reading import Favorite, ReadHistory, ReadingProgress, ToReadEntry
 from .settings import Setting, SettingChange
 from .users import ApiKey, ClientToken, User, UserPreference
 
 __all__ = [
-    "ApiKey", "Book", "BookTag", "ClientToken", "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "Page",
+    "ApiKey", "Book", "BookTag", "Category", "CategoryBook", "ClientToken", "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "Page",
     "Publisher", "ReadHistory", "ReadingProgress", "Series", "Setting", "SettingChange",
     "Tag", "ToReadEntry", "User", "UserPreference", "utcnow",
 ]

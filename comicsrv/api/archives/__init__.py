@@ -1,0 +1,39 @@
+"""The LANraragi archive API (seed 002): ``/api/archives``, ``/api/search``,
+``/api/categories``, ``/api/minion``, ``/api/info``, ``/api/database``.
+
+Paths, parameters, field names, JSON types and status codes are LANraragi's,
+so its clients (the Mihon/Tachiyomi extension, LRReader, Python clients)
+work unchanged. ``register`` wires the blueprints, the job types behind
+``/api/minion`` and the error envelope of each of these prefixes.
+"""
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from ...lrr.thumbnails import (
+    PAGE_THUMBNAILS_JOB,
+    THUMBNAIL_JOB,
+    run_page_thumbnails_job,
+    run_thumbnail_job,
+)
+from ..surfaces import Surface, register_surface
+from . import archives, categories, info, minion, search
+from .common import ARCHIVE_SURFACE, render_error, render_search_error
+
+PREFIXES = ("/api/archives", "/api/minion", "/api/info", "/api/categories", "/api/database",
+            "/api/tankoubons", "/api/shinobu")
+
+
+def register(api: Api, app: Flask) -> None:
+    api.spec.components.security_scheme("LanraragiKey", {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": "Bearer <base64(api key)> (the raw key and ?key= work too)"})
+    for module in (archives, search, categories, minion, info):
+        api.register_blueprint(module.blp)
+    for prefix in PREFIXES:
+        register_surface(app, Surface(ARCHIVE_SURFACE, prefix, render_error))
+    register_surface(app, Surface(ARCHIVE_SURFACE, "/api/search", render_search_error))
+    runner = app.extensions["comicsrv.jobs"]
+    runner.register(THUMBNAIL_JOB, run_thumbnail_job)
+    runner.register(PAGE_THUMBNAILS_JOB, run_page_thumbnails_job)

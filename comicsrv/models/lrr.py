@@ -1,0 +1,41 @@
+"""LANraragi categories: named collections of books for the archive API.
+
+A static category lists its books; a dynamic one is a saved search (``search``
+holds a LANraragi filter) and lists none. Ids keep LANraragi's form,
+``SET_`` and ten digits, because clients check that length. Categories are
+server-wide, as in LANraragi: every user sees the same ones, each only with
+the books of the libraries they may see.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .base import TimestampMixin, utcnow
+
+
+class Category(TimestampMixin, db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[str] = mapped_column(String(14), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    # Empty for a static category; a LANraragi search filter for a dynamic one.
+    search: Mapped[str] = mapped_column(String(2000), default="")
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The one category LANraragi's bookmark button adds to (at most one row).
+    bookmark: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_used_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CategoryBook(db.Model):
+    __tablename__ = "category_books"
+
+    category_id: Mapped[str] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True)
+    book_id: Mapped[int] = mapped_column(
+        ForeignKey("books.id", ondelete="CASCADE"), primary_key=True, index=True)
+    # Keeps the order books were added in, which LANraragi lists them by.
+    position: Mapped[int] = mapped_column(Integer, default=0)
