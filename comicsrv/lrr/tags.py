@@ -111,7 +111,7 @@ def stored_tags(book_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
         chunk = book_ids[start:start + 500]
         rows = db.session.execute(
             select(BookTag.book_id, Tag.namespace, Tag.name).join(Tag, Tag.id == BookTag.tag_id)
-            .where(BookTag.book_id.in_(chunk))).tuples()
+            .where(BookTag.book_id.in_(chunk)))
         for book_id, namespace, name in rows:
             found[book_id].append((namespace, name))
     for tags in found.values():
