@@ -1,0 +1,375 @@
+"""Typed settings: the admin's server-wide settings and each user's preferences.
+
+Both are a table of known keys, each with a type, a default, a description and
+a validator. A value is checked before it is stored, so a bad one is refused
+with a message naming the key (a 400), never saved to trip up a reader later;
+a key never set reads as its default, and later changes of a default reach
+everyone who never chose otherwise.
+
+Other modules read a setting with ``get_setting("auth.allow_registration")``
+and a preference with ``get_preference(user_id, "api_browse_mode")``. Every
+admin change writes a ``SettingChange`` row (old value, new value, who, when).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from .errors import BadRequest, Conflict, NotFound
+from .extensions import db
+from .models import Setting, SettingChange, User, UserPreference, utcnow
+
+log = logging.getLogger(__name__)
+
+BOOLEAN, INTEGER, STRING, PATH_LIST = "boolean", "integer", "string", "path_list"
+MAX_STRING_LENGTH = 200
+MAX_PATHS = 100
+
+
+class UnknownSetting(NotFound):
+    code = "unknown_setting"
+
+
+class UnknownPreference(BadRequest):
+    code = "unknown_preference"
+
+
+class InvalidValue(BadRequest):
+    code = "invalid_value"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One known key: its type, default, meaning and limits."""
+
+    key: str
+    type: str
+    default: Any
+    description: str
+    choices: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    pattern: str | None = None
+    # What a value matching ``pattern`` looks like, for the error message.
+    pattern_hint: str = ""
+    # None is a value too ("not chosen"), beside those of the type.
+    nullable: bool = False
+
+    def clean(self, value: Any) -> Any:
+        """The value as stored, or ``ValueError`` with a message for a person."""
+        if value is None and self.nullable:
+            return None
+        if self.type == BOOLEAN:
+            if not isinstance(value, bool):
+                raise ValueError("must be true or false")
+            return value
+        if self.type == INTEGER:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError("must be a whole number")
+            if self.minimum is not None and value < self.minimum or (
+                    self.maximum is not None and value > self.maximum):
+                raise ValueError(f"must be between {self.minimum} and {self.maximum}")
+            return value
+        if self.type == STRING:
+            if not isinstance(value, str):
+                raise ValueError("must be a string")
+            value = value.strip()
+            if self.choices is not None and value not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}")
+            if len(value) > MAX_STRING_LENGTH:
+                raise ValueError(f"must be at most {MAX_STRING_LENGTH} characters")
+            if self.pattern is not None and not re.fullmatch(self.pattern, value):
+                raise ValueError(f"must be {self.pattern_hint}, not {value!r}")
+            return value
+        if self.type == PATH_LIST:
+            return _clean_paths(value)
+        raise AssertionError(f"unknown option type {self.type}")  # a bug in the tables below
+
+    def fresh_default(self) -> Any:
+        """A copy, so a caller changing a list default cannot change the table."""
+        return copy.deepcopy(self.default)
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": self.type, "description": self.description,
+                "default": self.fresh_default(),
+                "choices": list(self.choices) if self.choices else None,
+                "minimum": self.minimum, "maximum": self.maximum, "nullable": self.nullable}
+
+
+def _clean_paths(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError("must be a list of absolute paths")
+    if len(value) > MAX_PATHS:
+        raise ValueError(f"must have at most {MAX_PATHS} paths")
+    paths: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError("every entry must be a non-empty path")
+        if "\x00" in item:
+            raise ValueError("a path cannot contain a NUL character")
+        if not os.path.isabs(item):
+            raise ValueError(f"{item!r} is not an absolute path")
+        path = os.path.normpath(item)
+        if path not in paths:
+            paths.append(path)
+    return paths
+
+
+def _table(*options: Option) -> dict[str, Option]:
+    return {option.key: option for option in options}
+
+
+# Server-wide settings, changed by a SystemAdmin through /api/v1/admin/settings.
+SETTINGS: dict[str, Option] = _table(
+    Option("auth.allow_registration", BOOLEAN, False,
+           "Let anyone create an account with POST /api/v1/auth/register."),
+    Option("library.public_reading", BOOLEAN, False,
+           "Let the LANraragi archive API answer read requests without an API key "
+           "(writes always need one)."),
+    Option("library.recent_days", INTEGER, 30,
+           "How many days after it was first indexed a book counts as recently added.",
+           minimum=1, maximum=3650),
+    Option("scanner.scan_on_start", BOOLEAN, True,
+           "Scan the libraries that allow it when the server starts."),
+    Option("covers.size", INTEGER, 400,
+           "Default edge of a cover thumbnail, in pixels.", minimum=64, maximum=2000),
+    Option("lrr.archives_per_page", INTEGER, 100,
+           "Archives per page of the LANraragi search API.", minimum=1, maximum=1000),
+    Option("lrr.upload_library_id", INTEGER, None,
+           "Library that archives uploaded through the LANraragi API go to; empty: the "
+           "first enabled library.", minimum=1, maximum=2**31 - 1, nullable=True),
+    # Empty means automatic (see comicsrv.api.v1.filesystem.browse_roots): the
+    # folders an admin plausibly adds a library from, never the whole system
+    # unless the server itself sits at the top of it (a container's /config).
+    Option("filesystem.allowed_roots", PATH_LIST, [],
+           "Folders an admin may browse when adding a library. Empty: automatic, the "
+           "parent folder of every library, the data directory's parent and the server "
+           "user's home folder."),
+)
+
+# Per-user preferences, changed by each user through /api/v1/user/preferences.
+PREFERENCES: dict[str, Option] = _table(
+    Option("theme", STRING, "system", "Colour theme of the web UI.",
+           choices=("system", "light", "dark")),
+    Option("language", STRING, "en", "Interface language, as a BCP 47 tag (en, pt-BR).",
+           pattern=r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*",
+           pattern_hint="a language tag such as en or pt-BR"),
+    Option("reader_direction", STRING, "ltr",
+           "Page order in the reader: left to right, right to left (manga) or vertical "
+           "(webtoon).", choices=("ltr", "rtl", "vertical")),
+    Option("reader_page_fit", STRING, "screen", "How the reader fits a page.",
+           choices=("screen", "width", "height", "original")),
+    Option("api_browse_mode", STRING, "metadata",
+           "How the CLU library endpoints browse when a request names no mode.",
+           choices=("metadata", "filesystem")),
+)
+
+
+def _option(table: Mapping[str, Option], key: str, unknown: type[Exception]) -> Option:
+    option = table.get(key)
+    if option is None:
+        raise unknown(f"Unknown {'setting' if table is SETTINGS else 'preference'} {key!r}")
+    return option
+
+
+def _in_table_order(table: Mapping[str, Option], keys: Iterable[str] | None,
+                    unknown: type[Exception]) -> list[Option]:
+    if keys is None:
+        return list(table.values())
+    wanted = {_option(table, key, unknown).key for key in keys}
+    return [option for option in table.values() if option.key in wanted]
+
+
+def _clean(option: Option, value: Any) -> Any:
+    try:
+        return option.clean(value)
+    except ValueError as exc:
+        raise InvalidValue(f"{option.key}: {exc}", details={option.key: str(exc)}) from None
+
+
+def _effective(option: Option, stored: Any, has_row: bool) -> Any:
+    """A stored value that no longer passes validation (a limit tightened in a
+    later release) reads as the default rather than breaking its readers."""
+    if not has_row:
+        return option.fresh_default()
+    try:
+        return option.clean(stored)
+    except ValueError:
+        log.warning("stored value %r of %s is no longer valid; using the default",
+                    stored, option.key)
+        return option.fresh_default()
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("The value was changed at the same moment by another request; "
+                       "try again") from None
+
+
+# -- admin settings -----------------------------------------------------------
+
+
+def get_setting(key: str) -> Any:
+    """The effective value of an admin setting (its default when never set)."""
+    option = _option(SETTINGS, key, UnknownSetting)
+    row = db.session.get(Setting, key)
+    return _effective(option, row.value if row else None, row is not None)
+
+
+def setting_state(key: str) -> dict[str, Any]:
+    return settings_state([key])[0]
+
+
+def settings_state(keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every setting (or those in ``keys``) with its value, default and who last
+    set it, in table order; one query."""
+    options = _in_table_order(SETTINGS, keys, UnknownSetting)
+    rows = {setting.key: (setting, username) for setting, username in db.session.execute(
+        select(Setting, User.username).outerjoin(User, User.id == Setting.updated_by)
+        .where(Setting.key.in_([o.key for o in options])))}
+    items = []
+    for option in options:
+        setting, username = rows.get(option.key, (None, None))
+        value = _effective(option, setting.value if setting else None, setting is not None)
+        items.append({"key": option.key, "value": value, "is_default": setting is None,
+                      **option.describe(),
+                      "updated_at": setting.updated_at if setting else None,
+                      "updated_by": username})
+    return items
+
+
+def _write_setting(option: Option, value: Any, user_id: int | None) -> None:
+    """Store an already clean value and record the change; no commit."""
+    row = db.session.get(Setting, option.key, with_for_update=True)
+    old = _effective(option, row.value if row else None, row is not None)
+    if row is not None and old == value:
+        return
+    if row is None:
+        if value == option.default:
+            return
+        db.session.add(Setting(key=option.key, value=value, updated_by=user_id))
+    else:
+        row.value, row.updated_by, row.updated_at = value, user_id, utcnow()
+    db.session.add(SettingChange(key=option.key, old_value=old, new_value=value,
+                                 changed_by=user_id))
+
+
+def set_setting(key: str, value: Any, user_id: int | None) -> dict[str, Any]:
+    """Validate and store one setting; returns its new state. Setting the value
+    it already has writes nothing (no history row)."""
+    option = _option(SETTINGS, key, UnknownSetting)
+    _write_setting(option, _clean(option, value), user_id)
+    _commit()
+    return setting_state(key)
+
+
+def set_settings(values: Mapping[str, Any], user_id: int | None) -> list[dict[str, Any]]:
+    """Several settings at once: all are validated first, and either every one
+    is stored or none (the details name each bad key)."""
+    if not values:
+        raise BadRequest("No settings given")
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    for key, value in values.items():
+        option = SETTINGS.get(key)
+        if option is None:
+            errors[key] = "unknown setting"
+            continue
+        try:
+            cleaned[key] = option.clean(value)
+        except ValueError as exc:
+            errors[key] = str(exc)
+    if errors:
+        summary = "; ".join(f"{key}: {message}" for key, message in errors.items())
+        raise InvalidValue(f"No setting was changed: {summary}", details=errors)
+    for key, value in cleaned.items():
+        _write_setting(SETTINGS[key], value, user_id)
+    _commit()
+    return settings_state(cleaned)
+
+
+def reset_setting(key: str, user_id: int | None) -> dict[str, Any]:
+    """Back to the default: the row goes, so later default changes apply."""
+    option = _option(SETTINGS, key, UnknownSetting)
+    row = db.session.get(Setting, key, with_for_update=True)
+    if row is not None:
+        old = _effective(option, row.value, True)
+        db.session.delete(row)
+        if old != option.default:
+            db.session.add(SettingChange(key=key, old_value=old, new_value=option.fresh_default(),
+                                         changed_by=user_id))
+        _commit()
+    return setting_state(key)
+
+
+def history_query(key: str):
+    """A SELECT of a setting's changes, newest first (page it in SQL)."""
+    _option(SETTINGS, key, UnknownSetting)
+    return (select(SettingChange).where(SettingChange.key == key)
+            .order_by(SettingChange.changed_at.desc(), SettingChange.id.desc()))
+
+
+def describe_changes(changes: list[SettingChange]) -> list[dict[str, Any]]:
+    """History rows with the changer's username (one query for the page)."""
+    ids = {c.changed_by for c in changes if c.changed_by is not None}
+    names = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+                 .all()) if ids else {}
+    return [{"id": c.id, "key": c.key, "old_value": c.old_value, "new_value": c.new_value,
+             "changed_at": c.changed_at, "changed_by": names.get(c.changed_by),
+             "changed_by_id": c.changed_by} for c in changes]
+
+
+# -- user preferences ---------------------------------------------------------
+
+
+def get_preference(user_id: int, key: str) -> Any:
+    """A user's effective preference (the default when never set)."""
+    option = _option(PREFERENCES, key, UnknownPreference)
+    row = db.session.get(UserPreference, (user_id, key))
+    return _effective(option, row.value if row else None, row is not None)
+
+
+def user_preferences(user_id: int, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every known preference of a user, defaults filled in; one query."""
+    options = _in_table_order(PREFERENCES, keys, UnknownPreference)
+    rows = {row.key: row for row in db.session.execute(
+        select(UserPreference).where(UserPreference.user_id == user_id,
+                                     UserPreference.key.in_([o.key for o in options]))
+    ).scalars()}
+    items = []
+    for option in options:
+        row = rows.get(option.key)
+        items.append({"key": option.key,
+                      "value": _effective(option, row.value if row else None, row is not None),
+                      "is_default": row is None, **option.describe(),
+                      "updated_at": row.updated_at if row else None})
+    return items
+
+
+def set_preference(user_id: int, key: str, value: Any) -> dict[str, Any]:
+    option = _option(PREFERENCES, key, UnknownPreference)
+    value = _clean(option, value)
+    row = db.session.get(UserPreference, (user_id, key), with_for_update=True)
+    if row is None:
+        db.session.add(UserPreference(user_id=user_id, key=key, value=value))
+    elif row.value != value:
+        row.value, row.updated_at = value, utcnow()
+    _commit()
+    return user_preferences(user_id, [key])[0]
+
+
+def reset_preference(user_id: int, key: str) -> None:
+    _option(PREFERENCES, key, UnknownPreference)
+    db.session.execute(delete(UserPreference).where(UserPreference.user_id == user_id,
+                                                    UserPreference.key == key))
+    db.session.commit()
