@@ -1,50 +1,156 @@
-"""Creating and choosing libraries."""
+"""Creating, changing, deleting and choosing libraries.
+
+Every change goes through here so the checks are the same from the CLI and
+the API (a readable folder that overlaps no other library, a valid cron
+expression) and the scan schedule follows the row: a library with a cron
+expression that is enabled has a ``scan:<id>`` schedule, any other has none.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 from flask import current_app
 
 from ..errors import BadRequest, Conflict, NotFound
-from ..events import LibraryCreated
+from ..events import LibraryCreated, LibraryUpdated
 from ..extensions import db
 from ..models import Library
+from .scanner import SCAN_JOB
+
+SCAN_MODES = ("normal", "deep")
+# What ``update_library`` may change.
+EDITABLE = frozenset({"name", "path", "enabled", "scan_cron", "scan_on_start",
+                      "default_scan_mode"})
 
 
 def create_library(name: str, path: str, *, scan_cron: str | None = None,
-                   scan_on_start: bool = True) -> Library:
-    name = (name or "").strip()
+                   scan_on_start: bool = True, enabled: bool = True,
+                   default_scan_mode: str = "normal") -> Library:
+    name = _check_name(name)
+    folder = _check_folder(path)
+    if db.session.execute(db.select(Library.id).where(Library.name == name)).first():
+        raise Conflict(f"A library named {name!r} already exists")
+    _check_overlap(folder)
+    scan_cron = _check_cron(scan_cron)
+    _check_mode(default_scan_mode)
+    library = Library(name=name, path=str(folder), scan_cron=scan_cron,
+                      scan_on_start=scan_on_start, enabled=enabled,
+                      default_scan_mode=default_scan_mode)
+    db.session.add(library)
+    db.session.commit()
+    sync_scan_schedule(library)
+    current_app.extensions["comicsrv.events"].publish(LibraryCreated(library_id=library.id))
+    return library
+
+
+def update_library(library: Library, changes: Mapping[str, Any]) -> Library:
+    """Apply ``changes`` (any of ``EDITABLE``) with the checks of
+    ``create_library``; re-register the scan schedule when it changed."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise BadRequest(f"Cannot change {', '.join(sorted(unknown))} of a library")
+    if "name" in changes:
+        name = _check_name(changes["name"])
+        clash = db.session.execute(db.select(Library.id).where(
+            Library.name == name, Library.id != library.id)).first()
+        if clash:
+            raise Conflict(f"A library named {name!r} already exists")
+        library.name = name
+    if "path" in changes:
+        folder = _check_folder(changes["path"])
+        _check_overlap(folder, exclude_id=library.id)
+        library.path = str(folder)
+    if "scan_cron" in changes:
+        library.scan_cron = _check_cron(changes["scan_cron"])
+    if "default_scan_mode" in changes:
+        library.default_scan_mode = _check_mode(changes["default_scan_mode"])
+    for flag in ("enabled", "scan_on_start"):
+        if flag in changes:
+            setattr(library, flag, bool(changes[flag]))
+    db.session.commit()
+    if {"scan_cron", "enabled", "default_scan_mode"} & set(changes):
+        sync_scan_schedule(library)
+    current_app.extensions["comicsrv.events"].publish(LibraryUpdated(library_id=library.id))
+    return library
+
+
+def delete_library(library: Library) -> None:
+    """Delete a library with its series, books and everyone's progress in it
+    (the database cascades). Refused while a scan of it runs."""
+    runner = current_app.extensions["comicsrv.jobs"]
+    if runner.active_job(SCAN_JOB, f"library:{library.id}") is not None:
+        raise Conflict(f"Library {library.name!r} is being scanned; cancel the scan first",
+                       code="scan_running")
+    current_app.extensions["comicsrv.scheduler"].remove(f"scan:{library.id}")
+    db.session.delete(library)
+    db.session.commit()
+
+
+def sync_scan_schedule(library: Library) -> None:
+    """Make the ``scan:<id>`` schedule match the library row."""
+    scheduler = current_app.extensions["comicsrv.scheduler"]
+    schedule_id = f"scan:{library.id}"
+    # Always remove first: while the scheduler is stopped APScheduler keeps
+    # re-added jobs as duplicates in its pending list.
+    scheduler.remove(schedule_id)
+    if library.enabled and library.scan_cron:
+        scheduler.cron(schedule_id, library.scan_cron, SCAN_JOB,
+                       {"library_id": library.id, "deep": library.default_scan_mode == "deep"},
+                       f"library:{library.id}")
+
+
+def _check_name(name: Any) -> str:
+    name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
         raise BadRequest("A library needs a name")
+    if len(name) > 200:
+        raise BadRequest("A library name has at most 200 characters")
+    return name
+
+
+def _check_folder(path: Any) -> Path:
+    if not isinstance(path, str) or not path.strip() or "\x00" in path:
+        raise BadRequest("A library needs the path of a folder")
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise BadRequest(f"{path} is not a folder")
     if not os.access(folder, os.R_OK | os.X_OK):
         raise BadRequest(f"{path} is not readable by the server")
-    folder = folder.resolve()
-    if db.session.execute(db.select(Library.id).where(Library.name == name)).first():
-        raise Conflict(f"A library named {name!r} already exists")
-    for other in db.session.execute(db.select(Library)).scalars():
+    return folder.resolve()
+
+
+def _check_overlap(folder: Path, exclude_id: int | None = None) -> None:
+    query = db.select(Library)
+    if exclude_id is not None:
+        query = query.where(Library.id != exclude_id)
+    for other in db.session.execute(query).scalars():
         other_path = Path(other.path)
         if folder == other_path or other_path in folder.parents or folder in other_path.parents:
             raise Conflict(f"{folder} overlaps library {other.name!r} at {other.path}")
-    if scan_cron:
-        _check_cron(scan_cron)
-    library = Library(name=name, path=str(folder), scan_cron=scan_cron, scan_on_start=scan_on_start)
-    db.session.add(library)
-    db.session.commit()
-    current_app.extensions["comicsrv.events"].publish(LibraryCreated(library_id=library.id))
-    return library
 
 
-def _check_cron(expression: str) -> None:
+def _check_cron(expression: str | None) -> str | None:
+    """A five-field crontab expression, or None (an empty string is None)."""
     from apscheduler.triggers.cron import CronTrigger
 
+    expression = (expression or "").strip() or None
+    if expression is None:
+        return None
+    if len(expression) > 100:
+        raise BadRequest("A cron expression has at most 100 characters")
     try:
         CronTrigger.from_crontab(expression)
     except ValueError as exc:
         raise BadRequest(f"Not a valid cron expression {expression!r}: {exc}") from None
+    return expression
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in SCAN_MODES:
+        raise BadRequest(f"The scan mode is one of {', '.join(SCAN_MODES)}, not {mode!r}")
+    return mode
 
 
 def libraries_to_scan(name: str | None = None) -> list[Library]:
