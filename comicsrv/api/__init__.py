@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from ..auth.decorators import install_permission_guard
 from .surfaces import Surface, default_error, install_error_handlers, register_surface
 
 
@@ -34,4 +35,5 @@ def register_api(app: Flask) -> Api:
     from . import archives  # LANraragi archive API: blueprints, minion jobs, error envelopes
     archives.register(api, app)
     install_error_handlers(app)
+    install_permission_guard(app)
     return api
