@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     # Threads for CPU-bound work (image decoding, archive listing, hashing).
     "CPU_WORKERS": max(2, os.cpu_count() or 2),
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
+    # Seconds between SSE keep-alive comments (proxies close idle streams).
+    "SSE_KEEPALIVE_SECONDS": 15.0,
     # Cache directories default to sub-folders of the data directory.
     "CACHE_DIR": None,
 }
@@ -77,6 +79,8 @@ def _coerce(name: str, value: Any, default: Any, origin: str) -> Any:
             raise ValueError(value)
         if isinstance(default, int):
             return int(value)
+        if isinstance(default, float):
+            return float(value)
         if isinstance(default, str):
             return str(value)
     except (TypeError, ValueError):
