@@ -115,6 +115,80 @@ class TaskProgress(Event):
         return {**asdict(self), "type": self.name}
 
 
+# Pipeline events: what the *arr automation did, for SSE clients, notifiers
+# and the legacy /api/events/stream.
+@dataclass(kw_only=True)
+class IssueWanted(Event):
+    """A watched issue became wanted (a new issue announced, or a user's choice)."""
+
+    name: ClassVar[str] = "issue_wanted"
+    watched_series_id: int
+    watched_issue_id: int
+    series: str
+    number: str
+    new: bool = False
+
+
+@dataclass(kw_only=True)
+class ReleaseGrabbed(Event):
+    name: ClassVar[str] = "release_grabbed"
+    download_id: int
+    title: str
+    indexer: str | None = None
+    client: str | None = None
+    watched_issue_id: int | None = None
+
+
+@dataclass(kw_only=True)
+class DownloadUpdated(Event):
+    """A download changed state at its client (downloading, completed, failed)."""
+
+    name: ClassVar[str] = "download_updated"
+    download_id: int
+    title: str
+    state: str
+    progress: float = 0.0
+    error: str | None = None
+
+
+@dataclass(kw_only=True)
+class PostProcessStep(Event):
+    """One post-processing step ran (or failed) for a download."""
+
+    name: ClassVar[str] = "postprocess_step"
+    download_id: int
+    job_id: int | None = None
+    step: str
+    status: str  # started | done | failed | skipped
+    message: str = ""
+
+
+@dataclass(kw_only=True)
+class IssueImported(Event):
+    """A download became a library book and its issue is downloaded."""
+
+    name: ClassVar[str] = "issue_imported"
+    download_id: int | None
+    watched_issue_id: int | None
+    book_id: int
+    path: str
+
+
+@dataclass(kw_only=True)
+class DownloadFailed(Event):
+    name: ClassVar[str] = "download_failed"
+    download_id: int
+    title: str
+    reason: str
+    watched_issue_id: int | None = None
+
+
+PIPELINE_EVENTS = frozenset(
+    cls.name for cls in (IssueWanted, ReleaseGrabbed, DownloadUpdated, PostProcessStep,
+                         IssueImported, DownloadFailed)
+)
+
+
 LIBRARY_EVENTS = frozenset(
     cls.name for cls in (BookCreated, BookUpdated, BookDeleted, SeriesCreated, SeriesUpdated,
                          SeriesDeleted, LibraryCreated, LibraryUpdated, CoverUpdated)

@@ -128,6 +128,17 @@ class Notification:
 
 
 @dataclass
+class IntegrationContext:
+    """What the host gives every configured integration besides its settings."""
+
+    # A folder this instance may keep files in (response caches, torrents).
+    cache_dir: str | None = None
+    user_agent: str = "comicsrv"
+    # Seconds for one HTTP request.
+    timeout: float = 30.0
+
+
+@dataclass
 class TestResult:
     ok: bool
     message: str = ""
@@ -149,8 +160,10 @@ class Integration(ABC):
     label: ClassVar[str] = ""
     settings_fields: ClassVar[list[dict[str, Any]]] = []
 
-    def __init__(self, settings: Mapping[str, Any] | None = None):
+    def __init__(self, settings: Mapping[str, Any] | None = None,
+                 context: IntegrationContext | None = None):
         self.settings = dict(settings or {})
+        self.context = context or IntegrationContext()
 
     @abstractmethod
     def test(self) -> TestResult:

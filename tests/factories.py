@@ -154,3 +154,56 @@ class CategoryBookFactory(Base):
     category_id = factory.LazyAttribute(lambda o: o.category.id)
     book_id = factory.LazyAttribute(lambda o: o.book.id)
     position = factory.Sequence(lambda n: n)
+
+
+# --- automation ----------------------------------------------------------------
+
+class WatchedSeriesFactory(Base):
+    class Meta:
+        model = models.WatchedSeries
+
+    provider = "metron"
+    provider_id = factory.Sequence(lambda n: str(1000 + n))
+    name = factory.Sequence(lambda n: f"Watched {n}")
+    sort_name = factory.LazyAttribute(lambda o: o.name.lower())
+    year = 2012
+
+
+class WatchedIssueFactory(Base):
+    class Meta:
+        model = models.WatchedIssue
+
+    series = factory.SubFactory(WatchedSeriesFactory)
+    provider_id = factory.Sequence(lambda n: str(50000 + n))
+    number = factory.Sequence(lambda n: str(n + 1))
+    number_sort = factory.LazyAttribute(lambda o: float(o.number))
+    state = models.automation.WANTED
+
+
+class IndexerConfigFactory(Base):
+    class Meta:
+        model = models.IndexerConfig
+
+    name = factory.Sequence(lambda n: f"Indexer {n}")
+    kind = "newznab"
+    protocol = "usenet"
+    settings = factory.LazyFunction(lambda: {"url": "http://127.0.0.1:9/", "api_key": "x"})
+
+
+class DownloadClientConfigFactory(Base):
+    class Meta:
+        model = models.DownloadClientConfig
+
+    name = factory.Sequence(lambda n: f"Client {n}")
+    kind = "blackhole"
+    protocol = "torrent"
+    settings = factory.LazyFunction(dict)
+
+
+class DownloadFactory(Base):
+    class Meta:
+        model = models.Download
+
+    title = factory.Sequence(lambda n: f"Saga {n:03d} (2012) (digital)")
+    protocol = "torrent"
+    state = models.automation.DL_QUEUED

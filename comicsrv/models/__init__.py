@@ -1,6 +1,11 @@
 """SQLAlchemy models, one module per aggregate. Importing this package
 registers every table on ``db.metadata`` (Alembic autogenerate relies on it)."""
 from .base import utcnow
+from .automation import (
+    BlockedRelease, Download, DownloadClientConfig, FeedItem, IndexerConfig,
+    NotificationTarget, ReleaseDecision, RemotePathMapping, StoryArc, StoryArcIssue,
+    WatchedIssue, WatchedSeries,
+)
 from .jobs import Job
 from .library import (
     Book, BookTag, DuplicateGroup, DuplicateMember, Library, Page, Publisher, Series, Tag,
@@ -11,6 +16,9 @@ from .settings import Setting, SettingChange
 from .users import ApiKey, ClientToken, User, UserPreference
 
 __all__ = [
+    "BlockedRelease", "Download", "DownloadClientConfig", "FeedItem", "IndexerConfig",
+    "NotificationTarget", "ReleaseDecision", "RemotePathMapping", "StoryArc", "StoryArcIssue",
+    "WatchedIssue", "WatchedSeries",
     "ApiKey", "Book", "BookTag", "Category", "CategoryBook", "ClientToken", "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "Page",
     "Publisher", "ReadHistory", "ReadingProgress", "Series", "Setting", "SettingChange",
     "Tag", "ToReadEntry", "User", "UserPreference", "utcnow",
