@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 BOOLEAN, INTEGER, STRING, PATH_LIST = "boolean", "integer", "string", "path_list"
 MAX_STRING_LENGTH = 200
+SECRET_MASK = "********"
 MAX_PATHS = 100
 
 
@@ -61,6 +62,8 @@ class Option:
     pattern_hint: str = ""
     # None is a value too ("not chosen"), beside those of the type.
     nullable: bool = False
+    # A credential: stored as given, never shown again (reads as "********").
+    secret: bool = False
 
     def clean(self, value: Any) -> Any:
         """The value as stored, or ``ValueError`` with a message for a person."""
@@ -100,7 +103,8 @@ class Option:
         return {"type": self.type, "description": self.description,
                 "default": self.fresh_default(),
                 "choices": list(self.choices) if self.choices else None,
-                "minimum": self.minimum, "maximum": self.maximum, "nullable": self.nullable}
+                "minimum": self.minimum, "maximum": self.maximum, "nullable": self.nullable,
+                "secret": self.secret}
 
 
 def _clean_paths(value: Any) -> list[str]:
@@ -145,6 +149,52 @@ SETTINGS: dict[str, Option] = _table(
     Option("lrr.upload_library_id", INTEGER, None,
            "Library that archives uploaded through the LANraragi API go to; empty: the "
            "first enabled library.", minimum=1, maximum=2**31 - 1, nullable=True),
+    # --- automation (the *arr pipeline) ---
+    Option("automation.enabled", BOOLEAN, True,
+           "Run the scheduled automation: RSS checks, searches for wanted issues, "
+           "download monitoring and metadata refreshes."),
+    Option("automation.rss_interval_minutes", INTEGER, 15,
+           "Minutes between RSS checks of every indexer and feed.", minimum=5, maximum=1440),
+    Option("automation.search_interval_minutes", INTEGER, 360,
+           "Minutes between searches for every wanted issue.", minimum=30, maximum=10080),
+    Option("automation.search_spacing_seconds", INTEGER, 10,
+           "Pause between two searches against the same indexer, so a backlog search "
+           "is never a burst.", minimum=0, maximum=600),
+    Option("automation.monitor_interval_seconds", INTEGER, 60,
+           "Seconds between polls of the download clients.", minimum=5, maximum=3600),
+    Option("automation.metadata_refresh_hours", INTEGER, 24,
+           "Hours between metadata refreshes of watched series (new issues become "
+           "wanted).", minimum=1, maximum=720),
+    Option("automation.default_library_id", INTEGER, None,
+           "Library that imported downloads go to when the watched series names none; "
+           "empty: the first enabled library.", minimum=1, maximum=2**31 - 1,
+           nullable=True),
+    Option("automation.preferred_formats", STRING, "cbz,cbr,cb7,pdf",
+           "Formats in order of preference, comma-separated.",
+           pattern=r"[a-z0-9]+(,[a-z0-9]+)*", pattern_hint="a list such as cbz,cbr"),
+    Option("metadata.comicvine_api_key", STRING, "", "ComicVine API key.", secret=True),
+    Option("metadata.metron_username", STRING, "", "Metron user name."),
+    Option("metadata.metron_password", STRING, "", "Metron password.", secret=True),
+    Option("metadata.default_provider", STRING, "metron",
+           "Provider used when adding a series without naming one.",
+           choices=("metron", "comicvine")),
+    Option("postprocess.rename_template", STRING,
+           "{series} ({year})/{series} {issue:03} ({year})",
+           "Where an imported file goes inside its library, without the extension. "
+           "Fields: {series} {year} {volume} {issue} {issue:03} {title} {publisher}."),
+    Option("postprocess.transfer_mode", STRING, "move",
+           "How a finished download reaches the library. Move deletes the source only "
+           "after the copy is verified; hardlink falls back to copy across file systems.",
+           choices=("move", "copy", "hardlink")),
+    Option("postprocess.convert_to_cbz", BOOLEAN, False,
+           "Convert CBR and CB7 downloads to CBZ."),
+    Option("postprocess.write_comicinfo", BOOLEAN, True,
+           "Write ComicInfo.xml from the provider's metadata into imported CBZ files."),
+    Option("postprocess.file_mode", STRING, "0644", "Permissions of imported files (octal).",
+           pattern=r"0?[0-7]{3}", pattern_hint="an octal mode such as 0644"),
+    Option("postprocess.folder_mode", STRING, "0755",
+           "Permissions of folders created for imports (octal).",
+           pattern=r"0?[0-7]{3}", pattern_hint="an octal mode such as 0755"),
     # Empty means automatic (see comicsrv.api.v1.filesystem.browse_roots): the
     # folders an admin plausibly adds a library from, never the whole system
     # unless the server itself sits at the top of it (a container's /config).
@@ -207,6 +257,11 @@ def _effective(option: Option, stored: Any, has_row: bool) -> Any:
         return option.fresh_default()
 
 
+def _shown(option: Option, value: Any) -> Any:
+    """A value as the API and the change history may show it."""
+    return SECRET_MASK if option.secret and value else value
+
+
 def _commit() -> None:
     try:
         db.session.commit()
@@ -241,6 +296,7 @@ def settings_state(keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
     for option in options:
         setting, username = rows.get(option.key, (None, None))
         value = _effective(option, setting.value if setting else None, setting is not None)
+        value = _shown(option, value)
         items.append({"key": option.key, "value": value, "is_default": setting is None,
                       **option.describe(),
                       "updated_at": setting.updated_at if setting else None,
@@ -260,7 +316,8 @@ def _write_setting(option: Option, value: Any, user_id: int | None) -> None:
         db.session.add(Setting(key=option.key, value=value, updated_by=user_id))
     else:
         row.value, row.updated_by, row.updated_at = value, user_id, utcnow()
-    db.session.add(SettingChange(key=option.key, old_value=old, new_value=value,
+    db.session.add(SettingChange(key=option.key, old_value=_shown(option, old),
+                                 new_value=_shown(option, value),
                                  changed_by=user_id))
 
 
@@ -306,7 +363,8 @@ def reset_setting(key: str, user_id: int | None) -> dict[str, Any]:
         old = _effective(option, row.value, True)
         db.session.delete(row)
         if old != option.default:
-            db.session.add(SettingChange(key=key, old_value=old, new_value=option.fresh_default(),
+            db.session.add(SettingChange(key=key, old_value=_shown(option, old),
+                                         new_value=_shown(option, option.fresh_default()),
                                          changed_by=user_id))
         _commit()
     return setting_state(key)

@@ -18,11 +18,14 @@ def _changes(key):
 
 
 def test_every_setting_reads_its_default_until_set(app):
-    assert {key: get_setting(key) for key in SETTINGS} == {
+    values = {key: get_setting(key) for key in SETTINGS}
+    assert values == {key: option.default for key, option in SETTINGS.items()}
+    assert {key: values[key] for key in (
+        "auth.allow_registration", "library.public_reading", "library.recent_days",
+        "covers.size", "postprocess.transfer_mode", "automation.rss_interval_minutes")} == {
         "auth.allow_registration": False, "library.public_reading": False,
-        "library.recent_days": 30, "scanner.scan_on_start": True, "covers.size": 400,
-        "lrr.archives_per_page": 100, "lrr.upload_library_id": None,
-        "filesystem.allowed_roots": []}
+        "library.recent_days": 30, "covers.size": 400, "postprocess.transfer_mode": "move",
+        "automation.rss_interval_minutes": 15}
     assert db.session.execute(db.select(Setting)).first() is None
 
 
@@ -170,3 +173,15 @@ def test_preference_validation_and_reset(app):
     reset_preference(user.id, "theme")
     assert get_preference(user.id, "theme") == "system"
     assert db.session.execute(db.select(UserPreference)).first() is None
+
+
+def test_a_secret_setting_is_stored_but_never_shown(app):
+    admin = AdminFactory()
+    assert settings_store.settings_state(["metadata.comicvine_api_key"])[0]["value"] == ""
+    set_setting("metadata.comicvine_api_key", "cv-secret-key", admin.id)
+    assert get_setting("metadata.comicvine_api_key") == "cv-secret-key"
+    state = settings_store.settings_state(["metadata.comicvine_api_key"])[0]
+    assert state["value"] == "********" and state["secret"] is True
+    history = settings_store.describe_changes(
+        db.session.execute(settings_store.history_query("metadata.comicvine_api_key")).scalars().all())
+    assert [(h["old_value"], h["new_value"]) for h in history] == [("", "********")]
