@@ -216,7 +216,7 @@ def main() -> None:
     before = run(client, headers, ids, args.samples)
     with app.app_context():
         for name, definition in CANDIDATE_INDEXES:
-            db.session.execute(text(f"CREATE INDEX {name} ON {definition}"))
+            db.session.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {definition}"))
         db.session.commit()
     analyze(app)
     after = run(client, headers, ids, args.samples)
