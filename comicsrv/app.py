@@ -111,7 +111,13 @@ def start_services(app: Flask) -> None:
     scheduler.every("jobs.prune", 24 * 3600, "jobs.prune")
     from .library.schedule import schedule_library_scans
 
-    schedule_library_scans(app, on_start=app.config["SCAN_ON_START"])
+    from .automation.schedule import schedule_automation
+    from .settings_store import get_setting
+
+    with app.app_context():
+        scan_on_start = app.config["SCAN_ON_START"] and get_setting("scanner.scan_on_start")
+    schedule_library_scans(app, on_start=scan_on_start)
+    schedule_automation(app)
     scheduler.start()
 
 

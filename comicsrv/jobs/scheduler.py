@@ -65,6 +65,7 @@ class Scheduler:
 
     def every(self, schedule_id: str, seconds: float, job_type: str,
               params: dict[str, Any] | None = None, target: str | None = None) -> None:
+        self.remove(schedule_id)
         self._ensure().add_job(self._submit, IntervalTrigger(seconds=seconds), id=schedule_id,
                                args=(job_type, params, target), replace_existing=True,
                                coalesce=True, max_instances=1)
@@ -73,16 +74,24 @@ class Scheduler:
              params: dict[str, Any] | None = None, target: str | None = None) -> None:
         """Five-field crontab expression, e.g. ``0 3 * * *``."""
         trigger = CronTrigger.from_crontab(expression, timezone="UTC")
+        self.remove(schedule_id)
         self._ensure().add_job(self._submit, trigger, id=schedule_id,
                                args=(job_type, params, target), replace_existing=True,
                                coalesce=True, max_instances=1)
 
     def remove(self, schedule_id: str) -> None:
-        if self._scheduler is not None and self._scheduler.get_job(schedule_id):
+        # Before start, APScheduler keeps a replaced job twice in its pending
+        # list and removes one per call.
+        while self._scheduler is not None and self._scheduler.get_job(schedule_id):
             self._scheduler.remove_job(schedule_id)
 
     def schedules(self) -> list[dict[str, Any]]:
         if self._scheduler is None:
             return []
-        return [{"id": j.id, "next_run": j.next_run_time.isoformat() if j.next_run_time else None,
-                 "trigger": str(j.trigger)} for j in self._scheduler.get_jobs()]
+        schedules = []
+        for job in self._scheduler.get_jobs():
+            # A job added before the scheduler starts has no next run time yet.
+            next_run = getattr(job, "next_run_time", None)
+            schedules.append({"id": job.id, "next_run": next_run.isoformat() if next_run else None,
+                              "trigger": str(job.trigger)})
+        return schedules

@@ -3,6 +3,7 @@
 ``comicsrv.settings_store.SETTINGS``."""
 from __future__ import annotations
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -76,7 +77,18 @@ class SettingsBulk(MethodView):
         """Change several settings at once: all valid, or nothing is changed
         (400 naming every bad key in `details`). Answers the changed settings."""
         items = settings_store.set_settings(body["settings"], _user_id())
+        _apply(body["settings"])
         return envelope(items, len(items), 1, max(1, len(items)))
+
+
+def _apply(keys) -> None:
+    """Settings that drive running machinery take effect at once."""
+    if any(key.startswith("automation.") for key in keys):
+        from ...automation.schedule import schedule_automation
+
+        app = current_app._get_current_object()
+        if app.extensions["comicsrv.scheduler"].running:
+            schedule_automation(app)
 
 
 @blp.route("/admin/settings/<key>")
@@ -94,7 +106,9 @@ class SettingDetail(MethodView):
     @require("SystemAdmin")
     def put(self, body, key):
         """Change one setting; a value of the wrong type or out of range is a 400."""
-        return settings_store.set_setting(key, body["value"], _user_id())
+        state = settings_store.set_setting(key, body["value"], _user_id())
+        _apply([key])
+        return state
 
 
 @blp.route("/admin/settings/<key>/reset")
@@ -104,7 +118,9 @@ class SettingReset(MethodView):
     @require("SystemAdmin")
     def post(self, key):
         """Back to the default (recorded in the history when the value changes)."""
-        return settings_store.reset_setting(key, _user_id())
+        state = settings_store.reset_setting(key, _user_id())
+        _apply([key])
+        return state
 
 
 @blp.route("/admin/settings/<key>/history")

@@ -1,0 +1,45 @@
+"""When the automation runs: RSS checks, searches for wanted issues,
+download monitoring and metadata refreshes, at the intervals the admin set.
+
+Each run is a job row (see ``comicsrv.jobs``) whose target is its own type,
+so a run still going when the next is due makes the next one skip instead of
+piling up. ``schedule_automation`` is called on start and again whenever an
+``automation.*`` setting changes, so a new interval applies at once.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from ..settings_store import get_setting
+
+log = logging.getLogger(__name__)
+
+# (job type, setting holding its interval, seconds per unit of that setting)
+SCHEDULES: tuple[tuple[str, str, int], ...] = (
+    ("automation.rss", "automation.rss_interval_minutes", 60),
+    ("automation.search_wanted", "automation.search_interval_minutes", 60),
+    ("automation.monitor_downloads", "automation.monitor_interval_seconds", 1),
+    ("automation.refresh_metadata", "automation.metadata_refresh_hours", 3600),
+)
+
+
+def schedule_automation(app: Flask) -> dict[str, float]:
+    """(Re)install the automation schedules; returns {job type: seconds} of
+    those installed. Job types no plugin or module registered are skipped."""
+    scheduler = app.extensions["comicsrv.scheduler"]
+    runner = app.extensions["comicsrv.jobs"]
+    installed: dict[str, float] = {}
+    with app.app_context():
+        enabled = get_setting("automation.enabled")
+        for job_type, key, unit in SCHEDULES:
+            schedule_id = f"schedule:{job_type}"
+            if not enabled or job_type not in runner.types:
+                scheduler.remove(schedule_id)
+                continue
+            seconds = float(get_setting(key) * unit)
+            scheduler.every(schedule_id, seconds, job_type, target=job_type)
+            installed[job_type] = seconds
+    log.info("automation schedules: %s", installed or "off")
+    return installed
