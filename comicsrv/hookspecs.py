@@ -144,6 +144,29 @@ class TestResult:
     message: str = ""
 
 
+class IntegrationError(Exception):
+    """A configured integration could not do what was asked: the service
+    answered with an error, or could not be reached. The message says why,
+    in words a user can act on."""
+
+
+class IntegrationAuthError(IntegrationError):
+    """The service refused the configured credentials (API key, password)."""
+
+
+class IntegrationNotFound(IntegrationError, LookupError):
+    """The service has no such object (series, issue, arc)."""
+
+
+class IntegrationRateLimited(IntegrationError):
+    """The service's request quota is spent; ``retry_after`` seconds until
+    it may be asked again, when known."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 # --- Integration base classes ---------------------------------------------------
 
 class Integration(ABC):
