@@ -70,6 +70,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
         "comicsrv.media": MediaService(settings["CACHE_DIR"]),
     })
     _register_job_types(runner)
+    from .automation.notify import install as install_notifications
+
+    install_notifications(app)
 
     from .api import register_api
     from .metrics import init_metrics
@@ -129,6 +132,12 @@ def _register_job_types(runner: JobRunner) -> None:
     runner.register("jobs.prune", prune_jobs)
     runner.register(SCAN_JOB, scan_library)
     runner.register(DUPLICATES_JOB, run_duplicates_job)
+    from .automation.watchlist import REFRESH_JOB, refresh_metadata_job
+
+    runner.register(REFRESH_JOB, refresh_metadata_job, resumable=True)
+    from .automation.postprocess import JOB_TYPE as POSTPROCESS_JOB, run_postprocess
+
+    runner.register(POSTPROCESS_JOB, run_postprocess, resumable=True)
 
 
 def _sqlalchemy_url(url: str) -> str:

@@ -246,13 +246,124 @@ class Notifier(Integration):
     def send(self, notification: Notification) -> None: ...
 
 
+class PostProcessError(Exception):
+    """A post-processing step cannot go on; ``reason`` is shown to the user.
+
+    ``blocklist=True`` says the download itself is bad (no comic in it, every
+    file corrupt): the release is blocklisted and the next candidate tried,
+    as for a failed download. Any other exception fails the import and keeps
+    the release, so a retry may succeed (a full disk, a permission).
+    """
+
+    def __init__(self, reason: str, *, blocklist: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.blocklist = blocklist
+
+
+class PostProcessHost(ABC):
+    """What comicsrv offers a post-processing step (its ``run(context, host)``).
+
+    Data comes as plain dicts of the rows' columns, so plugins need no models.
+    Every method is safe to call again when a step is retried after a crash.
+    """
+
+    #: The Download row: id, title, guid, indexer, protocol, save_path, state, ...
+    download: dict[str, Any]
+    #: The WatchedIssue row (id, number, title, cover_date, ...) or None.
+    issue: dict[str, Any] | None
+    #: The WatchedSeries row (id, name, year, volume, publisher, folder, ...) or None.
+    series: dict[str, Any] | None
+
+    @abstractmethod
+    def setting(self, key: str) -> Any:
+        """An admin setting (``postprocess.transfer_mode`` ...)."""
+
+    @abstractmethod
+    def work_dir(self, name: str) -> str:
+        """A private folder in comicsrv's cache for this download (created)."""
+
+    @abstractmethod
+    def find_comics(self, path: str) -> dict[str, Any]:
+        """Comic files in a download: ``{"files": [{"path", "origin",
+        "extracted"}], "skipped": [reasons]}``. Archives of archives are
+        unpacked into the work folder, never next to the download."""
+
+    @abstractmethod
+    def inspect_comic(self, path: str) -> dict[str, Any]:
+        """Open a comic: ``{"format", "pages", "has_comicinfo"}``; raises
+        ``PostProcessError`` if it cannot be read or has no pages."""
+
+    @abstractmethod
+    def convert_to_cbz(self, path: str, target: str) -> dict[str, Any]:
+        """Write ``path`` (any comic) as a new CBZ at ``target``."""
+
+    @abstractmethod
+    def comicinfo(self) -> bytes | None:
+        """ComicInfo.xml for this download's issue from the provider's
+        metadata, or None when the download belongs to no watched issue."""
+
+    @abstractmethod
+    def embed_comicinfo(self, path: str, target: str, comicinfo: bytes) -> None:
+        """A copy of the CBZ ``path`` at ``target`` with ``comicinfo`` as its
+        ComicInfo.xml; pages are copied as they are, never recompressed."""
+
+    @abstractmethod
+    def destination(self, extension: str) -> dict[str, Any]:
+        """Where the file goes: ``{"library_id", "root", "path"}`` from the
+        series' library and folder and the rename template."""
+
+    @abstractmethod
+    def transfer(self, source: str, destination: str, *, mode: str | None = None,
+                 sha256: str | None = None, size: int | None = None) -> dict[str, Any]:
+        """Move/copy/hard-link (``mode``, default the setting) ``source`` to
+        ``destination`` or a free name beside it; verified, never
+        overwriting. Returns ``{"path", "method", "size", "sha256",
+        "source_removed"}``."""
+
+    @abstractmethod
+    def file_digest(self, path: str) -> str:
+        """SHA-256 of a file, hex."""
+
+    @abstractmethod
+    def index_file(self, library_id: int, path: str) -> int:
+        """Index one file into a library now; returns the book id."""
+
+    @abstractmethod
+    def mark_imported(self, book_id: int, path: str) -> None:
+        """The issue is downloaded and the download imported, as ``book_id``."""
+
+    @abstractmethod
+    def remove_from_client(self) -> str:
+        """Ask the download client to drop the finished item when its
+        configuration says so; returns what happened."""
+
+    @abstractmethod
+    def blocklist(self, reason: str) -> None:
+        """Never grab this download's release again."""
+
+    @abstractmethod
+    def set_issue_wanted(self) -> None:
+        """Put the download's issue back to wanted."""
+
+    @abstractmethod
+    def announce_failure(self, reason: str) -> None:
+        """Publish ``DownloadFailed`` for this download."""
+
+    @abstractmethod
+    def search_next(self) -> str:
+        """Search for the next candidate release of the issue."""
+
+
 class PostProcessStep(ABC):
     """One small, retryable step of post-processing a finished download.
 
     ``outcome`` is "success" or "failure": the list of steps that runs for a
     completed or a failed download. Steps run in ascending ``order``; each
     receives a mutable ``context`` mapping (the job's state, saved between
-    steps so a restart resumes where it stopped) and must be idempotent.
+    steps so a restart resumes where it stopped; keep it JSON) and must be
+    idempotent. A ``run`` that takes a second argument gets the
+    :class:`PostProcessHost`; ``run(context)`` alone still works.
     """
 
     name: ClassVar[str]
@@ -260,7 +371,7 @@ class PostProcessStep(ABC):
     order: ClassVar[int] = 500
 
     @abstractmethod
-    def run(self, context: dict[str, Any]) -> None: ...
+    def run(self, context: dict[str, Any], host: PostProcessHost | None = None) -> None: ...
 
 
 # --- The hooks ------------------------------------------------------------------

@@ -292,3 +292,29 @@ def _drop_empty_series(library_id: int, bus) -> None:
         db.session.commit()
         for series_id in empty:
             bus.publish(SeriesDeleted(series_id=series_id, library_id=library_id))
+
+
+def index_file(library_id: int, path: str) -> Book:
+    """Index one file of a library now, as a scan would (post-processing
+    imports, uploads): a new book, or the book already at that path updated.
+    """
+    from ..errors import BadRequest
+    from ..jobs.pool import run_cpu
+    from .reader import read_comic
+
+    library = db.session.get(Library, library_id)
+    if library is None:
+        raise NotFound(f"No library {library_id}")
+    root = os.path.realpath(library.path)
+    real = os.path.realpath(path)
+    if os.path.commonpath([root, real]) != root or not os.path.isfile(real):
+        raise BadRequest(f"{path} is not a file inside library {library.name}")
+    stat = os.stat(path)
+    cache_dir = str(Path(current_app.config["CACHE_DIR"]) / "archives")
+    item = run_cpu(read_comic, path, stat.st_size, stat.st_mtime, cache_dir, True)
+    catalog = Catalog(library_id, library.path, current_app.extensions["comicsrv.events"])
+    existing = db.session.execute(select(Book.id).where(
+        Book.library_id == library_id, Book.path == path)).scalar()
+    catalog.write_batch([] if existing else [item], [(existing, item)] if existing else [])
+    return db.session.execute(select(Book).where(
+        Book.library_id == library_id, Book.path == path)).scalar_one()

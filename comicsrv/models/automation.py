@@ -212,6 +212,10 @@ class NotificationTarget(IntegrationMixin, db.Model):
 
     # Which events it receives: grabbed, downloaded, failed, new_issue.
     events: Mapped[list | None] = mapped_column(JSON)
+    # The outcome of the last delivery, for the UI: a failing target shows why.
+    last_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Download(TimestampMixin, db.Model):

@@ -1,0 +1,295 @@
+"""Post-processing a finished download into the library, end to end through
+the real job runner, the built-in step plugin, real archives and the real
+library indexer; and its resumption after the process is killed."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from comicsrv.archives import open_archive
+from comicsrv.automation.postprocess import JOB_TYPE, run_postprocess, steps_for, submit
+from comicsrv.automation.transfer import file_digest
+from comicsrv.comicinfo import parse_metadata
+from comicsrv.errors import Conflict, NotFound
+from comicsrv.extensions import db
+from comicsrv.hookspecs import PostProcessStep, hookimpl
+from comicsrv.library.libraries import create_library
+from comicsrv.models import Book, Job
+from comicsrv.models.automation import BlockedRelease, Download
+from comicsrv.plugins import PluginRegistry
+from comicsrv.settings_store import set_setting
+from tests.conftest import FIXTURE_ARCHIVES
+from tests.factories import DownloadFactory, WatchedIssueFactory, WatchedSeriesFactory
+
+CBZ = FIXTURE_ARCHIVES / "comicbox" / "Captain Science #001.cbz"
+CBR = FIXTURE_ARCHIVES / "comicbox" / "Captain Science #001-cbi.cbr"
+
+
+@pytest.fixture
+def library(app, tmp_path):
+    folder = tmp_path / "library"
+    folder.mkdir()
+    return create_library("Comics", str(folder))
+
+
+def make_download(tmp_path, library, *, files=None, number="1", **series_fields):
+    """A completed download of Saga #number: a folder holding ``files``
+    ({relative name: source path or bytes})."""
+    series = WatchedSeriesFactory(name="Saga", year=2012, publisher="Image",
+                                  library_id=library.id, **series_fields)
+    issue = WatchedIssueFactory(
+        series=series, number=number, number_sort=float(number), state="snatched",
+        title="Chapter One", cover_date="2012-03-14", description="The first chapter.",
+        credits={"Writer": ["Brian K. Vaughan"], "Artist": ["Fiona Staples"]})
+    folder = tmp_path / "downloads" / f"Saga {number} (2012)"
+    folder.mkdir(parents=True)
+    for name, content in (files or {f"Saga {int(number):03d} (2012) (digital).cbz": CBZ}).items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.copy(content, target)
+        else:
+            target.write_bytes(content)
+    download = DownloadFactory(title=f"Saga {number} (2012) (digital)", state="completed",
+                               save_path=str(folder), watched_issue_id=issue.id,
+                               guid=f"guid-{number}", indexer="Local")
+    db.session.commit()
+    return download, issue, folder
+
+
+def run(app, download_id, **kwargs):
+    runner = app.extensions["comicsrv.jobs"]
+    job_id = submit(download_id, **kwargs)
+    assert runner.wait(job_id, 60)
+    db.session.expire_all()
+    return db.session.get(Job, job_id)
+
+
+def test_a_completed_download_is_tagged_renamed_moved_and_indexed(app, tmp_path, library):
+    download, issue, folder = make_download(tmp_path, library)
+    source = next(folder.iterdir())
+    with app.extensions["comicsrv.events"].subscribe() as events:
+        job = run(app, download.id)
+        seen = []
+        while (event := events.get(timeout=0.5)) is not None:
+            seen.append(event)
+    assert job.state == "finished", job.error
+    expected = Path(library.path) / "Saga (2012)" / "Saga 001 (2012).cbz"
+    assert expected.is_file() and not source.exists()  # moved (the default)
+    with open_archive(expected) as archive:
+        assert len(archive.pages()) > 0
+        meta = parse_metadata(archive.find_metadata())
+    assert (meta.series, meta.number, meta.volume, meta.year, meta.month, meta.day) == (
+        "Saga", "1", 2012, 2012, 3, 14)
+    assert meta.title == "Chapter One" and meta.publisher == "Image"
+    assert meta.writer == ["Brian K. Vaughan"] and meta.penciller == ["Fiona Staples"]
+    book = db.session.execute(select(Book).where(Book.path == str(expected))).scalar_one()
+    assert book.series_name == "Saga" and book.has_comicinfo
+    assert db.session.get(Download, download.id).state == "imported"
+    assert db.session.get(Download, download.id).book_id == book.id
+    db.session.refresh(issue)
+    assert (issue.state, issue.book_id) == ("downloaded", book.id)
+    steps = [(e.step, e.status) for e in seen if e.name == "postprocess_step"]
+    assert steps[:2] == [("find_files", "started"), ("find_files", "done")]
+    assert ("transfer", "done") in steps and ("index", "done") in steps
+    assert not any(status == "failed" for _, status in steps)
+    [imported] = [e for e in seen if e.name == "issue_imported"]
+    assert (imported.book_id, imported.path, imported.watched_issue_id) == (
+        book.id, str(expected), issue.id)
+    assert job.result["completed"][-1] == "cleanup"
+    work = Path(app.config["CACHE_DIR"]) / "postprocess" / str(download.id)
+    assert not any(p.is_file() for p in work.rglob("*"))
+
+
+@pytest.mark.parametrize("mode", ["copy", "hardlink"])
+def test_copy_and_hardlink_leave_the_download_for_seeding(app, tmp_path, library, mode):
+    set_setting("postprocess.transfer_mode", mode, None)
+    set_setting("postprocess.write_comicinfo", False, None)
+    download, _, folder = make_download(tmp_path, library)
+    source = next(folder.iterdir())
+    digest = file_digest(source)
+    job = run(app, download.id)
+    assert job.state == "finished", job.error
+    imported = Path(job.result["context"]["imported_path"])
+    assert source.exists() and file_digest(source) == digest == file_digest(imported)
+    assert os.path.samefile(source, imported) is (mode == "hardlink")
+
+
+def test_tagging_in_copy_mode_never_changes_the_download(app, tmp_path, library):
+    set_setting("postprocess.transfer_mode", "hardlink", None)
+    download, _, folder = make_download(tmp_path, library)
+    source = next(folder.iterdir())
+    digest = file_digest(source)
+    job = run(app, download.id)
+    assert job.state == "finished", job.error
+    imported = Path(job.result["context"]["imported_path"])
+    assert file_digest(source) == digest  # the seeding file is untouched
+    assert not os.path.samefile(source, imported)
+    with zipfile.ZipFile(imported) as zf:
+        assert "ComicInfo.xml" in zf.namelist()
+
+
+def test_cbr_is_converted_to_cbz_when_asked(app, tmp_path, library):
+    set_setting("postprocess.convert_to_cbz", True, None)
+    download, _, folder = make_download(tmp_path, library, files={"Saga 001.cbr": CBR})
+    job = run(app, download.id)
+    assert job.state == "finished", job.error
+    imported = Path(job.result["context"]["imported_path"])
+    assert imported.name == "Saga 001 (2012).cbz"
+    with open_archive(CBR) as original, open_archive(imported) as converted:
+        assert converted.format == "cbz"
+        assert [p.name for p in converted.pages()] == [p.name for p in original.pages()]
+        assert converted.read_page(0) == original.read_page(0)
+    assert not (folder / "Saga 001.cbr").exists()  # move: the original went after the copy
+
+
+def test_series_folder_and_default_library_setting(app, tmp_path, library):
+    download, _, _ = make_download(tmp_path, library, folder="Image/Saga")
+    job = run(app, download.id)
+    assert job.state == "finished", job.error
+    assert job.result["context"]["imported_path"] == os.path.join(
+        library.path, "Image", "Saga", "Saga 001 (2012).cbz")
+
+
+def test_an_existing_different_file_is_kept_and_the_import_gets_a_suffix(app, tmp_path, library):
+    taken = Path(library.path) / "Saga (2012)" / "Saga 001 (2012).cbz"
+    taken.parent.mkdir()
+    taken.write_bytes(b"not the same comic")
+    download, _, _ = make_download(tmp_path, library)
+    job = run(app, download.id)
+    assert job.state == "finished", job.error
+    assert taken.read_bytes() == b"not the same comic"
+    assert job.result["context"]["imported_path"] == str(taken.with_name("Saga 001 (2012) (2).cbz"))
+
+
+def test_a_download_without_comics_is_blocklisted_and_the_issue_wanted_again(app, tmp_path, library):
+    download, issue, folder = make_download(
+        tmp_path, library, files={"readme.nfo": b"hello", "Saga 001 sample.cbz": CBZ,
+                                  "broken.cbz": b"PK\x03\x04 not really a zip"})
+    with app.extensions["comicsrv.events"].subscribe(["download_failed"]) as events:
+        job = run(app, download.id)
+        failed = events.get(timeout=2)
+    assert job.state == "failed" and "no readable comic" in job.error
+    row = db.session.get(Download, download.id)
+    assert row.state == "failed" and "verify" in row.error
+    [blocked] = db.session.execute(select(BlockedRelease)).scalars().all()
+    assert (blocked.guid, blocked.indexer, blocked.watched_issue_id) == ("guid-1", "Local", issue.id)
+    db.session.refresh(issue)
+    assert issue.state == "wanted"
+    assert failed is not None and failed.download_id == download.id
+    assert sorted(p.name for p in folder.iterdir()) == ["Saga 001 sample.cbz", "broken.cbz",
+                                                        "readme.nfo"]
+
+
+def test_submit_for_a_failed_download_runs_the_failure_steps(app, tmp_path, library):
+    download, issue, _ = make_download(tmp_path, library)
+    download.state, download.error = "failed", "SABnzbd: repair failed"
+    db.session.commit()
+    job = run(app, download.id)
+    assert job.state == "finished", job.error
+    assert job.result["outcome"] == "failure"
+    assert job.result["completed"] == ["blocklist", "want_again", "announce_failure", "search_next"]
+    [blocked] = db.session.execute(select(BlockedRelease)).scalars().all()
+    assert blocked.reason == "SABnzbd: repair failed"
+    run(app, download.id)  # twice: still one blocklist row
+    assert len(db.session.execute(select(BlockedRelease)).scalars().all()) == 1
+
+
+class Gate:
+    """A step plugin that waits at a chosen point until the test opens it."""
+
+    def __init__(self, order, fail=False):
+        self.reached, self.release, self.fail = threading.Event(), threading.Event(), fail
+        gate = self
+
+        class Step(PostProcessStep):
+            name = "test_gate"
+
+            def run(self, context):  # a step without the host argument works too
+                gate.reached.set()
+                gate.release.wait(30)
+                if gate.fail:
+                    raise OSError(28, "No space left on device")
+                context["gate"] = "passed"
+
+        Step.order = order
+        self.step = Step()
+
+    @hookimpl
+    def comicsrv_postprocess_steps(self):
+        return [self.step]
+
+
+def _app_with(make_app, plugin):
+    registry = PluginRegistry()
+    registry.load_entry_points()
+    registry.register(plugin, "test_gate")
+    return make_app(PLUGINS=registry)
+
+
+def test_submit_is_idempotent_while_an_import_runs(make_app, tmp_path):
+    gate = Gate(order=150)
+    app = _app_with(make_app, gate)
+    with app.app_context():
+        (tmp_path / "lib").mkdir()
+        library = create_library("Comics", str(tmp_path / "lib"))
+        download, _, _ = make_download(tmp_path, library)
+        first = submit(download.id)
+        assert gate.reached.wait(30)
+        assert submit(download.id) == first
+        assert db.session.get(Download, download.id).state == "importing"
+        gate.release.set()
+        assert app.extensions["comicsrv.jobs"].wait(first, 60)
+        db.session.expire_all()
+        job = db.session.get(Job, first)
+        assert job.state == "finished", job.error
+        assert job.result["context"]["gate"] == "passed"
+        with pytest.raises(Conflict):
+            submit(download.id)
+
+
+def test_a_failing_step_fails_the_job_with_its_reason_and_loses_nothing(make_app, tmp_path):
+    gate = Gate(order=650, fail=True)  # after the transfer, before indexing
+    gate.release.set()
+    app = _app_with(make_app, gate)
+    with app.app_context():
+        (tmp_path / "lib").mkdir()
+        library = create_library("Comics", str(tmp_path / "lib"))
+        download, issue, folder = make_download(tmp_path, library)
+        job = run(app, download.id)
+        assert job.state == "failed"
+        assert "test_gate" in job.error and "No space left on device" in job.error
+        row = db.session.get(Download, download.id)
+        assert row.state == "failed" and "No space left" in row.error
+        # Moved before the failure: the verified file is in the library.
+        assert Path(job.result["context"]["imported_path"]).is_file()
+        assert db.session.execute(select(BlockedRelease)).first() is None
+        db.session.refresh(issue)
+        assert issue.state == "snatched"
+
+
+def test_unknown_download_and_missing_path_are_clear_errors(app, tmp_path, library):
+    with pytest.raises(NotFound):
+        submit(999999)
+    download = DownloadFactory(state="completed", save_path=None)
+    db.session.commit()
+    with pytest.raises(Exception, match="no save path"):
+        submit(download.id)
+
+
+def test_steps_come_in_order_per_outcome(app):
+    assert [s.name for s in steps_for("success")] == [
+        "find_files", "verify", "convert", "comicinfo", "rename", "transfer", "index",
+        "update_state", "remove_from_client", "cleanup"]
+    assert [s.name for s in steps_for("failure")] == [
+        "blocklist", "want_again", "announce_failure", "search_next"]
+    assert app.extensions["comicsrv.jobs"].types[JOB_TYPE].resumable
+    assert app.extensions["comicsrv.jobs"].types[JOB_TYPE].fn is run_postprocess
