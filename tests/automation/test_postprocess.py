@@ -293,3 +293,82 @@ def test_steps_come_in_order_per_outcome(app):
         "blocklist", "want_again", "announce_failure", "search_next"]
     assert app.extensions["comicsrv.jobs"].types[JOB_TYPE].resumable
     assert app.extensions["comicsrv.jobs"].types[JOB_TYPE].fn is run_postprocess
+
+
+# --- crash safety -------------------------------------------------------------------
+
+def _big_comic(path: Path) -> Path:
+    """A real CBZ of a few MiB (the fixture's pages plus a large stored page),
+    so the copy takes several chunks and can be caught half way."""
+    with zipfile.ZipFile(CBZ) as src, zipfile.ZipFile(path, "w") as out:
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+        out.writestr(zipfile.ZipInfo("zz-poster.jpg"), os.urandom(4 * 1024 * 1024),
+                     zipfile.ZIP_STORED)
+    return path
+
+
+def _library_files(root: str) -> list[Path]:
+    return sorted(p for p in Path(root).rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("mode, point", [("copy", "copy"), ("move", "delete")])
+def test_killed_during_the_transfer_loses_nothing_and_resumes(make_app, database_url, tmp_path,
+                                                              mode, point):
+    data_dir = tmp_path / "data"
+    app = make_app(DATA_DIR=str(data_dir))
+    with app.app_context():
+        (tmp_path / "lib").mkdir()
+        library = create_library("Comics", str(tmp_path / "lib"))
+        set_setting("postprocess.transfer_mode", mode, None)
+        set_setting("postprocess.write_comicinfo", False, None)
+        big = _big_comic(tmp_path / "big.cbz")
+        download, issue, folder = make_download(tmp_path, library, files={"Saga 001.cbz": big})
+        source = folder / "Saga 001.cbz"
+        digest = file_digest(source)
+        download_id, root = download.id, library.path
+        db.session.remove()
+
+    marker = tmp_path / "reached"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.automation.postprocess_child", database_url,
+         str(data_dir), str(download_id), point, str(marker)],
+        cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert child.poll() is None, child.stdout.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "the child never reached the transfer"
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()  # reaped: a zombie would still look alive to the recovery
+
+    # Dead mid-transfer: the source is whole, and the library holds either
+    # nothing visible or the complete file, never a partial one.
+    assert file_digest(source) == digest
+    visible = [p for p in _library_files(root) if not p.name.startswith(".")]
+    assert all(file_digest(p) == digest for p in visible)
+    assert (visible == []) is (point == "copy")
+    if point == "copy":  # caught half way: only the hidden temporary file, and partial
+        [partial] = [p for p in _library_files(root) if p.name.startswith(".")]
+        assert 0 < partial.stat().st_size < source.stat().st_size
+
+    restarted = make_app(DATA_DIR=str(data_dir))
+    with restarted.app_context():
+        runner = restarted.extensions["comicsrv.jobs"]
+        job_id = db.session.execute(select(Job.id).where(Job.type == JOB_TYPE)).scalar_one()
+        assert db.session.get(Job, job_id).result["completed"][-1] == "rename"
+        assert runner.recover_interrupted() == [job_id]
+        assert runner.wait(job_id, 60)
+        db.session.expire_all()
+        job = db.session.get(Job, job_id)
+        assert job.state == "finished", job.error
+        assert job.result["completed"][-1] == "cleanup"
+        [imported] = _library_files(root)  # no temporary file, no second copy
+        assert imported == Path(root) / "Saga (2012)" / "Saga 001 (2012).cbz"
+        assert file_digest(imported) == digest
+        assert source.exists() is (mode == "copy")
+        row = db.session.get(Download, download_id)
+        assert row.state == "imported" and row.book_id is not None
+        assert db.session.get(Book, row.book_id).path == str(imported)
