@@ -1,4 +1,4 @@
-"""book sort indexes: one per sort of the book lists
+"""book sort indexes: the title and number sorts of the book lists
 
 Revision ID: 0005
 Revises: 0004
@@ -20,10 +20,6 @@ depends_on = None
 INDEXES = [
     ("ix_books_title_sort", [sa.text("lower(coalesce(title, filename))"), "id", "library_id", "state"]),
     ("ix_books_number_sort", [sa.text("(number_sort IS NULL)"), "number_sort", "id", "library_id", "state"]),
-    ("ix_books_size_sort", ["size", "id", "library_id", "state"]),
-    ("ix_books_page_count_sort", ["page_count", "id", "library_id", "state"]),
-    ("ix_books_mtime_sort", ["mtime", "id", "library_id", "state"]),
-    ("ix_books_created_sort", ["created_at", "id", "library_id", "state"]),
 ]
 
 
