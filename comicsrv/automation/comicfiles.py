@@ -89,6 +89,9 @@ def _comics_in(path: Path, origin: str, extract_dir: str, cache_dir: str | None,
     found = []
     with open_archive(path, cache_dir) as archive:
         for index, name in enumerate(inner):
+            if is_sample(name):
+                skipped.append(f"{name}: a sample")
+                continue
             # Only the base name is used, so no entry can write outside.
             out = Path(extract_dir) / f"{index:03d}" / os.path.basename(name.replace("\\", "/"))
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +108,7 @@ def _inner_comics(path: Path, cache_dir: str | None) -> list[str]:
         with open_archive(path, cache_dir) as archive:
             if archive.format not in ("cbz", "cbr", "cb7", "cbt") or archive.pages():
                 return []
-            return [n for n in archive.names() if not is_junk(n) and not is_sample(n)
+            return [n for n in archive.names() if not is_junk(n)
                     and n.lower().endswith(COMIC_EXTENSIONS + CONTAINER_EXTENSIONS)]
     except (ArchiveError, OSError):
         return []
