@@ -207,3 +207,12 @@ class DownloadFactory(Base):
     title = factory.Sequence(lambda n: f"Saga {n:03d} (2012) (digital)")
     protocol = "torrent"
     state = models.automation.DL_QUEUED
+
+
+class NotificationTargetFactory(Base):
+    class Meta:
+        model = models.NotificationTarget
+
+    name = factory.Sequence(lambda n: f"Target {n}")
+    kind = "webhook"
+    settings = factory.LazyFunction(lambda: {"url": "http://127.0.0.1:9/"})
