@@ -67,6 +67,8 @@ class IssueResult:
     description: str | None = None
     image_url: str | None = None
     credits: dict[str, list[str]] = field(default_factory=dict)
+    # The series' name, for issues listed outside their series (story arcs).
+    series_name: str | None = None
 
 
 @dataclass

@@ -182,6 +182,7 @@ class ComicVine(MetadataProvider):
             description=plain_text(issue.get("description")) or plain_text(issue.get("deck")),
             image_url=_image(issue.get("image")),
             credits=credits,
+            series_name=str(volume.get("name") or "").strip() or None,
         )
 
 

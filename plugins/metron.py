@@ -188,6 +188,7 @@ class Metron(MetadataProvider):
             description=plain_text(item.get("desc")),
             image_url=item.get("image"),
             credits=credits,
+            series_name=str(series.get("name") or "").strip() or None,
         )
 
     def _resolve_series_ids(self, issues: list[IssueResult], keys: list[tuple]) -> None:
