@@ -68,8 +68,10 @@ def instance_for(category: str, row: Any) -> Integration:
 
 
 def secret_fields(category: str, kind: str) -> set[str]:
-    """Names of the settings of ``kind`` that are secrets (type "password"),
-    which the API never returns."""
+    """Names of the settings of ``kind`` that are secrets (type "password" or
+    marked ``"secret": True``, such as Apprise URLs with tokens), which the
+    API never returns."""
     cls = kinds(category).get(kind)
     fields = getattr(cls, "settings_fields", []) if cls else []
-    return {f["name"] for f in fields if f.get("type") == "password"} | {"api_key", "password", "apikey"}
+    return ({f["name"] for f in fields if f.get("type") == "password" or f.get("secret")}
+            | {"api_key", "password", "apikey"})
