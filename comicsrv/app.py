@@ -138,6 +138,9 @@ def _register_job_types(runner: JobRunner) -> None:
     from .automation.postprocess import JOB_TYPE as POSTPROCESS_JOB, run_postprocess
 
     runner.register(POSTPROCESS_JOB, run_postprocess, resumable=True)
+    from .automation.downloads import JOB_TYPE as MONITOR_JOB, monitor_downloads_job
+
+    runner.register(MONITOR_JOB, monitor_downloads_job)
 
 
 def _sqlalchemy_url(url: str) -> str:
