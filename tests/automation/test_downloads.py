@@ -16,12 +16,14 @@ from comicsrv.automation.integrations import instance_for
 from comicsrv.errors import Conflict, NotFound
 from comicsrv.extensions import db
 from comicsrv.hookspecs import Release
-from comicsrv.models import Job
+from comicsrv.library.libraries import create_library
+from comicsrv.models import Book, Job
 from comicsrv.models.automation import (
     DL_COMPLETED, DL_DOWNLOADING, DL_FAILED, DL_IMPORTED, DL_QUEUED, DL_REMOVED, SNATCHED,
     WANTED, BlockedRelease, Download, RemotePathMapping, WatchedIssue,
 )
 from comicsrv.models.base import utcnow
+from comicsrv.settings_store import set_setting
 from comicsrv.testing.replay import Recorded, ReplayServer
 from tests.factories import DownloadClientConfigFactory, DownloadFactory, WatchedIssueFactory
 from tests.peers import nzbget, qbittorrent  # noqa: F401 (fixtures)
@@ -80,6 +82,11 @@ def grab(row, path: Path, torrent: bytes, **download) -> Download:
 
 def test_completed_torrent_gets_its_mapped_path_and_is_handed_to_post_processing(
         app, qbittorrent, tmp_path, events):
+    (tmp_path / "library").mkdir()
+    library = create_library("Comics", str(tmp_path / "library"))
+    # Hard links leave qBittorrent's copy in place to seed on.
+    set_setting("postprocess.transfer_mode", "hardlink", None)
+    set_setting("postprocess.write_comicinfo", False, None)
     path, torrent, _ = comic_torrent(qbittorrent.downloads / "complete")
     # comicsrv sees qBittorrent's folder under another name, as across containers.
     local = tmp_path / "mnt-downloads"
@@ -108,8 +115,17 @@ def test_completed_torrent_gets_its_mapped_path_and_is_handed_to_post_processing
     job = db.session.execute(select(Job).where(Job.type == "automation.postprocess")).scalar_one()
     assert job.params["download_id"] == download.id
     assert download.job_id == job.id
-    app.extensions["comicsrv.jobs"].wait(job.id, timeout=60)
+    assert app.extensions["comicsrv.jobs"].wait(job.id, timeout=60)
     assert row.last_error is None
+    # ... which imported it into the library.
+    db.session.expire_all()
+    download = db.session.get(Download, download.id)
+    assert download.state == DL_IMPORTED, download.error
+    book = db.session.get(Book, download.book_id)
+    assert book.library_id == library.id
+    assert Path(book.path).read_bytes() == COMIC.read_bytes()
+    assert path.exists()  # still seeding
+    assert db.session.get(WatchedIssue, download.watched_issue_id).state == "downloaded"
 
 
 def test_failed_download_is_blocklisted_wanted_again_announced_and_searched(
