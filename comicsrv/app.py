@@ -141,6 +141,10 @@ def _register_job_types(runner: JobRunner) -> None:
     from .automation.downloads import JOB_TYPE as MONITOR_JOB, monitor_downloads_job
 
     runner.register(MONITOR_JOB, monitor_downloads_job)
+    from .automation.search import RSS_JOB, SEARCH_WANTED_JOB, rss_job, search_wanted_job
+
+    runner.register(SEARCH_WANTED_JOB, search_wanted_job)
+    runner.register(RSS_JOB, rss_job)
 
 
 def _sqlalchemy_url(url: str) -> str:
