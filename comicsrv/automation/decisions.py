@@ -238,33 +238,59 @@ def rank(decisions: Iterable[Decision]) -> list[Decision]:
     return sorted((d for d in decisions if d.accepted), key=lambda d: d.sort_key)
 
 
+class SeriesIndex:
+    """Watched series by every normalized name and alias, built once for a
+    batch of releases: finding a release's series is then a few dict lookups
+    instead of normalizing every alias of every series for every release."""
+
+    def __init__(self, series: Iterable[WatchedSeries]):
+        self.by_name: dict[str, list[WatchedSeries]] = {}
+        for one in {s.id: s for s in series}.values():
+            for name in series_names(one):
+                self.by_name.setdefault(name, []).append(one)
+
+    def find(self, parsed: ParsedRelease) -> tuple[str | None, list[WatchedSeries]]:
+        """The longest alias the release is named by, and its series."""
+        if parsed.series_key in self.by_name:
+            exact = parsed.series_key
+        else:
+            exact = None
+        best = exact
+        if parsed.number:
+            # The same fallback as alias_match: the title starts with the alias
+            # and the number; the longest such alias wins.
+            words = normalize_series(parsed.title).split()
+            number = normalize_series(parsed.number)
+            for end in range(len(words) - 1, 0, -1):
+                if words[end] != number:
+                    continue
+                name = " ".join(words[:end])
+                if name in self.by_name and (best is None or len(name) > len(best)):
+                    best = name
+        return best, (self.by_name[best] if best else [])
+
+
 def match(release: Release, candidates: Iterable[WatchedIssue], *, history: History | None = None,
-          parsed: ParsedRelease | None = None) -> list[Decision]:
+          parsed: ParsedRelease | None = None, index: SeriesIndex | None = None) -> list[Decision]:
     """Decisions for the watched issues ``release`` may be, best first.
 
     Among the candidates' series the one with the longest matching alias
     wins; its issues with the release's number are evaluated. A release that
     names no watched series, or no issue of it, gives one rejected decision
-    for no issue, so the reason is still kept.
+    for no issue, so the reason is still kept. Pass ``index`` (a
+    :class:`SeriesIndex` of the candidates' series) when matching many.
     """
     parsed = parsed or parse_release(release.title)
     candidates = list(candidates)
-    best_length, best_series = -1, []
-    for series in {issue.series.id: issue.series for issue in candidates}.values():
-        alias = alias_match(parsed, series)
-        if alias is None:
-            continue
-        if len(alias) > best_length:
-            best_length, best_series = len(alias), [series]
-        elif len(alias) == best_length:
-            best_series.append(series)
+    index = index or SeriesIndex(issue.series for issue in candidates)
+    _alias, best_series = index.find(parsed)
     if not best_series:
         decision = Decision(release, parsed, None, None)
         decision.reject(f"{parsed.series!r} is no watched series")
         return [decision]
     history = history or History([release])
     chosen = {s.id for s in best_series}
-    issues = [i for i in candidates if i.series.id in chosen and parsed.number is not None
+    issues = [i for i in candidates if i.watched_series_id in chosen and parsed.number is not None
               and _issue_number_matches(parsed, i, i.series.issue_offset or 0)]
     if not issues:
         decision = Decision(release, parsed, None, best_series[0])

@@ -32,7 +32,7 @@ from ..models.automation import (
 from ..models.base import utcnow
 from ..settings_store import get_setting
 from . import integrations
-from .decisions import Decision, History, evaluate, match, rank, record
+from .decisions import Decision, History, SeriesIndex, evaluate, match, rank, record
 from .grab import grab
 from .releases import parse_release
 
@@ -276,11 +276,12 @@ def check_rss() -> dict[str, Any]:
             known.add(key)
             new_releases.append((row.id, release))
     history = History([r for _, r in new_releases])
+    index = SeriesIndex(issue.series for issue in candidates)
     best: dict[int, Decision] = {}
     matched = 0
     for indexer_id, release in new_releases:
         parsed = parse_release(release.title)
-        decisions = match(release, candidates, history=history, parsed=parsed)
+        decisions = match(release, candidates, history=history, parsed=parsed, index=index)
         record(decisions, "rss")
         accepted = [d for d in decisions if d.accepted]
         db.session.add(FeedItem(
