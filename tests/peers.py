@@ -36,7 +36,7 @@ def require_binary(name: str) -> str:
     if path:
         return path
     if os.environ.get("CI"):
-        pytest.fail(f"{name} is not installed but CI is set: install it (scripts/system-packages)")
+        pytest.fail(f"{name} is not installed but CI is set: install it (scripts/test-packages)")
     pytest.skip(f"{name} is not installed (apt-get install {name}); CI would fail here")
 
 
