@@ -71,8 +71,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
     })
     _register_job_types(runner)
     from .automation.notify import install as install_notifications
+    from .automation.reactions import install as install_reactions
 
     install_notifications(app)
+    install_reactions(app)
 
     from .api import register_api
     from .metrics import init_metrics
