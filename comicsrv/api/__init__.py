@@ -34,6 +34,9 @@ def register_api(app: Flask) -> Api:
         api.register_blueprint(blueprint)
     from . import archives  # LANraragi archive API: blueprints, minion jobs, error envelopes
     archives.register(api, app)
+    from . import legacy  # Comicarr's /api and Mylar's cmd API
+
+    legacy.register(api, app)
     install_error_handlers(app)
     install_permission_guard(app)
     return api

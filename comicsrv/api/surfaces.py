@@ -44,6 +44,9 @@ class Surface:
     name: str
     prefix: str
     render_error: ErrorRenderer
+    # Only the prefix itself, not the paths below it (LANraragi owns
+    # /api/search, the legacy surface owns /api/search/comics).
+    exact: bool = False
 
 
 def register_surface(app: Flask, surface: Surface) -> None:
@@ -53,7 +56,8 @@ def register_surface(app: Flask, surface: Surface) -> None:
 def surface_for_path(app: Flask, path: str) -> Surface | None:
     best = None
     for surface in app.extensions.get("comicsrv.surfaces", []):
-        if path == surface.prefix or path.startswith(surface.prefix.rstrip("/") + "/"):
+        below = not surface.exact and path.startswith(surface.prefix.rstrip("/") + "/")
+        if path == surface.prefix or below:
             if best is None or len(surface.prefix) > len(best.prefix):
                 best = surface
     return best

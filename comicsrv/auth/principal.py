@@ -145,6 +145,20 @@ def _from_authorization() -> Principal | None:
     return None
 
 
+def _from_apikey_query() -> Principal | None:
+    """``?apikey=`` as Mylar-style tools (and Prowlarr's Mylar sync) send it;
+    only on the legacy ``/api`` surface, so keys stay out of other URLs."""
+    key = request.args.get("apikey")
+    if not key:
+        return None
+    from flask import current_app
+
+    from ..api.surfaces import surface_for_path
+
+    surface = surface_for_path(current_app, request.path)
+    return principal_for_api_key(key) if surface and surface.name == "legacy" else None
+
+
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -164,7 +178,7 @@ def _from_session_cookie() -> Principal | None:
 # Tried in order; the first that recognises the credentials wins. Explicit
 # headers come before the cookie a browser sends on its own.
 RESOLVERS: list[Callable[[], Principal | None]] = [
-    _from_api_key_header, _from_authorization, _from_session_cookie,
+    _from_api_key_header, _from_authorization, _from_apikey_query, _from_session_cookie,
 ]
 
 

@@ -19,7 +19,7 @@ from ...lrr.thumbnails import (
 )
 from ..surfaces import Surface, register_surface
 from . import archives, categories, info, minion, search
-from .common import ARCHIVE_SURFACE, render_error, render_search_error
+from .common import ARCHIVE_SURFACE, SEARCH_PATHS, render_error, render_search_error
 
 PREFIXES = ("/api/archives", "/api/minion", "/api/info", "/api/categories", "/api/database",
             "/api/tankoubons", "/api/shinobu")
@@ -33,7 +33,9 @@ def register(api: Api, app: Flask) -> None:
         api.register_blueprint(module.blp)
     for prefix in PREFIXES:
         register_surface(app, Surface(ARCHIVE_SURFACE, prefix, render_error))
-    register_surface(app, Surface(ARCHIVE_SURFACE, "/api/search", render_search_error))
+    # Exact paths: the legacy /api owns the other /api/search/* paths.
+    for path in SEARCH_PATHS:
+        register_surface(app, Surface(ARCHIVE_SURFACE, path, render_search_error, exact=True))
     runner = app.extensions["comicsrv.jobs"]
     runner.register(THUMBNAIL_JOB, run_thumbnail_job)
     runner.register(PAGE_THUMBNAILS_JOB, run_page_thumbnails_job)

@@ -1,0 +1,41 @@
+"""The legacy ``/api`` surface: Comicarr's REST API (seed 000), and Mylar's
+``/api?cmd=...`` commands that Prowlarr's Mylar application calls.
+
+Auth is an API key in ``X-Api-Key`` (or ``?apikey=``, as Mylar-style tools
+send it). Every answer is Comicarr's envelope: ``{"success": true, "data":
+...}``, lists as ``{"results", "total", "limit", "offset", "has_more"}``, and
+errors as ``{"success": false, "error": {"code": <HTTP status>, "message"}}``.
+
+Every module of this package that defines a flask-smorest ``blp`` is
+registered, as in ``/api/v1``.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from flask import Flask
+from flask_smorest import Api
+
+from ..surfaces import Surface, register_surface
+from .common import LEGACY_SURFACE, render_error
+
+
+def blueprints() -> list:
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name == "common":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "blp"):
+            found.append(module.blp)
+    return found
+
+
+def register(api: Api, app: Flask) -> None:
+    api.spec.components.security_scheme("LegacyApiKey", {
+        "type": "apiKey", "in": "header", "name": "X-Api-Key",
+        "description": "An API key (also accepted as ?apikey=)"})
+    register_surface(app, Surface(LEGACY_SURFACE, "/api", render_error))
+    for blueprint in blueprints():
+        api.register_blueprint(blueprint)
