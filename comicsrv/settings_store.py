@@ -149,6 +149,8 @@ SETTINGS: dict[str, Option] = _table(
     Option("lrr.upload_library_id", INTEGER, None,
            "Library that archives uploaded through the LANraragi API go to; empty: the "
            "first enabled library.", minimum=1, maximum=2**31 - 1, nullable=True),
+    Option("wizard.completed", BOOLEAN, False,
+           "The first-run setup wizard was completed; its endpoints then answer 403."),
     # --- automation (the *arr pipeline) ---
     Option("automation.enabled", BOOLEAN, True,
            "Run the scheduled automation: RSS checks, searches for wanted issues, "
