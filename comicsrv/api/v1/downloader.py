@@ -1,0 +1,339 @@
+"""``/api/v1/downloader``: the configured download clients and what they
+hold, across all of them (SystemAdmin; AutoBangumi's downloader management).
+
+Clients are ``DownloadClientConfig`` rows: list (secrets masked), add,
+change, delete, and a connectivity check through the plugin's ``test()``.
+Items are what each enabled client holds in its category; pause, resume and
+delete take the clients' own ids (torrent hashes, nzo ids): a download
+comicsrv tracks goes through the download services (its row and issue follow
+along), any other item straight to the client holding it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ...auth import require
+from ...automation import downloads, integrations
+from ...errors import Conflict, DomainError, NotFound
+from ...extensions import db
+from ...hookspecs import IntegrationError, TestResult
+from ...models.automation import Download, DownloadClientConfig
+from ..pagination import PageArgs
+from .auth import MAX_ID, page_of, plain_text
+from .preferences import page_of as page_of_list
+from .rss import SECURITY
+
+blp = Blueprint("v1_downloader", __name__, url_prefix="/api/v1",
+                description="Download clients and the items they hold")
+
+MASK = "********"
+CATEGORY = "download_client"
+
+
+# --- services ----------------------------------------------------------------------
+
+def run_test(category: str, kind: str, settings: dict[str, Any], name: str = "test") -> TestResult:
+    """A plugin's own check of ``settings``; a plugin that cannot even be
+    built, or fails in any way, is a failed check, never an error."""
+    plugin = integrations.build(category, kind, settings, name=name)  # unknown kind: 400
+    try:
+        return plugin.test()
+    except IntegrationError as exc:
+        return TestResult(False, str(exc))
+    except Exception as exc:  # a plugin's bug is still a failed check for the user
+        return TestResult(False, f"{type(exc).__name__}: {exc}")
+
+
+def masked(row: DownloadClientConfig) -> dict[str, Any]:
+    secrets = integrations.secret_fields(CATEGORY, row.kind)
+    return {key: (MASK if key in secrets and value else value)
+            for key, value in (row.settings or {}).items()}
+
+
+def _get_client(client_id: int) -> DownloadClientConfig:
+    row = db.session.get(DownloadClientConfig, client_id) if 0 < client_id <= MAX_ID else None
+    if row is None:
+        raise NotFound(f"No download client {client_id}")
+    return row
+
+
+def _check_name(name: str, exclude_id: int | None = None) -> None:
+    taken = db.session.execute(db.select(DownloadClientConfig.id)
+                               .where(DownloadClientConfig.name == name)).scalar()
+    if taken is not None and taken != exclude_id:
+        raise Conflict(f"A download client named {name!r} exists already", code="name_taken")
+
+
+def create_client(data: dict[str, Any]) -> DownloadClientConfig:
+    cls = integrations.kinds(CATEGORY).get(data["kind"])
+    if cls is None:
+        integrations.build(CATEGORY, data["kind"], {})  # raises the clear 400
+    _check_name(data["name"])
+    data.setdefault("protocol", getattr(cls, "protocol", "torrent"))
+    row = DownloadClientConfig(**data)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def update_client(client_id: int, data: dict[str, Any]) -> DownloadClientConfig:
+    row = _get_client(client_id)
+    if "name" in data:
+        _check_name(data["name"], exclude_id=row.id)
+    if "settings" in data:
+        # A masked secret sent back unchanged keeps the stored one.
+        old = row.settings or {}
+        data["settings"] = {key: (old.get(key) if value == MASK else value)
+                            for key, value in data["settings"].items()}
+    for key, value in data.items():
+        setattr(row, key, value)
+    db.session.commit()
+    return row
+
+
+def all_items() -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Every item of every enabled client; a client that cannot be reached is
+    named in the errors and the others are still listed."""
+    items, errors = [], {}
+    rows = db.session.execute(db.select(DownloadClientConfig)
+                              .where(DownloadClientConfig.enabled.is_(True))
+                              .order_by(DownloadClientConfig.priority, DownloadClientConfig.id)).scalars()
+    for row in rows:
+        try:
+            found = downloads.client_items(row.id)
+        except (DomainError, IntegrationError) as exc:
+            errors[row.name] = getattr(exc, "message", None) or str(exc)
+            continue
+        items += [{**item, "client_id": row.id, "client": row.name} for item in found]
+    return items, errors
+
+
+def _find_untracked(item_id: str) -> tuple[DownloadClientConfig, Any] | None:
+    for row in db.session.execute(db.select(DownloadClientConfig)
+                                  .where(DownloadClientConfig.enabled.is_(True))).scalars():
+        try:
+            client = downloads.client_instance(row)
+            if client.status([item_id]):
+                return row, client
+        except Exception:  # an unreachable client cannot be the one holding it
+            continue
+    return None
+
+
+def act(action: str, ids: list[str], delete_files: bool = False) -> dict[str, Any]:
+    """Pause, resume or delete client items by the clients' ids."""
+    done, not_found, errors = [], [], {}
+    for item_id in dict.fromkeys(ids):
+        tracked = db.session.execute(
+            db.select(Download).where(db.func.lower(Download.client_item_id) == item_id.lower())
+            .order_by(Download.id.desc()).limit(1)).scalar()
+        try:
+            if tracked is not None and tracked.client_id is not None:
+                if action == "delete":
+                    downloads.remove(tracked.id, delete_files)
+                else:
+                    getattr(downloads, action)(tracked.id)
+            else:
+                holder = _find_untracked(item_id)
+                if holder is None:
+                    not_found.append(item_id)
+                    continue
+                row, client = holder
+                if action == "delete":
+                    downloads._call(row, "remove", client.remove, item_id, delete_files)
+                else:
+                    downloads._call(row, action, getattr(client, action), item_id)
+        except DomainError as exc:
+            errors[item_id] = exc.message
+            continue
+        done.append(item_id)
+    if not done and not errors:
+        raise NotFound("No download client holds " + ", ".join(not_found))
+    return {"done": done, "not_found": not_found, "errors": errors}
+
+
+# --- schemas -----------------------------------------------------------------------
+
+class ClientSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    enabled = fields.Boolean()
+    protocol = fields.String()
+    priority = fields.Integer()
+    category = fields.String(allow_none=True)
+    remove_completed = fields.Boolean()
+    settings = fields.Function(masked, metadata={"description": f"secrets shown as {MASK}"})
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ClientListSchema(Schema):
+    items = fields.List(fields.Nested(ClientSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total_pages = fields.Integer()
+    has_more = fields.Boolean()
+
+
+def _settings_field(**kwargs) -> fields.Dict:
+    return fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)),
+                       values=fields.Raw(allow_none=True),
+                       metadata={"description": f"the plugin's settings; send {MASK} to keep a "
+                                                "stored secret"}, **kwargs)
+
+
+class ClientUpdateSchema(Schema):
+    name = fields.String(validate=[validate.Length(min=1, max=200), plain_text])
+    enabled = fields.Boolean()
+    protocol = fields.String(validate=validate.OneOf(("torrent", "usenet")))
+    priority = fields.Integer(validate=validate.Range(min=1, max=50))
+    category = fields.String(allow_none=True, validate=[validate.Length(max=200), plain_text])
+    remove_completed = fields.Boolean()
+    settings = _settings_field()
+
+
+class ClientCreateSchema(ClientUpdateSchema):
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), plain_text])
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    settings = _settings_field(load_default=dict)
+
+
+class TestResultSchema(Schema):
+    ok = fields.Boolean()
+    message = fields.String()
+
+
+class ItemSchema(Schema):
+    id = fields.String(metadata={"description": "the client's id: torrent hash, nzo id ..."})
+    client_id = fields.Integer()
+    client = fields.String()
+    name = fields.String()
+    state = fields.String()
+    progress = fields.Float()
+    size = fields.Integer(allow_none=True)
+    category = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    remote_path = fields.String(allow_none=True)
+    save_path = fields.String(allow_none=True)
+    download_id = fields.Integer(allow_none=True,
+                                 metadata={"description": "comicsrv's download, if it added it"})
+
+
+class ItemListSchema(ClientListSchema):
+    items = fields.List(fields.Nested(ItemSchema))
+    errors = fields.Dict(keys=fields.String(), values=fields.String(),
+                         metadata={"description": "clients that could not be asked, and why"})
+
+
+class ItemIdsSchema(Schema):
+    ids = fields.List(fields.String(validate=[validate.Length(min=1, max=200), plain_text]),
+                      required=True, validate=validate.Length(min=1, max=500))
+
+
+class ItemDeleteSchema(ItemIdsSchema):
+    delete_files = fields.Boolean(load_default=False)
+
+
+class ActionResultSchema(Schema):
+    done = fields.List(fields.String())
+    not_found = fields.List(fields.String())
+    errors = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+# --- views -------------------------------------------------------------------------
+
+@blp.route("/downloader/clients")
+class Clients(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, ClientListSchema)
+    def get(self, args):
+        """Configured download clients by priority; secrets masked."""
+        return page_of(db.select(DownloadClientConfig).order_by(
+            DownloadClientConfig.priority, DownloadClientConfig.id), args)
+
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ClientCreateSchema)
+    @blp.response(201, ClientSchema)
+    def post(self, data):
+        """Add a download client of a kind a plugin provides."""
+        return create_client(data)
+
+
+@blp.route("/downloader/clients/<int:client_id>")
+class Client(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.response(200, ClientSchema)
+    def get(self, client_id):
+        """One download client; secrets masked."""
+        return _get_client(client_id)
+
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ClientUpdateSchema)
+    @blp.response(200, ClientSchema)
+    def patch(self, data, client_id):
+        """Change a client; settings are replaced whole, masked secrets kept."""
+        return update_client(client_id, data)
+
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.response(204)
+    def delete(self, client_id):
+        """Remove the client; its downloads stay in the history."""
+        db.session.delete(_get_client(client_id))
+        db.session.commit()
+
+
+@blp.route("/downloader/clients/<int:client_id>/test")
+class ClientTest(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.response(200, TestResultSchema)
+    def post(self, client_id):
+        """Connectivity check with the stored settings (ok false says why)."""
+        row = _get_client(client_id)
+        return run_test(CATEGORY, row.kind, row.settings or {}, row.name)
+
+
+@blp.route("/downloader/items")
+class Items(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, ItemListSchema)
+    def get(self, args):
+        """Everything the enabled clients hold in their categories."""
+        items, errors = all_items()
+        return page_of_list(items, args, errors=errors)
+
+
+def _item_action(action: str, schema: type[Schema], doc: str) -> None:
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(schema)
+    @blp.response(200, ActionResultSchema)
+    @blp.alt_response(404, description="No client holds any of the ids")
+    def post(self, body):
+        return act(action, body["ids"], body.get("delete_files", False))
+
+    post.__doc__ = doc
+    blp.route(f"/downloader/items/{action}")(
+        type(f"Items{action.title()}", (MethodView,), {"post": post}))
+
+
+_item_action("pause", ItemIdsSchema, "Pause items by the clients' ids.")
+_item_action("resume", ItemIdsSchema, "Resume paused items.")
+_item_action("delete", ItemDeleteSchema,
+             "Remove items from their clients, with their files when delete_files is true; "
+             "a tracked download's issue is wanted again.")
+
