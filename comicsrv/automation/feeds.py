@@ -246,6 +246,8 @@ def read(url: str, protocol: str = "torrent") -> list[Release]:
         return plugin.rss()
     except IntegrationError as exc:
         raise FeedUnreadable(str(exc) or "the feed cannot be read") from None
+    except Exception as exc:  # whatever a hostile URL provokes, it is the URL's fault
+        raise FeedUnreadable(f"the feed cannot be read: {type(exc).__name__}") from None
 
 
 def analyse(url: str, protocol: str = "torrent") -> dict[str, Any]:
@@ -289,8 +291,8 @@ def collect(feed_id: int, watched_series_id: int | None = None) -> dict[str, Any
     candidates = list(db.session.execute(query).scalars())
     try:
         releases = integrations.instance_for("indexer", feed).rss()
-    except IntegrationError as exc:
-        raise FeedUnreadable(f"{feed.name}: {exc}") from None
+    except Exception as exc:  # IntegrationError, or settings the plugin cannot use
+        raise FeedUnreadable(f"{feed.name}: {exc or type(exc).__name__}") from None
     for release in releases:
         release.indexer = feed.name
         if feed.kind == RSS_KIND:

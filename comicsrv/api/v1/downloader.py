@@ -39,9 +39,10 @@ CATEGORY = "download_client"
 def run_test(category: str, kind: str, settings: dict[str, Any], name: str = "test") -> TestResult:
     """A plugin's own check of ``settings``; a plugin that cannot even be
     built, or fails in any way, is a failed check, never an error."""
-    plugin = integrations.build(category, kind, settings, name=name)  # unknown kind: 400
     try:
-        return plugin.test()
+        return integrations.build(category, kind, settings, name=name).test()
+    except DomainError:
+        raise  # an unknown kind: 400
     except IntegrationError as exc:
         return TestResult(False, str(exc))
     except Exception as exc:  # a plugin's bug is still a failed check for the user
@@ -105,8 +106,11 @@ def all_items() -> tuple[list[dict[str, Any]], dict[str, str]]:
     for row in rows:
         try:
             found = downloads.client_items(row.id)
-        except (DomainError, IntegrationError) as exc:
-            errors[row.name] = getattr(exc, "message", None) or str(exc)
+        except DomainError as exc:
+            errors[row.name] = exc.message
+            continue
+        except Exception as exc:  # settings the plugin cannot use: still list the others
+            errors[row.name] = f"{type(exc).__name__}: {exc}"
             continue
         items += [{**item, "client_id": row.id, "client": row.name} for item in found]
     return items, errors
@@ -149,6 +153,9 @@ def act(action: str, ids: list[str], delete_files: bool = False) -> dict[str, An
                     downloads._call(row, action, getattr(client, action), item_id)
         except DomainError as exc:
             errors[item_id] = exc.message
+            continue
+        except Exception as exc:  # a plugin that cannot even be built for its settings
+            errors[item_id] = f"{type(exc).__name__}: {exc}"
             continue
         done.append(item_id)
     if not done and not errors:
