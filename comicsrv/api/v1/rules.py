@@ -184,3 +184,24 @@ class RuleReset(MethodView):
     def post(self, rule_id):
         """Matching settings back to their defaults (the status stays)."""
         return rules.reset(rule_id)
+
+
+def _status_many_route(enabled: bool) -> None:
+    verb = "enable" if enabled else "disable"
+
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(IdsSchema)
+    @blp.response(200, RuleListSchema)
+    def post(self, body):
+        rows = rules.set_status(body["ids"], enabled)
+        return {"items": rows, "total": len(rows), "page": 1, "page_size": max(1, len(rows)),
+                "total_pages": 1, "has_more": False}
+
+    what = "monitor" if enabled else "pause"
+    post.__doc__ = f"{verb.title()} several rules ({what} their series); all must exist, or none changes."
+    blp.route(f"/rules/{verb}-many")(type(f"Rules{verb.title()}Many", (MethodView,), {"post": post}))
+
+
+_status_many_route(True)
+_status_many_route(False)

@@ -77,6 +77,18 @@ def test_disable_enable_and_reset(client, admin_headers, series):
     assert client.post(f"{URL}/424242/reset", headers=admin_headers).status_code == 404
 
 
+def test_disable_and_enable_many(client, admin_headers, series):
+    ids = [s.id for s in series]
+    body = client.post(f"{URL}/disable-many", json={"ids": ids}, headers=admin_headers).json
+    assert [i["status"] for i in body["items"]] == ["paused", "paused"] and body["total"] == 2
+    response = client.post(f"{URL}/enable-many", json={"ids": [ids[0], 31337]},
+                           headers=admin_headers)
+    assert response.status_code == 404
+    assert db.session.get(WatchedSeries, ids[0]).status == "paused"  # all or nothing
+    client.post(f"{URL}/enable-many", json={"ids": ids}, headers=admin_headers)
+    assert {db.session.get(WatchedSeries, i).status for i in ids} == {"monitored"}
+
+
 def test_delete_one_keeps_files_and_many_is_all_or_nothing(client, admin_headers, series, tmp_path):
     comic = tmp_path / "Saga 001.cbz"
     comic.write_bytes(b"PK")
