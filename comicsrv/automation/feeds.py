@@ -14,13 +14,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import or_
 
-from ..errors import BadRequest, Conflict, DomainError, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from ..extensions import db
 from ..hookspecs import IntegrationError, Release
 from ..models.automation import (
     SKIPPED, WANTED, FeedItem, IndexerConfig, ReleaseDecision, WatchedIssue, WatchedSeries,
 )
-from ..models.base import utcnow
 from . import integrations
 from .decisions import History, SeriesIndex, match, record
 from .releases import parse_release
@@ -146,64 +145,9 @@ def refresh(feed_ids: Iterable[int] | None = None) -> dict[str, Any]:
 def check_feeds(rows: list[IndexerConfig]) -> dict[str, Any]:
     """The scheduled RSS check over ``rows`` only: new items kept as
     FeedItems with their decisions, the best release per wanted issue grabbed."""
-    from . import search
+    from .search import check_rss
 
-    outcome = search.SearchOutcome()
-    rows = search._usable(rows, outcome)
-    found = search._fan_out(rows, lambda plugin: plugin.rss(), outcome)
-    candidates = search.wanted_issues()
-    new_releases: list[tuple[int, Release]] = []
-    for row in rows:
-        if row.id not in found:
-            continue
-        row.last_rss_at = utcnow()
-        releases = found[row.id]
-        keys = [(r.guid or r.download_url)[:2000] for r in releases]
-        known = set(db.session.execute(
-            db.select(FeedItem.guid).where(FeedItem.indexer_id == row.id, FeedItem.guid.in_(keys))
-        ).scalars()) if keys else set()
-        for key, release in zip(keys, releases):
-            if key not in known:
-                known.add(key)
-                new_releases.append((row.id, release))
-    history = History([r for _, r in new_releases])
-    index = SeriesIndex(issue.series for issue in candidates)
-    best: dict[int, Any] = {}
-    matched = 0
-    for indexer_id, release in new_releases:
-        parsed = parse_release(release.title)
-        decisions = match(release, candidates, history=history, parsed=parsed, index=index)
-        record(decisions, "rss")
-        accepted = [d for d in decisions if d.accepted]
-        db.session.add(FeedItem(
-            indexer_id=indexer_id, guid=(release.guid or release.download_url)[:2000],
-            title=release.title[:1000], download_url=release.download_url, size=release.size,
-            published=search._naive_utc(release.published), parsed=parsed.to_dict(),
-            watched_issue_id=accepted[0].issue.id if accepted else None))
-        for decision in accepted:
-            matched += 1
-            current = best.get(decision.issue.id)
-            if current is None or decision.sort_key < current.sort_key:
-                best[decision.issue.id] = decision
-    db.session.commit()
-    grabbed, grab_errors = _grab_best(best.values())
-    return {"indexers": outcome.searched, "errors": outcome.errors, "skipped": outcome.skipped,
-            "new": len(new_releases), "matched": matched, "grabbed": grabbed,
-            "grab_errors": grab_errors}
-
-
-def _grab_best(decisions: Iterable[Any]) -> tuple[list[int], dict[str, str]]:
-    from . import search
-
-    grabbed, errors = [], {}
-    for decision in decisions:
-        if search._active_download(decision.issue) is not None:
-            continue
-        try:
-            grabbed.append(search._grab(decision, "rss").id)
-        except DomainError as exc:
-            errors[decision.release.title] = exc.message
-    return grabbed, errors
+    return check_rss(rows)
 
 
 def items_query(feed_id: int):
@@ -308,6 +252,8 @@ def collect(feed_id: int, watched_series_id: int | None = None) -> dict[str, Any
                 best[decision.issue.id] = decision
     record(best.values(), "rss")
     db.session.commit()
-    grabbed, errors = _grab_best(best.values())
+    from .search import grab_best
+
+    grabbed, errors = grab_best(best.values(), "rss")
     return {"feed_id": feed.id, "releases": len(releases), "candidates": len(candidates),
             "matched": len(best), "grabbed": grabbed, "grab_errors": errors}

@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import or_
 
@@ -250,14 +250,17 @@ def search_wanted_job(ctx, max_issues: int | None = None, **_: Any) -> dict[str,
     return {"searched": len(issue_ids), "grabbed": grabbed, "failed": failed}
 
 
-def check_rss() -> dict[str, Any]:
-    """Read each RSS-enabled indexer's newest releases; keep the new ones as
-    FeedItems, match them to wanted issues and grab the best per issue."""
+def check_rss(rows: list[IndexerConfig] | None = None) -> dict[str, Any]:
+    """Read the newest releases of ``rows`` (default: every enabled indexer
+    with RSS on); keep the new ones as FeedItems, match them to wanted issues
+    and grab the best per issue."""
     outcome = SearchOutcome()
-    rows = _usable(list(db.session.execute(
-        db.select(IndexerConfig).where(IndexerConfig.enabled.is_(True),
-                                       IndexerConfig.enable_rss.is_(True))
-        .order_by(IndexerConfig.priority, IndexerConfig.id)).scalars()), outcome)
+    if rows is None:
+        rows = list(db.session.execute(
+            db.select(IndexerConfig).where(IndexerConfig.enabled.is_(True),
+                                           IndexerConfig.enable_rss.is_(True))
+            .order_by(IndexerConfig.priority, IndexerConfig.id)).scalars())
+    rows = _usable(rows, outcome)
     found = _fan_out(rows, lambda plugin: plugin.rss(), outcome)
     candidates = wanted_issues()
     new_releases: list[tuple[int, Release]] = []
@@ -296,17 +299,24 @@ def check_rss() -> dict[str, Any]:
             if current is None or decision.sort_key < current.sort_key:
                 best[decision.issue.id] = decision
     db.session.commit()
-    grabbed, grab_errors = [], {}
-    for issue_id, decision in best.items():
-        if _active_download(decision.issue) is not None:
-            continue
-        try:
-            grabbed.append(_grab(decision, "rss").id)
-        except DomainError as exc:
-            grab_errors[decision.release.title] = exc.message
+    grabbed, grab_errors = grab_best(best.values(), "rss")
     return {"indexers": outcome.searched, "errors": outcome.errors, "skipped": outcome.skipped,
             "new": len(new_releases), "matched": matched, "grabbed": grabbed,
             "grab_errors": grab_errors}
+
+
+def grab_best(decisions: Iterable[Decision], source: str) -> tuple[list[int], dict[str, str]]:
+    """Grab each decision's release unless its issue already has a download
+    on; ``(download ids, {release title: why it failed})``."""
+    grabbed, errors = [], {}
+    for decision in decisions:
+        if _active_download(decision.issue) is not None:
+            continue
+        try:
+            grabbed.append(_grab(decision, source).id)
+        except DomainError as exc:
+            errors[decision.release.title] = exc.message
+    return grabbed, errors
 
 
 def _naive_utc(moment):

@@ -13,7 +13,6 @@ from typing import Iterable
 
 from sqlalchemy import bindparam, delete, select
 
-from ..comicinfo import ComicMetadata
 from ..events import BookCreated, BookUpdated, SeriesCreated
 from ..extensions import db
 from ..filenames import number_sort
