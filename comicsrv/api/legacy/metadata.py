@@ -1,0 +1,145 @@
+"""Comicarr's ``/api/metadata``: provider search, a series' metadata with
+its issues straight from the provider, an issue's metadata, and tagging a
+library book with ComicInfo.xml.
+
+No provider plugin reads a single issue, so ``/metadata/issue/{id}`` answers
+from the watched issue of that provider id (what the last refresh stored).
+Metatag writes the same ComicInfo.xml post-processing writes (the
+post-processing host builds it) into the issue's linked book: into a copy
+beside it, swapped in atomically, so the book is never half-written.
+"""
+from __future__ import annotations
+
+import os
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ...auth import require
+from ...automation import comicfiles, watchlist
+from ...automation.postprocess_host import Host
+from ...errors import BadRequest, Conflict
+from ...extensions import db
+from ...jobs.pool import run_cpu
+from ...models import Book
+from ...models.automation import WatchedIssue
+from ..v1.auth import plain_text
+from .common import SECURITY, ok
+from .schemas import (
+    MAX_ID, Envelope, ProviderArgs, SearchBody, clean_id, issue_by_issue_id, provider_issue,
+    series_by_comic_id,
+)
+from .search import search_providers
+
+blp = Blueprint("legacy_metadata", __name__, url_prefix="/api",
+                description="Comicarr: metadata search, lookups and tagging")
+
+
+class MetatagBody(Schema):
+    issue_id = fields.String(required=True,
+                             validate=[validate.Length(min=1, max=MAX_ID), plain_text],
+                             metadata={"description": "the watched issue's provider id"})
+    comic_id = fields.String(validate=[validate.Length(min=1, max=MAX_ID), plain_text],
+                             metadata={"description": "its series' provider id (checked if sent)"})
+
+
+class _IssueHost(Host):
+    """The post-processing host's metadata for a watched issue, without a download."""
+
+    def __init__(self, issue: WatchedIssue) -> None:
+        self._watched_issue = issue
+
+    def _issue(self) -> WatchedIssue | None:
+        return self._watched_issue
+
+
+def comicinfo_for(issue: WatchedIssue) -> bytes:
+    return _IssueHost(issue).comicinfo()
+
+
+def metatag(issue: WatchedIssue) -> dict:
+    book = db.session.get(Book, issue.book_id) if issue.book_id else None
+    if book is None:
+        raise Conflict(f"issue {issue.number} of {issue.series.name} has no book in the library")
+    if not book.path.lower().endswith(".cbz"):
+        raise BadRequest(f"{os.path.basename(book.path)} is not a CBZ: it cannot hold ComicInfo.xml")
+    if not os.path.isfile(book.path):
+        raise Conflict(f"{book.path} is missing on disk")
+    xml = comicinfo_for(issue)
+    tagged = f"{book.path}.comicsrv-tagging"
+    try:
+        run_cpu(comicfiles.embed_comicinfo, book.path, tagged, xml)
+        os.replace(tagged, book.path)
+    except comicfiles.ComicFileError as exc:
+        raise BadRequest(exc.reason) from None
+    finally:
+        if os.path.exists(tagged):
+            os.unlink(tagged)
+    return {"message": "ComicInfo.xml written", "issue_id": issue.provider_id,
+            "book_id": book.id, "path": book.path, "bytes": len(xml)}
+
+
+@blp.route("/metadata/search")
+class MetadataSearch(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(SearchBody)
+    @blp.response(200, Envelope)
+    def post(self, body):
+        """Search the metadata provider for series."""
+        return search_providers(body)
+
+
+@blp.route("/metadata/comic/<comic_id>")
+class MetadataComic(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ProviderArgs, location="query")
+    @blp.response(200, Envelope)
+    def get(self, args, comic_id):
+        """A series and its issues as the provider describes them now
+        (the default provider, or ``?provider=``)."""
+        source = watchlist.provider(args.get("provider"))
+        what = f"{source.kind} series {comic_id}"
+        series_id = clean_id(comic_id)
+        info = watchlist.call(what, source.get_series, series_id)
+        issues = watchlist.call(what, source.get_issues, info.provider_id)
+        return ok({"ComicID": info.provider_id, "ComicName": info.name, "ComicYear": info.year,
+                   "ComicPublisher": info.publisher, "ComicImage": info.image_url,
+                   "DetailURL": info.url, "Total": info.issue_count,
+                   "ComicDescription": info.description, "MetadataSource": info.provider,
+                   "issues": [provider_issue(i) for i in issues]})
+
+
+@blp.route("/metadata/issue/<issue_id>")
+class MetadataIssue(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.response(200, Envelope)
+    def get(self, issue_id):
+        """A watched issue's metadata, with the ComicInfo.xml metatag would write."""
+        issue = issue_by_issue_id(issue_id)
+        series = issue.series
+        return ok({"IssueID": issue.provider_id, "ComicID": series.provider_id,
+                   "ComicName": series.name, "Issue_Number": issue.number,
+                   "IssueName": issue.title, "IssueDate": issue.cover_date,
+                   "ReleaseDate": issue.store_date, "Description": issue.description,
+                   "ImageURL": issue.image_url, "Credits": issue.credits or {},
+                   "MetadataSource": series.provider,
+                   "ComicInfo": comicinfo_for(issue).decode("utf-8")})
+
+
+@blp.route("/metadata/metatag")
+class Metatag(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(MetatagBody)
+    @blp.response(200, Envelope)
+    def post(self, body):
+        """Write ComicInfo.xml from the watched issue's metadata into its
+        library book (CBZ only; 409 when the issue has no book)."""
+        issue = issue_by_issue_id(body["issue_id"])
+        if body.get("comic_id") and series_by_comic_id(body["comic_id"]).id != issue.watched_series_id:
+            raise BadRequest(f"issue {body['issue_id']} is not in comic {body['comic_id']}")
+        return ok(metatag(issue))
