@@ -78,3 +78,33 @@ def test_delete_stops_watching(client, headers):
     assert response.status_code == 200 and response.json["data"]["deleted_files"] == 0
     assert db.session.scalars(db.select(WatchedSeries)).all() == []
     assert client.delete("/api/series/1", headers=headers).status_code == 404
+
+
+def test_queue_grabs_from_a_local_torznab_into_the_real_blackhole_client(client, headers, metron,
+                                                                         tmp_path):
+    from comicsrv.models.automation import SNATCHED, Download
+    from tests.automation.test_search import serve, torznab
+    from tests.automation.indexer_answers import Item
+    from tests.factories import DownloadClientConfigFactory
+
+    add_inhumans(client, headers)
+    serve(metron, [Item("Death of the Inhumans 002 (2018) (Digital) (Zone-Empire).cbz",
+                        guid="doti2")], path="/torznab/api")
+    torznab(metron, path="/torznab/api")
+    watch, done = tmp_path / "watch", tmp_path / "done"
+    watch.mkdir()
+    done.mkdir()
+    DownloadClientConfigFactory(name="Blackhole", kind="blackhole", protocol="torrent",
+                                settings={"watch_folder": str(watch), "completed_folder": str(done),
+                                          "settle_seconds": 0})
+    client.put("/api/series/issues/2/unqueue", headers=headers)
+    queued = client.put("/api/series/issues/2/queue", headers=headers)
+    assert queued.status_code == 200, queued.json
+    search = queued.json["data"]["search"]
+    assert search["accepted"] >= 1 and search["grabbed"] is not None, search
+    assert queued.json["data"]["status"] == "Snatched"
+    download = db.session.get(Download, search["grabbed"])
+    assert download.title.startswith("Death of the Inhumans 002")
+    assert [p.suffix for p in watch.iterdir()] == [".torrent"]
+    assert db.session.scalars(db.select(WatchedIssue.state).where(
+        WatchedIssue.provider_id == "2")).one() == SNATCHED
