@@ -33,6 +33,9 @@ def metron():
     with ReplayServer() as server:
         server.add("GET", "/api/series/", Recorded.file(FIXTURES / "series_name_death.json",
                                                          "application/json"))
+        server.add("GET", "/api/series/", Recorded.file(FIXTURES / "series_name_batman.json",
+                                                         "application/json"),
+                   query={"name": "Batman"})
         server.add("GET", "/api/series/1/", Recorded.json(SERIES_1))
         server.add("GET", "/api/series/1/issue_list/", Recorded.json(ISSUES_1))
         server.add("GET", "/api/arc/2/", Recorded.file(FIXTURES / "arc_2.json", "application/json"))
