@@ -14,7 +14,7 @@ import os
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 
 from ...auth import require
 from ...automation import comicfiles, watchlist
@@ -24,11 +24,10 @@ from ...extensions import db
 from ...jobs.pool import run_cpu
 from ...models import Book
 from ...models.automation import WatchedIssue
-from ..v1.auth import plain_text
 from .common import SECURITY, ok
 from .schemas import (
-    MAX_ID, Envelope, ProviderArgs, SearchBody, clean_id, issue_by_issue_id, provider_issue,
-    series_by_comic_id,
+    Envelope, ProviderArgs, SearchBody, clean_id, issue_by_issue_id, provider_id_field,
+    provider_issue, series_by_comic_id,
 )
 from .search import search_providers
 
@@ -37,11 +36,8 @@ blp = Blueprint("legacy_metadata", __name__, url_prefix="/api",
 
 
 class MetatagBody(Schema):
-    issue_id = fields.String(required=True,
-                             validate=[validate.Length(min=1, max=MAX_ID), plain_text],
-                             metadata={"description": "the watched issue's provider id"})
-    comic_id = fields.String(validate=[validate.Length(min=1, max=MAX_ID), plain_text],
-                             metadata={"description": "its series' provider id (checked if sent)"})
+    issue_id = provider_id_field("the watched issue's provider id", required=True)
+    comic_id = provider_id_field("its series' provider id (checked if sent)")
 
 
 class _IssueHost(Host):

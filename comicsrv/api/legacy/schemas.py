@@ -190,15 +190,27 @@ def provider_issue(result: IssueResult) -> dict[str, Any]:
 
 # --- request bodies ---------------------------------------------------------------
 
+class ProviderId(fields.String):
+    """A provider id as Comicarr clients send it: ``12345`` or ``"4050-12345"``."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def provider_id_field(description: str, **kwargs) -> ProviderId:
+    return ProviderId(validate=[validate.Length(min=1, max=MAX_ID), plain_text],
+                      metadata={"description": description}, **kwargs)
+
+
 PROVIDER_FIELD = {"validate": [validate.Length(min=1, max=64), plain_text],
                   "metadata": {"description": "metadata provider (the default one if absent)"}}
 
 
 class ComicIdBody(Schema):
-    comic_id = fields.String(validate=[validate.Length(min=1, max=MAX_ID), plain_text],
-                             metadata={"description": "the provider's series id"})
-    id = fields.String(validate=[validate.Length(min=1, max=MAX_ID), plain_text],
-                       metadata={"description": "same as comic_id (Comicarr accepts both)"})
+    comic_id = provider_id_field("the provider's series id (a number or a string)")
+    id = provider_id_field("same as comic_id (Comicarr accepts both)")
     provider = fields.String(**PROVIDER_FIELD)
 
 

@@ -6,23 +6,23 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from ...auth import require
 from ...automation import arcs
 from ...extensions import db
 from ...models.automation import DOWNLOADED, StoryArc, StoryArcIssue, WatchedIssue
-from ..v1.auth import plain_text
 from .common import SECURITY, LimitOffsetArgs, ok, page
-from .schemas import MAX_ID, PROVIDER_FIELD, Envelope, arc_by_arc_id, clean_id, issue_status
+from .schemas import (
+    PROVIDER_FIELD, Envelope, arc_by_arc_id, clean_id, issue_status, provider_id_field,
+)
 
 blp = Blueprint("legacy_storyarcs", __name__, url_prefix="/api",
                 description="Comicarr: story arcs")
 
 
 class AddArcBody(Schema):
-    arc_id = fields.String(required=True, validate=[validate.Length(min=1, max=MAX_ID), plain_text],
-                           metadata={"description": "the provider's story arc id"})
+    arc_id = provider_id_field("the provider's story arc id", required=True)
     provider = fields.String(**PROVIDER_FIELD)
 
 

@@ -68,6 +68,7 @@ def read_headers(admin):
 
 
 def add_inhumans(client, headers) -> dict:
-    response = client.post("/api/series", json={"comic_id": "1"}, headers=headers)
+    # As seed 000's curl example sends it: a JSON number.
+    response = client.post("/api/series", json={"comic_id": 1}, headers=headers)
     assert response.status_code == 201, response.json
     return response.json["data"]

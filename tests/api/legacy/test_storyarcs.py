@@ -34,7 +34,7 @@ def test_add_then_list_and_detail_in_reading_order(client, headers, read_headers
     assert [i["IssueID"] for i in detail["issues"]] == ISSUE_IDS
     assert detail["issues"][0]["Status"] == "Downloaded"
     assert detail["issues"][1]["Status"] == "Not Watched"
-    assert client.post("/api/storyarcs", json={"arc_id": "2"}, headers=headers).status_code == 409
+    assert client.post("/api/storyarcs", json={"arc_id": 2}, headers=headers).status_code == 409
 
 
 def test_want_all_adds_the_series_and_wants_only_the_arcs_issues(client, headers):
