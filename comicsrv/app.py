@@ -48,6 +48,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     )
     _configure_logging(settings["LOG_LEVEL"])
+    from .logbuffer import install as install_log_buffer
+
+    install_log_buffer(app)  # recent records for /api/system/logs
     Path(settings["CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)

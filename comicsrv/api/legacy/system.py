@@ -1,0 +1,237 @@
+"""Comicarr's system endpoints: login and logout (the web UI's session
+cookie, as ``/api/v1/auth/login`` sets it), the admin configuration (the
+settings of ``comicsrv.settings_store``, secrets masked), version, recent
+logs, and a clean shutdown or restart.
+
+Shutdown and restart run after the answer has been sent, through the
+callable ``app.extensions["comicsrv.shutdown"]`` (``restart: bool``) when an
+embedder set one, else, under ``comicsrv serve``, :func:`stop_process`:
+SIGTERM to this process, which ``serve`` handles by stopping the scheduler
+and the gevent server cleanly; a restart then re-executes the same command
+line. Under any other WSGI server the answer is 409: its process manager
+owns the process.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import platform
+import signal
+import sys
+import threading
+from typing import Any, Callable
+
+from flask import Response, after_this_request, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import TooManyRequests
+
+from ... import __version__, settings_store
+from ...auth import current_principal, require
+from ...auth.principal import user_for_password
+from ...auth.throttle import login_throttle
+from ...auth.tokens import SESSION_COOKIE
+from ...errors import BadRequest, Conflict, Unauthorized
+from ...logbuffer import EXTENSION as LOGS_EXTENSION
+from ...logbuffer import LEVELS, log_buffer
+from .common import SECURITY, EnvelopeSchema, ok
+
+blp = Blueprint("legacy_system", __name__, url_prefix="/api",
+                description="System: login, logout, configuration, version, logs, shutdown")
+
+PUBLIC: list = []
+SHUTDOWN_EXTENSION = "comicsrv.shutdown"
+SERVER_EXTENSION = "comicsrv.server"  # set by comicsrv.server.serve
+# Long enough for the answer to leave the server before it stops.
+SHUTDOWN_DELAY_SECONDS = 0.5
+
+
+class LegacyLoginSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(required=True, load_only=True,
+                             validate=validate.Length(min=1, max=1024))
+
+
+class LegacyConfigSchema(Schema):
+    class Meta:
+        unknown = "include"
+
+
+class LegacyLogArgs(Schema):
+    level = fields.String(validate=validate.OneOf(LEVELS + tuple(l.lower() for l in LEVELS)),
+                          metadata={"description": "minimum level"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=2000))
+
+
+def _cookie_options() -> dict:
+    return {"path": request.script_root or "/", "secure": request.is_secure,
+            "httponly": True, "samesite": "Lax"}
+
+
+# --- auth ------------------------------------------------------------------------
+
+@blp.route("/auth/login")
+class Login(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(LegacyLoginSchema)
+    @blp.response(200, EnvelopeSchema)
+    def post(self, data):
+        """Log in with a password; the session cookie is set (as
+        ``/api/v1/auth/login`` does, throttled the same way)."""
+        from ..v1.auth import log_in
+
+        throttle = login_throttle()
+        keys = throttle.keys(data["username"], request.remote_addr)
+        wait = throttle.begin(keys)
+        if wait:
+            raise TooManyRequests("Too many failed logins; try again later", retry_after=wait)
+        user = None
+        try:
+            user = user_for_password(data["username"], data["password"])
+        finally:
+            throttle.end(keys, failed=user is None)
+        if user is None:
+            raise Unauthorized("Invalid username or password")
+        session = log_in(user)
+        return ok({"username": user.username, "is_admin": bool(user.is_admin),
+                   "expires_in": session["expires_in"]})
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @require()
+    @blp.doc(security=SECURITY)
+    @blp.response(200, EnvelopeSchema)
+    def post(self):
+        """Clear the session cookie."""
+        @after_this_request
+        def clear_cookie(response: Response) -> Response:
+            response.delete_cookie(SESSION_COOKIE, **_cookie_options())
+            return response
+
+        return ok({"logged_out": True})
+
+
+# --- configuration ---------------------------------------------------------------
+
+def _config() -> dict[str, Any]:
+    return {item["key"]: item["value"] for item in settings_store.settings_state()}
+
+
+@blp.route("/config")
+class Config(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.response(200, EnvelopeSchema)
+    def get(self):
+        """Every admin setting as ``{key: value}``; secrets masked."""
+        return ok(_config())
+
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(LegacyConfigSchema)
+    @blp.response(200, EnvelopeSchema)
+    def put(self, body):
+        """Change settings (``{key: value}``): all valid or none changed (400
+        naming each bad key). A secret sent back masked keeps its value."""
+        changes = {key: value for key, value in body.items()
+                   if not (value == settings_store.SECRET_MASK
+                           and getattr(settings_store.SETTINGS.get(key), "secret", False))}
+        if not body:
+            raise BadRequest("No settings given")
+        if changes:
+            settings_store.set_settings(changes, current_principal().user.id)
+            _apply(changes)
+        return ok(_config())
+
+
+def _apply(keys) -> None:
+    """Schedules follow their settings at once, as in /api/v1."""
+    if any(key.startswith("automation.") for key in keys):
+        from ...automation.schedule import schedule_automation
+
+        app = current_app._get_current_object()
+        if app.extensions["comicsrv.scheduler"].running:
+            schedule_automation(app)
+
+
+# --- version and logs ------------------------------------------------------------
+
+@blp.route("/system/version")
+class Version(MethodView):
+    @require()
+    @blp.doc(security=SECURITY)
+    @blp.response(200, EnvelopeSchema)
+    def get(self):
+        """The server's version."""
+        return ok({"version": __version__, "app": "comicsrv",
+                   "python": platform.python_version()})
+
+
+@blp.route("/system/logs")
+class Logs(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(LegacyLogArgs, location="query")
+    @blp.response(200, EnvelopeSchema)
+    def get(self, args):
+        """The most recent log records of this process, newest first, at
+        ``level`` or above."""
+        buffer = current_app.extensions.get(LOGS_EXTENSION) or log_buffer()
+        records = buffer.records(args.get("level"), args["limit"])
+        return ok({"results": records, "total": len(records), "limit": args["limit"],
+                   "offset": 0, "has_more": False})
+
+
+# --- shutdown and restart --------------------------------------------------------
+
+def stop_process(restart: bool) -> None:
+    """SIGTERM to this process (``serve`` stops its server and scheduler
+    cleanly on it); for a restart, re-execute the command line on exit."""
+    if restart:
+        # orig_argv keeps "-m comicsrv"; argv[0] would be __main__.py's path.
+        argv = [sys.executable, *sys.orig_argv[1:]]
+        atexit.register(os.execv, sys.executable, argv)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _schedule(restart: bool) -> None:
+    app = current_app._get_current_object()
+    stop: Callable[[bool], None] | None = app.extensions.get(SHUTDOWN_EXTENSION)
+    if stop is None:
+        if SERVER_EXTENSION not in app.extensions:
+            # Under another WSGI server its process manager owns the process.
+            raise Conflict("This process does not run `comicsrv serve`; stop or restart it "
+                           "with the server that runs it", code="not_serving")
+        stop = stop_process
+
+    @after_this_request
+    def later(response: Response) -> Response:
+        timer = threading.Timer(SHUTDOWN_DELAY_SECONDS, stop, args=(restart,))
+        timer.daemon = True
+        timer.start()
+        return response
+
+
+@blp.route("/system/shutdown")
+class Shutdown(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.response(202, EnvelopeSchema)
+    def post(self):
+        """Stop the server cleanly once this answer is sent."""
+        _schedule(restart=False)
+        return ok({"message": "Shutting down"})
+
+
+@blp.route("/system/restart")
+class Restart(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.response(202, EnvelopeSchema)
+    def post(self):
+        """Stop cleanly once this answer is sent, then start again with the
+        same command line."""
+        _schedule(restart=True)
+        return ok({"message": "Restarting"})
