@@ -11,11 +11,11 @@ from comicsrv.extensions import db
 from comicsrv.models import Book, Job
 from comicsrv.models.automation import BlockedRelease, Download, WatchedIssue
 from comicsrv.testing.replay import Recorded, ReplayServer
-from tests.api.legacy.test_surface import api_key_for
 from tests.automation.test_postprocess import CBZ, library, make_download  # noqa: F401
 from tests.automation.test_search import SAGA_54, serve, torznab
 from tests.factories import (
     DownloadClientConfigFactory, DownloadFactory, WatchedIssueFactory, WatchedSeriesFactory,
+    api_key_for,
 )
 
 
