@@ -17,6 +17,7 @@ from tests.factories import (
     DownloadClientConfigFactory, DownloadFactory, WatchedIssueFactory, WatchedSeriesFactory,
     api_key_for,
 )
+from tests.peers import qbittorrent  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -187,3 +188,45 @@ def test_ddl_without_a_blackhole_client_says_so(client, headers, app):
 def test_every_downloads_route_wants_an_api_key(client):
     answer = client.get("/api/downloads/queue")
     assert answer.status_code == 401 and answer.json["success"] is False
+
+
+def test_queue_and_cancel_against_a_real_qbittorrent(app, client, headers, qbittorrent, tmp_path):
+    """A grabbed torrent whose data is nowhere stays downloading at
+    qbittorrent-nox: the monitor (POST /process) puts it in the queue, and
+    cancel removes it from qbittorrent itself."""
+    from comicsrv.automation.grab import grab
+    from comicsrv.hookspecs import Release
+    from comicsrv_plugins.qbittorrent import QBittorrent
+    from tests.plugins.test_qbittorrent import comic_torrent, served, wait_for
+
+    _, torrent, info_hash = comic_torrent(tmp_path / "elsewhere")
+    empty = qbittorrent.downloads / "empty"
+    empty.mkdir()
+    DownloadClientConfigFactory(name="qBittorrent", kind="qbittorrent", protocol="torrent",
+                                category="comics",
+                                settings=qbittorrent.settings(save_path=str(empty)))
+    issue = WatchedIssueFactory(series=WatchedSeriesFactory(name="Captain Science"), number="1",
+                                state="wanted")
+    with served(torrent) as server:
+        download = grab(Release(title="Captain Science 001 (1950)", indexer="local",
+                                download_url=f"{server.url}/download/1.torrent",
+                                protocol="torrent"), issue)
+    assert download.client_item_id == info_hash
+    peer = QBittorrent(qbittorrent.settings())
+    wait_for(lambda: peer.status([info_hash]), what="qbittorrent to list the torrent")
+
+    def monitored_state():
+        job_id = client.post("/api/downloads/process", headers=headers).json["data"]["job_id"]
+        _wait(app, job_id)
+        results = client.get("/api/downloads/queue", headers=headers).json["data"]["results"]
+        return results and results[0]["state"] == "downloading" and results[0]
+
+    queued = wait_for(monitored_state, what="the monitor to see it downloading")
+    assert queued["id"] == download.id and queued["client_item_id"] == info_hash
+    answer = client.delete(f"/api/downloads/{download.id}", headers=headers,
+                           query_string={"delete_files": "true"})
+    assert answer.status_code == 200 and answer.json["data"]["state"] == "removed"
+    wait_for(lambda: not peer.status([info_hash]), what="qbittorrent to drop the torrent")
+    db.session.expire_all()
+    assert db.session.get(WatchedIssue, issue.id).state == "wanted"
+    assert client.get("/api/downloads/queue", headers=headers).json["data"]["total"] == 0
