@@ -153,3 +153,12 @@ def test_under_comicsrv_serve_restart_re_executes_and_shutdown_stops_cleanly(tmp
             proc.communicate()
     assert proc.returncode == 0, output
     assert output.count("shutting down") == 2 and "Traceback" not in output
+
+
+def test_repeated_failed_logins_are_throttled_in_the_envelope(client):
+    UserFactory(username="alice")
+    statuses = [client.post("/api/auth/login", json={"username": "alice", "password": "no"})
+                for _ in range(6)]
+    assert [s.status_code for s in statuses[:5]] == [401] * 5
+    assert statuses[5].status_code == 429 and statuses[5].json["error"]["code"] == 429
+    assert statuses[5].headers.get("Retry-After")
