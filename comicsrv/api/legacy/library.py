@@ -5,27 +5,18 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.orm import selectinload
 
 from ...auth import require
 from ...extensions import db
-from ...models.automation import WANTED, WatchedIssue, WatchedSeries
-from .common import SECURITY, LimitOffsetArgs, ok, page, page_of_query
+from ...models.automation import WANTED, WatchedIssue
+from .common import SECURITY, LimitOffsetArgs, ok, page_of_query
 from .schemas import (
-    Envelope, comic_row, issue_counts, issue_row, series_by_comic_id, watchlist_row, with_counts,
+    Envelope, comic_row, issue_counts, issue_row, series_by_comic_id, series_page, watchlist_row,
 )
 
 blp = Blueprint("legacy_library", __name__, url_prefix="/api",
                 description="Comicarr: wanted issues, watchlist and browsing")
-
-SERIES_ORDER = (WatchedSeries.sort_name, WatchedSeries.id)
-
-
-def _series_page(args: dict, serialize) -> dict:
-    limit, offset = args["limit"], args["offset"]
-    total = db.session.scalar(db.select(db.func.count(WatchedSeries.id)))
-    rows = db.session.scalars(db.select(WatchedSeries).order_by(*SERIES_ORDER)
-                              .limit(limit).offset(offset)).all()
-    return page(with_counts(rows, serialize), total, limit, offset)
 
 
 @blp.route("/wanted")
@@ -37,7 +28,8 @@ class Wanted(MethodView):
     def get(self, args):
         """Wanted issues, by release date (oldest first): ComicName,
         Issue_Number, IssueName, ReleaseDate, Status, ComicID, IssueID, ..."""
-        query = (db.select(WatchedIssue).where(WatchedIssue.state == WANTED)
+        query = (db.select(WatchedIssue).options(selectinload(WatchedIssue.series))
+                 .where(WatchedIssue.state == WANTED)
                  .order_by(db.func.coalesce(WatchedIssue.store_date, WatchedIssue.cover_date),
                            WatchedIssue.id))
         return page_of_query(query, args, issue_row)
@@ -51,7 +43,7 @@ class Watchlist(MethodView):
     @blp.response(200, Envelope)
     def get(self, args):
         """Watched series with their progress: totalissues, haveissues, percent."""
-        return _series_page(args, watchlist_row)
+        return series_page(args, watchlist_row)
 
 
 @blp.route("/comics")
@@ -62,7 +54,7 @@ class Comics(MethodView):
     @blp.response(200, Envelope)
     def get(self, args):
         """Every watched series with every column."""
-        return _series_page(args, comic_row)
+        return series_page(args, comic_row)
 
 
 @blp.route("/comic/<comic_id>")

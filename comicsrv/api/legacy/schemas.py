@@ -21,7 +21,7 @@ from ...models.automation import (
     DOWNLOADED, MONITORED, PAUSED, StoryArc, WatchedIssue, WatchedSeries,
 )
 from ..v1.auth import plain_text
-from .common import EnvelopeSchema
+from .common import EnvelopeSchema, page
 
 SERIES_STATUS_WORDS = {MONITORED: "Active", PAUSED: "Paused"}
 MAX_ID = 64  # the provider-id column width
@@ -139,6 +139,15 @@ def comic_row(watched: WatchedSeries, counts: dict[str, Any] | None = None) -> d
 def with_counts(rows: list[WatchedSeries], serialize) -> list[dict[str, Any]]:
     counts = issue_counts(row.id for row in rows)
     return [serialize(row, counts.get(row.id)) for row in rows]
+
+
+def series_page(args: dict[str, int], serialize) -> dict[str, Any]:
+    """One page of watched series by name, their counts in one query."""
+    limit, offset = args["limit"], args["offset"]
+    total = db.session.scalar(db.select(func.count(WatchedSeries.id)))
+    rows = db.session.scalars(db.select(WatchedSeries).order_by(
+        WatchedSeries.sort_name, WatchedSeries.id).limit(limit).offset(offset)).all()
+    return page(with_counts(rows, serialize), total, limit, offset)
 
 
 # --- issue rows -------------------------------------------------------------------

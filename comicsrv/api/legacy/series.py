@@ -16,10 +16,10 @@ from ...automation import search, watchlist
 from ...errors import BadRequest
 from ...extensions import db
 from ...models.automation import MONITORED, PAUSED, SKIPPED, WANTED, WatchedSeries
-from .common import SECURITY, LimitOffsetArgs, ok, page_of_query
+from .common import SECURITY, LimitOffsetArgs, ok
 from .schemas import (
     ComicIdBody, Envelope, clean_id, issue_by_issue_id, issue_counts, issue_detail, series_by_comic_id,
-    series_row,
+    series_page, series_row,
 )
 
 blp = Blueprint("legacy_series", __name__, url_prefix="/api",
@@ -33,11 +33,6 @@ class RemoveArgs(Schema):
 
 def _row(watched: WatchedSeries) -> dict:
     return series_row(watched, issue_counts([watched.id]).get(watched.id))
-
-
-def series_list(args: dict) -> dict:
-    query = db.select(WatchedSeries).order_by(WatchedSeries.sort_name, WatchedSeries.id)
-    return page_of_query(query, args, _row)
 
 
 def series_detail(watched: WatchedSeries) -> dict:
@@ -63,7 +58,7 @@ class SeriesCollection(MethodView):
     @blp.response(200, Envelope)
     def get(self, args):
         """Every watched series: ComicID, ComicName, Status, Total, Have, ..."""
-        return series_list(args)
+        return series_page(args, series_row)
 
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
