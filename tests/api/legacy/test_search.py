@@ -51,3 +51,31 @@ def test_providers_lists_metadata_providers_and_indexers(client, headers):
     assert [(i["name"], i["kind"], i["protocol"]) for i in data["indexers"]] == [
         ("Local Torznab", "torznab", "torrent")]
     assert "settings" not in data["indexers"][0]  # never an indexer's API key
+
+
+def test_seed_000_curl_examples_answer_in_the_envelope_with_real_data(client, headers, app):
+    """Each curl example of seed 000 in this area, in order, the key sent as
+    X-Api-Key or ?apikey= (series 1 stands in for the examples' 12345)."""
+    key = headers["X-Api-Key"]
+    assert client.get("/api/series", headers=headers).json["data"]["results"] == []
+    added = client.post("/api/series", json={"comic_id": 1}, headers=headers)
+    assert added.status_code == 201 and added.json["success"] is True
+    paused = client.put("/api/series/1/pause", headers=headers).json
+    assert paused == {"success": True, "data": paused["data"]} and paused["data"]["Status"] == "Paused"
+    watchlist = client.get("/api/watchlist", query_string={"apikey": key}).json["data"]
+    assert watchlist["total"] == 1 and watchlist["results"][0]["ComicName"] == "Death of the Inhumans"
+    second_page = client.get("/api/watchlist", query_string={"limit": 10, "offset": 10},
+                             headers=headers).json["data"]
+    assert (second_page["results"], second_page["total"], second_page["limit"],
+            second_page["offset"], second_page["has_more"]) == ([], 1, 10, 10, False)
+    batman = client.post("/api/search/comics", json={"query": "Batman"}, headers=headers).json
+    assert batman["data"]["total"] == 100 and batman["data"]["has_more"] is True
+    assert len(batman["data"]["results"]) == 25
+    assert "Batman" in batman["data"]["results"][0]["name"]
+    forced = client.post("/api/search/force", headers=headers)
+    assert forced.status_code == 202 and app.extensions["comicsrv.jobs"].wait(
+        forced.json["data"]["job_id"], timeout=60)
+    metadata = client.get("/api/metadata/comic/1", headers=headers).json["data"]
+    assert metadata["ComicName"] == "Death of the Inhumans" and len(metadata["issues"]) == 2
+    arcs = client.get("/api/storyarcs", headers=headers).json
+    assert arcs["success"] is True and arcs["data"]["total"] == 0
