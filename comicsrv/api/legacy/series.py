@@ -26,6 +26,9 @@ blp = Blueprint("legacy_series", __name__, url_prefix="/api",
                 description="Comicarr: watched series")
 
 
+MAX_REFRESH = 100  # Comicarr's bulk limit
+
+
 class RemoveArgs(Schema):
     directory = fields.Boolean(load_default=False,
                                metadata={"description": "also delete the series' files"})
@@ -115,8 +118,14 @@ class SeriesRefresh(MethodView):
     @blp.response(200, Envelope)
     def post(self, comic_id):
         """Re-read the series and its issues from its provider; new issues
-        are wanted when the series monitors new ones."""
-        return ok(watchlist.refresh_series(series_by_comic_id(comic_id).id))
+        are wanted when the series monitors new ones. Several comma-separated
+        ids are refreshed in turn (as Comicarr accepts); every id must exist."""
+        ids = [part for part in comic_id.split(",") if part.strip()][:MAX_REFRESH]
+        watched = [series_by_comic_id(part) for part in ids]
+        if not watched:
+            raise BadRequest("name a comic_id to refresh")
+        outcomes = [watchlist.refresh_series(series.id) for series in watched]
+        return ok(outcomes[0] if len(outcomes) == 1 else {"results": outcomes})
 
 
 @blp.route("/series/issues/<issue_id>/queue")

@@ -54,6 +54,10 @@ def test_refresh_reads_the_provider_again(client, headers):
     response = client.post("/api/series/1/refresh", headers=headers)
     assert response.status_code == 200
     assert response.json["data"]["added"] == 0 and response.json["data"]["name"] == "Death of the Inhumans"
+    several = client.post("/api/series/1,1/refresh", headers=headers)
+    assert [r["name"] for r in several.json["data"]["results"]] == ["Death of the Inhumans"] * 2
+    assert client.post("/api/series/1,77/refresh", headers=headers).status_code == 404
+    assert client.post("/api/series/,/refresh", headers=headers).status_code == 400
 
 
 def test_unqueue_skips_and_queue_wants_and_searches(client, headers):
