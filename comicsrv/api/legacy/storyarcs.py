@@ -48,16 +48,18 @@ def arc_row(arc: StoryArc, counts: tuple[int, int] | None = None) -> dict:
 
 
 def arc_detail(arc: StoryArc) -> dict:
+    linked = [e.watched_issue_id for e in arc.entries if e.watched_issue_id]
+    states = dict(db.session.execute(db.select(WatchedIssue.id, WatchedIssue.state).where(
+        WatchedIssue.id.in_(linked))).all()) if linked else {}
     issues = []
     for entry in sorted(arc.entries, key=lambda e: e.position):
-        watched = db.session.get(WatchedIssue, entry.watched_issue_id) \
-            if entry.watched_issue_id else None
+        state = states.get(entry.watched_issue_id)
         issues.append({
             "IssueArcID": f"{arc.provider_id}_{entry.provider_issue_id}",
             "ReadingOrder": entry.position, "IssueID": entry.provider_issue_id,
             "ComicID": entry.provider_series_id, "ComicName": entry.series_name,
             "IssueNumber": entry.number, "IssueName": entry.title, "IssueDate": entry.cover_date,
-            "Status": issue_status(watched.state) if watched else "Not Watched",
+            "Status": issue_status(state) if state else "Not Watched",
         })
     return {**arc_row(arc, _counts([arc.id]).get(arc.id)), "issues": issues}
 
