@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import or_
 
@@ -82,10 +82,12 @@ def _record_result(row: IndexerConfig, error: BaseException | None) -> None:
         row.disabled_until = utcnow() + timedelta(seconds=wait)
 
 
-def _fan_out(rows: list[IndexerConfig], call: Callable[[Any], list[Release]],
-             outcome: SearchOutcome) -> dict[int, list[Release]]:
-    """Run ``call(plugin)`` for every row concurrently; record each result on
-    its row. Plugins are built here, in the app context; they need none."""
+def fan_out(rows: list[IndexerConfig], call: Callable[[Any], list[Release]],
+            outcome: SearchOutcome) -> Iterator[tuple[IndexerConfig, list[Release] | None]]:
+    """Run ``call(plugin)`` for every row concurrently and yield ``(row,
+    releases)`` as each indexer answers (``None`` for one that failed); each
+    result is recorded on its row. Plugins are built here, in the app
+    context; they need none."""
     plugins = {}
     for row in rows:
         try:
@@ -93,43 +95,81 @@ def _fan_out(rows: list[IndexerConfig], call: Callable[[Any], list[Release]],
         except Exception as exc:
             outcome.errors[row.name] = str(exc)
             _record_result(row, exc)
-    found: dict[int, list[Release]] = {}
+            yield row, None
+    by_id = {row.id: row for row in rows}
     if plugins:
         with ThreadPoolExecutor(max_workers=min(len(plugins), MAX_PARALLEL_INDEXERS)) as pool:
-            futures = {row_id: pool.submit(call, plugin) for row_id, plugin in plugins.items()}
-        for row in rows:
-            if row.id not in futures:
-                continue
-            try:
-                releases = futures[row.id].result()
-            except Exception as exc:  # one failing indexer never stops the others
-                log.warning("indexer %s failed: %s", row.name, exc)
-                outcome.errors[row.name] = str(exc) or type(exc).__name__
-                _record_result(row, exc)
-                continue
-            _record_result(row, None)
-            outcome.searched.append(row.name)
-            for release in releases:
-                release.indexer = row.name  # the configured name, whatever the plugin said
-                if row.protocol and row.kind == "rss":
-                    release.protocol = row.protocol
-            found[row.id] = releases
+            futures = {pool.submit(call, plugin): row_id for row_id, plugin in plugins.items()}
+            for future in as_completed(futures):
+                row = by_id[futures[future]]
+                try:
+                    releases = future.result()
+                except Exception as exc:  # one failing indexer never stops the others
+                    log.warning("indexer %s failed: %s", row.name, exc)
+                    outcome.errors[row.name] = str(exc) or type(exc).__name__
+                    _record_result(row, exc)
+                    yield row, None
+                    continue
+                _record_result(row, None)
+                outcome.searched.append(row.name)
+                for release in releases:
+                    release.indexer = row.name  # the configured name, whatever the plugin said
+                    if row.protocol and row.kind == "rss":
+                        release.protocol = row.protocol
+                yield row, releases
     db.session.commit()
+
+
+def _fan_out(rows: list[IndexerConfig], call: Callable[[Any], list[Release]],
+             outcome: SearchOutcome) -> dict[int, list[Release]]:
+    """``fan_out`` collected: ``{row id: releases}`` of the indexers that answered."""
+    found = {row.id: releases for row, releases in fan_out(rows, call, outcome)
+             if releases is not None}
+    # Keep the rows' order in ``outcome.searched`` whatever order they answered in.
+    order = {row.name: i for i, row in enumerate(rows)}
+    outcome.searched.sort(key=lambda name: order.get(name, len(order)))
     return found
+
+
+def enabled_search_indexers() -> list[IndexerConfig]:
+    return list(db.session.execute(
+        db.select(IndexerConfig).where(IndexerConfig.enabled.is_(True),
+                                       IndexerConfig.enable_search.is_(True))
+        .order_by(IndexerConfig.priority, IndexerConfig.id)).scalars())
 
 
 def search_indexers(query: SearchQuery, indexers: list[IndexerConfig] | None = None) -> SearchOutcome:
     """Search every enabled search indexer (or ``indexers``) concurrently."""
     outcome = SearchOutcome()
-    if indexers is None:
-        indexers = list(db.session.execute(
-            db.select(IndexerConfig).where(IndexerConfig.enabled.is_(True),
-                                           IndexerConfig.enable_search.is_(True))
-            .order_by(IndexerConfig.priority, IndexerConfig.id)).scalars())
-    rows = _usable(indexers, outcome)
-    for releases in _fan_out(rows, lambda plugin: plugin.search(query), outcome).values():
-        outcome.releases.extend(releases)
+    rows = _usable(enabled_search_indexers() if indexers is None else indexers, outcome)
+    found = _fan_out(rows, lambda plugin: plugin.search(query), outcome)
+    for row in rows:
+        outcome.releases.extend(found.get(row.id, []))
     return outcome
+
+
+def stream_search(query: SearchQuery) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Search every enabled search indexer and yield ``(event, data)`` as each
+    answers: ``skipped`` (in back-off), ``results`` (one indexer's releases,
+    parsed), ``error`` (one indexer failed), then ``done`` with the counts."""
+    outcome = SearchOutcome()
+    rows = _usable(enabled_search_indexers(), outcome)
+    for name in outcome.skipped:
+        yield "skipped", {"indexer": name, "reason": "backing off after errors"}
+    total = 0
+    for row, releases in fan_out(rows, lambda plugin: plugin.search(query), outcome):
+        if releases is None:
+            yield "error", {"indexer": row.name, "message": outcome.errors.get(row.name, "")}
+            continue
+        total += len(releases)
+        yield "results", {"indexer": row.name, "releases": [
+            {"title": r.title, "guid": r.guid, "download_url": r.download_url,
+             "protocol": r.protocol, "size": r.size, "seeders": r.seeders,
+             "published": r.published.isoformat() if r.published else None,
+             "parsed": parse_release(r.title).to_dict()} for r in releases]}
+    yield "done", {"indexers": len(rows), "answered": len(outcome.searched),
+                   "failed": len(outcome.errors), "skipped": len(outcome.skipped),
+                   "releases": total}
 
 
 # --- one issue -----------------------------------------------------------------

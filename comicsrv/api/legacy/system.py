@@ -1,25 +1,12 @@
 """Comicarr's system endpoints: login and logout (the web UI's session
 cookie, as ``/api/v1/auth/login`` sets it), the admin configuration (the
 settings of ``comicsrv.settings_store``, secrets masked), version, recent
-logs, and a clean shutdown or restart.
-
-Shutdown and restart run after the answer has been sent, through the
-callable ``app.extensions["comicsrv.shutdown"]`` (``restart: bool``) when an
-embedder set one, else, under ``comicsrv serve``, :func:`stop_process`:
-SIGTERM to this process, which ``serve`` handles by stopping the scheduler
-and the gevent server cleanly; a restart then re-executes the same command
-line. Under any other WSGI server the answer is 409: its process manager
-owns the process.
+logs, and a clean shutdown or restart (see ``comicsrv.lifecycle``).
 """
 from __future__ import annotations
 
-import atexit
-import os
 import platform
-import signal
-import sys
-import threading
-from typing import Any, Callable
+from typing import Any
 
 from flask import Response, after_this_request, current_app, request
 from flask.views import MethodView
@@ -32,7 +19,8 @@ from ...auth import current_principal, require
 from ...auth.principal import user_for_password
 from ...auth.throttle import login_throttle
 from ...auth.tokens import SESSION_COOKIE
-from ...errors import BadRequest, Conflict, Unauthorized
+from ...errors import BadRequest, Unauthorized
+from ...lifecycle import schedule_stop
 from ...logbuffer import EXTENSION as LOGS_EXTENSION
 from ...logbuffer import LEVELS, log_buffer
 from .common import SECURITY, EnvelopeSchema, ok
@@ -41,10 +29,6 @@ blp = Blueprint("legacy_system", __name__, url_prefix="/api",
                 description="System: login, logout, configuration, version, logs, shutdown")
 
 PUBLIC: list = []
-SHUTDOWN_EXTENSION = "comicsrv.shutdown"
-SERVER_EXTENSION = "comicsrv.server"  # set by comicsrv.server.serve
-# Long enough for the answer to leave the server before it stops.
-SHUTDOWN_DELAY_SECONDS = 0.5
 
 
 class LegacyLoginSchema(Schema):
@@ -186,34 +170,6 @@ class Logs(MethodView):
 
 # --- shutdown and restart --------------------------------------------------------
 
-def stop_process(restart: bool) -> None:
-    """SIGTERM to this process (``serve`` stops its server and scheduler
-    cleanly on it); for a restart, re-execute the command line on exit."""
-    if restart:
-        # orig_argv keeps "-m comicsrv"; argv[0] would be __main__.py's path.
-        argv = [sys.executable, *sys.orig_argv[1:]]
-        atexit.register(os.execv, sys.executable, argv)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _schedule(restart: bool) -> None:
-    app = current_app._get_current_object()
-    stop: Callable[[bool], None] | None = app.extensions.get(SHUTDOWN_EXTENSION)
-    if stop is None:
-        if SERVER_EXTENSION not in app.extensions:
-            # Under another WSGI server its process manager owns the process.
-            raise Conflict("This process does not run `comicsrv serve`; stop or restart it "
-                           "with the server that runs it", code="not_serving")
-        stop = stop_process
-
-    @after_this_request
-    def later(response: Response) -> Response:
-        timer = threading.Timer(SHUTDOWN_DELAY_SECONDS, stop, args=(restart,))
-        timer.daemon = True
-        timer.start()
-        return response
-
-
 @blp.route("/system/shutdown")
 class Shutdown(MethodView):
     @require("SystemAdmin")
@@ -221,7 +177,7 @@ class Shutdown(MethodView):
     @blp.response(202, EnvelopeSchema)
     def post(self):
         """Stop the server cleanly once this answer is sent."""
-        _schedule(restart=False)
+        schedule_stop(restart=False)
         return ok({"message": "Shutting down"})
 
 
@@ -233,5 +189,5 @@ class Restart(MethodView):
     def post(self):
         """Stop cleanly once this answer is sent, then start again with the
         same command line."""
-        _schedule(restart=True)
+        schedule_stop(restart=True)
         return ok({"message": "Restarting"})

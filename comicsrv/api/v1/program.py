@@ -97,3 +97,21 @@ _control_route("start", True, "Turn the automation on and schedule it at once.")
 _control_route("stop", False, "Turn the automation off; running jobs finish, no new ones start.")
 _control_route("restart", True, "Stop and start again: the automation on, every schedule "
                "reinstalled from the current settings.")
+
+
+class ShutdownSchema(Schema):
+    message = fields.String()
+
+
+@blp.route("/program/shutdown")
+class ProgramShutdown(MethodView):
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.response(202, ShutdownSchema)
+    def post(self):
+        """Stop the whole server cleanly once this answer is sent (409 when
+        another WSGI server, not `comicsrv serve`, runs this process)."""
+        from ...lifecycle import schedule_stop
+
+        schedule_stop(restart=False)
+        return {"message": "Shutting down"}

@@ -1,0 +1,57 @@
+"""Stopping or restarting the server from an API call, cleanly.
+
+The stop runs after the answer has been sent, through the callable
+``app.extensions["comicsrv.shutdown"]`` (``restart: bool``) when an embedder
+set one, else, under ``comicsrv serve``, :func:`stop_process`: SIGTERM to this
+process, which ``serve`` handles by stopping the scheduler and the gevent
+server cleanly; a restart then re-executes the same command line. Under any
+other WSGI server the answer is 409: its process manager owns the process.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+from typing import Callable
+
+from flask import Response, after_this_request, current_app
+
+from .errors import Conflict
+
+SHUTDOWN_EXTENSION = "comicsrv.shutdown"
+SERVER_EXTENSION = "comicsrv.server"  # set by comicsrv.server.serve
+# Long enough for the answer to leave the server before it stops.
+SHUTDOWN_DELAY_SECONDS = 0.5
+
+
+def stop_process(restart: bool) -> None:
+    """SIGTERM to this process (``serve`` stops its server and scheduler
+    cleanly on it); for a restart, re-execute the command line on exit."""
+    if restart:
+        # orig_argv keeps "-m comicsrv"; argv[0] would be __main__.py's path.
+        argv = [sys.executable, *sys.orig_argv[1:]]
+        atexit.register(os.execv, sys.executable, argv)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def schedule_stop(restart: bool) -> None:
+    """Stop (or restart) once the current request's answer is sent."""
+    app = current_app._get_current_object()
+    stop: Callable[[bool], None] | None = app.extensions.get(SHUTDOWN_EXTENSION)
+    if stop is None:
+        if SERVER_EXTENSION not in app.extensions:
+            # Under another WSGI server its process manager owns the process.
+            raise Conflict("This process does not run `comicsrv serve`; stop or restart it "
+                           "with the server that runs it", code="not_serving")
+        stop = stop_process
+
+    @after_this_request
+    def later(response: Response) -> Response:
+        timer = threading.Timer(SHUTDOWN_DELAY_SECONDS, stop, args=(restart,))
+        timer.daemon = True
+        timer.start()
+        return response
+
+
