@@ -3,8 +3,6 @@ real nzbget on 127.0.0.1 (SABnzbd, which Debian lacks, through ReplayServer)."""
 from __future__ import annotations
 
 import os
-import sys
-import types
 from datetime import timedelta
 from pathlib import Path
 
@@ -48,12 +46,12 @@ def events(app):
 
 @pytest.fixture
 def search_calls(monkeypatch):
-    """Records ``search.search_issue`` calls (the search module is another
-    part of the pipeline; only the hand-over to it is under test here)."""
+    """Records ``search.search_issue`` calls: only the hand-over to the search
+    is under test here (tests/automation/test_search.py covers the search)."""
+    from comicsrv.automation import search
+
     calls: list[int] = []
-    module = types.ModuleType("comicsrv.automation.search")
-    module.search_issue = calls.append
-    monkeypatch.setitem(sys.modules, "comicsrv.automation.search", module)
+    monkeypatch.setattr(search, "search_issue", calls.append)
     return calls
 
 
