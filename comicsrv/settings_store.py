@@ -264,6 +264,19 @@ def _shown(option: Option, value: Any) -> Any:
     return SECRET_MASK if option.secret and value else value
 
 
+def settings_values() -> dict[str, Any]:
+    """Every admin setting as ``{key: value}`` (secrets masked): the whole
+    configuration as the config endpoints show it."""
+    return {item["key"]: item["value"] for item in settings_state()}
+
+
+def without_masked_secrets(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` minus secrets sent back as the mask they were shown as, so
+    a client that saves the whole configuration it read keeps them."""
+    return {key: value for key, value in values.items()
+            if not (value == SECRET_MASK and getattr(SETTINGS.get(key), "secret", False))}
+
+
 def _commit() -> None:
     try:
         db.session.commit()

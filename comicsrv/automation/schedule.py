@@ -9,8 +9,9 @@ piling up. ``schedule_automation`` is called on start and again whenever an
 from __future__ import annotations
 
 import logging
+from typing import Iterable
 
-from flask import Flask
+from flask import Flask, current_app
 
 from ..settings_store import get_setting
 
@@ -43,3 +44,13 @@ def schedule_automation(app: Flask) -> dict[str, float]:
             installed[job_type] = seconds
     log.info("automation schedules: %s", installed or "off")
     return installed
+
+
+def apply_setting_changes(keys: Iterable[str]) -> None:
+    """After an admin changed ``keys``: reschedule at once when any is an
+    ``automation.*`` setting and the scheduler runs (every settings
+    endpoint of every surface calls this)."""
+    if any(key.startswith("automation.") for key in keys):
+        app = current_app._get_current_object()
+        if app.extensions["comicsrv.scheduler"].running:
+            schedule_automation(app)

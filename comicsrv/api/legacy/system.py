@@ -6,7 +6,6 @@ logs, and a clean shutdown or restart (see ``comicsrv.lifecycle``).
 from __future__ import annotations
 
 import platform
-from typing import Any
 
 from flask import Response, after_this_request, current_app, request
 from flask.views import MethodView
@@ -19,6 +18,7 @@ from ...auth import current_principal, require
 from ...auth.principal import user_for_password
 from ...auth.throttle import login_throttle
 from ...auth.tokens import SESSION_COOKIE
+from ...automation.schedule import apply_setting_changes
 from ...errors import BadRequest, Unauthorized
 from ...lifecycle import schedule_stop
 from ...logbuffer import EXTENSION as LOGS_EXTENSION
@@ -99,10 +99,6 @@ class Logout(MethodView):
 
 # --- configuration ---------------------------------------------------------------
 
-def _config() -> dict[str, Any]:
-    return {item["key"]: item["value"] for item in settings_store.settings_state()}
-
-
 @blp.route("/config")
 class Config(MethodView):
     @require("SystemAdmin")
@@ -110,7 +106,7 @@ class Config(MethodView):
     @blp.response(200, EnvelopeSchema)
     def get(self):
         """Every admin setting as ``{key: value}``; secrets masked."""
-        return ok(_config())
+        return ok(settings_store.settings_values())
 
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
@@ -119,25 +115,13 @@ class Config(MethodView):
     def put(self, body):
         """Change settings (``{key: value}``): all valid or none changed (400
         naming each bad key). A secret sent back masked keeps its value."""
-        changes = {key: value for key, value in body.items()
-                   if not (value == settings_store.SECRET_MASK
-                           and getattr(settings_store.SETTINGS.get(key), "secret", False))}
+        changes = settings_store.without_masked_secrets(body)
         if not body:
             raise BadRequest("No settings given")
         if changes:
             settings_store.set_settings(changes, current_principal().user.id)
-            _apply(changes)
-        return ok(_config())
-
-
-def _apply(keys) -> None:
-    """Schedules follow their settings at once, as in /api/v1."""
-    if any(key.startswith("automation.") for key in keys):
-        from ...automation.schedule import schedule_automation
-
-        app = current_app._get_current_object()
-        if app.extensions["comicsrv.scheduler"].running:
-            schedule_automation(app)
+            apply_setting_changes(changes)
+        return ok(settings_store.settings_values())
 
 
 # --- version and logs ------------------------------------------------------------

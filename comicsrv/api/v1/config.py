@@ -8,17 +8,15 @@ secret sent back masked keeps its stored value.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema
 
 from ... import settings_store
 from ...auth import current_principal, require
+from ...automation.schedule import apply_setting_changes
 from ...errors import BadRequest
 from .rss import SECURITY
-from .settings import _apply
 
 blp = Blueprint("v1_config", __name__, url_prefix="/api/v1",
                 description="The whole configuration, read and partially updated")
@@ -30,10 +28,6 @@ class ConfigSchema(Schema):
         unknown = "include"
 
 
-def whole_config() -> dict[str, Any]:
-    return {item["key"]: item["value"] for item in settings_store.settings_state()}
-
-
 @blp.route("/config")
 class Config(MethodView):
     @require("SystemAdmin")
@@ -41,7 +35,7 @@ class Config(MethodView):
     @blp.response(200)
     def get(self):
         """Every setting as ``{key: value}``; secrets masked."""
-        return whole_config()
+        return settings_store.settings_values()
 
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
@@ -51,10 +45,8 @@ class Config(MethodView):
         """Change the keys sent, all or none; answers the whole configuration."""
         if not body:
             raise BadRequest("No settings given")
-        changes = {key: value for key, value in body.items()
-                   if not (value == settings_store.SECRET_MASK
-                           and getattr(settings_store.SETTINGS.get(key), "secret", False))}
+        changes = settings_store.without_masked_secrets(body)
         if changes:
             settings_store.set_settings(changes, current_principal().user.id)
-            _apply(changes)
-        return whole_config()
+            apply_setting_changes(changes)
+        return settings_store.settings_values()

@@ -3,13 +3,13 @@
 ``comicsrv.settings_store.SETTINGS``."""
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from ... import settings_store
 from ...auth import current_principal, require
+from ...automation.schedule import apply_setting_changes
 from ...extensions import db
 from ..pagination import PageArgs, envelope, paginate_query
 from .preferences import OptionListSchema, OptionSchema, ValueSchema, page_of
@@ -77,18 +77,8 @@ class SettingsBulk(MethodView):
         """Change several settings at once: all valid, or nothing is changed
         (400 naming every bad key in `details`). Answers the changed settings."""
         items = settings_store.set_settings(body["settings"], _user_id())
-        _apply(body["settings"])
+        apply_setting_changes(body["settings"])
         return envelope(items, len(items), 1, max(1, len(items)))
-
-
-def _apply(keys) -> None:
-    """Settings that drive running machinery take effect at once."""
-    if any(key.startswith("automation.") for key in keys):
-        from ...automation.schedule import schedule_automation
-
-        app = current_app._get_current_object()
-        if app.extensions["comicsrv.scheduler"].running:
-            schedule_automation(app)
 
 
 @blp.route("/admin/settings/<key>")
@@ -107,7 +97,7 @@ class SettingDetail(MethodView):
     def put(self, body, key):
         """Change one setting; a value of the wrong type or out of range is a 400."""
         state = settings_store.set_setting(key, body["value"], _user_id())
-        _apply([key])
+        apply_setting_changes([key])
         return state
 
 
@@ -119,7 +109,7 @@ class SettingReset(MethodView):
     def post(self, key):
         """Back to the default (recorded in the history when the value changes)."""
         state = settings_store.reset_setting(key, _user_id())
-        _apply([key])
+        apply_setting_changes([key])
         return state
 
 

@@ -16,6 +16,7 @@ from marshmallow import Schema, fields, validate
 from ... import settings_store
 from ...auth import current_principal, require
 from ...automation import feeds
+from ...automation.schedule import apply_setting_changes
 from ...errors import Forbidden
 from .downloader import TestResultSchema, run_test
 from .rss import SECURITY, AnalysisArgs
@@ -121,8 +122,5 @@ class WizardComplete(MethodView):
         _open()
         values = {**body["settings"], COMPLETED: True}
         settings_store.set_settings(values, current_principal().user.id)
-        if any(key.startswith("automation.") for key in values):
-            from .settings import _apply
-
-            _apply(values)
+        apply_setting_changes(values)
         return {"completed": True}
