@@ -1,0 +1,155 @@
+"""A real ``comicsrv serve`` process on 127.0.0.1, for tests whose subject
+depends on the gevent server: imports in worker threads, subprocesses,
+sockets, keep-alive, streaming, timeouts.
+
+The process uses the test session's database (SQLite file or PostgreSQL), so
+a test builds its rows with the factories in its own app context, then starts
+the server and talks to it over HTTP. ``make_app``'s clean-up empties the
+tables afterwards, as for every other test.
+
+    def test_pages(live_server, admin_headers, scanned_library):
+        server = live_server()
+        response = server.get("/api/v1/books", headers=admin_headers)
+
+Import the fixture into a test module (``from tests.serving import
+live_server``) or a conftest so pytest finds it.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+START_TIMEOUT = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    """One ``comicsrv serve`` process and a requests session on it."""
+
+    data_dir: Path
+    env: dict[str, str]
+    port: int = 0
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    session: requests.Session = field(default_factory=requests.Session)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveServer:
+        """Start the process and wait until ``/ping`` answers."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        self.port = self.port or _free_port()
+        self.log_path = self.data_dir / f"serve-{self.port}.log"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "comicsrv", "--data-dir", str(self.data_dir), "serve",
+             "--port", str(self.port)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"comicsrv serve exited with {self.process.returncode}:\n"
+                                   f"{self.output()[-4000:]}")
+            try:
+                if requests.get(self.url + "/ping", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"comicsrv serve did not answer within {START_TIMEOUT:.0f} s:\n"
+                           f"{self.output()[-4000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        """Stop the process (SIGTERM: a clean stop) and return its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self.session.close()
+        self.session = requests.Session()
+        return self.process.returncode
+
+    def restart(self) -> LiveServer:
+        """A clean stop and a new process on the same port and data dir."""
+        self.stop()
+        self.process = None
+        return self.start()
+
+    def output(self) -> str:
+        """Everything the process wrote (log lines, tracebacks)."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.url + path, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path, make_app):
+    """A factory: ``live_server(**env)`` starts ``comicsrv serve`` on the
+    session database with ``COMICSRV_<NAME>`` settings from ``env``; every
+    server started is stopped at the end and must not have printed a
+    traceback (a 500 logs one)."""
+    # make_app is requested so its clean-up empties the tables the server wrote.
+    servers: list[LiveServer] = []
+
+    def start(**settings) -> LiveServer:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
+        env.update({
+            "COMICSRV_DATABASE_URL": database_url,
+            "COMICSRV_AUTO_MIGRATE": "false",
+            "COMICSRV_SCAN_ON_START": "false",
+            "COMICSRV_LOG_LEVEL": "INFO",
+        })
+        env.update({f"COMICSRV_{k.upper()}": str(v) for k, v in settings.items()})
+        server = LiveServer(tmp_path / f"serve{len(servers)}", env)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    failures = []
+    for server in servers:
+        server.stop()
+        if "Traceback" in server.output():
+            failures.append(server.output()[-6000:])
+    assert not failures, "comicsrv serve logged a traceback:\n" + "\n".join(failures)
