@@ -13,7 +13,6 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
-from urllib.parse import urlsplit
 
 from flask import request
 from sqlalchemy.orm import joinedload
@@ -23,6 +22,7 @@ from ..jobs.pool import run_cpu
 from ..models import ApiKey, ClientToken, User, utcnow
 from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS
 from .secrets import check_password, hash_password, hash_token, new_token
+from .csrf import check_cookie_request
 from .tokens import SESSION_COOKIE, user_for_token
 
 
@@ -159,20 +159,16 @@ def _from_apikey_query() -> Principal | None:
     return principal_for_api_key(key) if surface and surface.name == "legacy" else None
 
 
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
 def _from_session_cookie() -> Principal | None:
-    """The web UI's cookie. SameSite=Lax keeps it off cross-site requests in
-    browsers that honour it; for the rest, a state-changing request whose
-    ``Origin`` names another host is not authenticated by the cookie."""
+    """The web UI's cookie. A state-changing request it authenticates must
+    come from our own pages (``comicsrv.auth.csrf``); otherwise 403."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    origin = request.headers.get("Origin")
-    if request.method not in _SAFE_METHODS and origin and urlsplit(origin).netloc != request.host:
-        return None
-    return principal_for_jwt(token, "session")
+    principal = principal_for_jwt(token, "session")
+    if principal is not None:
+        check_cookie_request(token)
+    return principal
 
 
 # Tried in order; the first that recognises the credentials wins. Explicit

@@ -17,6 +17,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from ...auth import current_principal, require
 from ...auth.permissions import PERMISSIONS
+from ...auth.csrf import HEADER as CSRF_HEADER, csrf_token, token_for_session
 from ...auth.principal import user_for_password
 from ...auth.throttle import login_throttle
 from ...auth.tokens import SESSION_COOKIE, issue_token
@@ -162,6 +163,8 @@ def log_in(user: User) -> dict:
     @after_this_request
     def set_cookie(response: Response) -> Response:
         response.set_cookie(SESSION_COOKIE, token, max_age=ttl, **_cookie_options())
+        # What a script that keeps the cookie must send on state changes.
+        response.headers[CSRF_HEADER] = token_for_session(token)
         return response
 
     return {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "user": user}
@@ -265,4 +268,11 @@ class Me(MethodView):
         me = {name: getattr(principal.user, name) for name in UserSchema._declared_fields}
         me["permissions"] = [p for p in PERMISSIONS if principal.can(p)]
         me["auth_method"] = principal.method
+        if principal.method == "session":
+            token = csrf_token()
+
+            @after_this_request
+            def send_csrf_token(response: Response) -> Response:
+                response.headers[CSRF_HEADER] = token
+                return response
         return me

@@ -26,7 +26,7 @@ def test_login_sets_the_session_cookie_that_then_authenticates_and_logout_clears
     assert answer.status_code == 200 and answer.json["data"]["username"] == "alice"
     assert client.get_cookie(SESSION_COOKIE) is not None
     assert client.get("/api/system/version").json["data"]["version"]
-    out = client.post("/api/auth/logout")
+    out = client.post("/api/auth/logout", headers={"X-CSRF-Token": answer.headers["X-CSRF-Token"]})
     assert out.status_code == 200 and out.json["success"] is True
     assert client.get_cookie(SESSION_COOKIE) is None
     assert client.get("/api/system/version").status_code == 401

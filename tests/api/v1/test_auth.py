@@ -187,23 +187,59 @@ def test_revoked_expired_and_badly_signed_tokens_fail(app, client):
     assert client.get("/api/v1/auth/me").status_code == 401  # the cookie is the same JWT
 
 
-def test_cookie_is_ignored_on_a_cross_site_state_change(app, client):
+def test_cookie_state_changes_need_the_csrf_token_and_our_own_origin(app, client):
     UserFactory(username="alice")
-    login(client, "alice")
-    assert client.post("/api/v1/auth/logout",
-                       headers={"Origin": "https://evil.example"}).status_code == 401
+    answer = login(client, "alice")
+    token = answer.headers["X-CSRF-Token"]
+    assert client.get("/api/v1/auth/me").headers["X-CSRF-Token"] == token
+    # Reading with the cookie is harmless from anywhere.
     evil = {"Origin": "https://evil.example"}
-    assert client.get("/api/v1/auth/me", headers=evil).status_code == 200  # reading is harmless
-    same_site = {"Origin": "http://localhost"}
-    assert client.post("/api/v1/auth/logout", headers=same_site).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=evil).status_code == 200
+    refused = [
+        {},                                                    # no token
+        {"X-CSRF-Token": "forged"},                            # a wrong token
+        {"X-CSRF-Token": token, **evil},                       # another origin
+        {"X-CSRF-Token": token, "Sec-Fetch-Site": "cross-site"},
+        {"X-CSRF-Token": token, "Sec-Fetch-Site": "same-site"},  # another app on the NAS
+    ]
+    for headers in refused:
+        response = client.post("/api/v1/auth/logout", headers=headers)
+        assert response.status_code == 403, headers
+        assert response.json["error"] == "csrf_failed" and "CSRF" in response.json["message"] \
+            or "cannot use the session cookie" in response.json["message"]
+    # A form post carries the token as a field.
+    form = client.post("/api/v1/auth/logout", data={"csrf_token": "forged"})
+    assert form.status_code == 403
+    # The session is still there after every refusal; our own page's request works.
+    ours = {"X-CSRF-Token": token, "Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/api/v1/auth/logout", headers=ours).status_code == 204
+
+
+def test_the_csrf_token_belongs_to_one_session(app):
+    UserFactory(username="alice")
+    UserFactory(username="bob")
+    alice, bob = app.test_client(), app.test_client()
+    login(alice, "alice")
+    bobs_token = login(bob, "bob").headers["X-CSRF-Token"]
+    assert alice.post("/api/v1/auth/logout", headers={"X-CSRF-Token": bobs_token}).status_code == 403
+    assert alice.get("/api/v1/auth/me").json["username"] == "alice"
+
+
+def test_api_keys_need_no_csrf_token(app, client):
+    user = UserFactory(username="alice")
+    key = api_key_for(user, ["BooksRead"])
+    login(client, "alice")  # a cookie is present too, but the key is what counts
+    assert client.post("/api/v1/auth/logout", headers={"X-API-Key": key}).status_code == 204
 
 
 # --- logout -----------------------------------------------------------------------
 
 def test_logout_clears_the_cookie(app, client):
     UserFactory(username="alice")
-    token = login(client, "alice").json["access_token"]
-    response = client.post("/api/v1/auth/logout")
+    answer = login(client, "alice")
+    token = answer.json["access_token"]
+    response = client.post("/api/v1/auth/logout",
+                           headers={"X-CSRF-Token": answer.headers["X-CSRF-Token"]})
     assert response.status_code == 204
     cookie = set_cookie_header(response)
     assert cookie.startswith(f"{COOKIE}=;") and "Max-Age=0" in cookie and "Path=/" in cookie
