@@ -201,9 +201,16 @@ SETTINGS: dict[str, Option] = _table(
            "else: no attributes, indexing, conversions or other formats.",
            check=_rename_template),
     Option("postprocess.transfer_mode", STRING, "move",
-           "How a finished download reaches the library. Move deletes the source only "
-           "after the copy is verified; hardlink falls back to copy across file systems.",
+           "How a finished usenet, NZB blackhole or direct download reaches the library. "
+           "Move deletes the source only after the copy is verified; hardlink falls back "
+           "to copy across file systems. Torrents follow postprocess.torrent_transfer_mode.",
            choices=("move", "copy", "hardlink")),
+    Option("postprocess.torrent_transfer_mode", STRING, "hardlink_or_copy",
+           "How a finished torrent reaches the library. The client keeps seeding from its "
+           "files, so by default they are hard-linked (copied across file systems) and "
+           "removal is left to the client's seeding limits, as Sonarr does. Move first "
+           "removes the torrent from its client (keeping the files), then moves them.",
+           choices=("hardlink_or_copy", "copy", "move")),
     Option("postprocess.convert_to_cbz", BOOLEAN, False,
            "Convert CBR and CB7 downloads to CBZ."),
     Option("postprocess.write_comicinfo", BOOLEAN, True,
