@@ -2,6 +2,8 @@
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from comicsrv.automation.naming import (
     FIELDS, MAX_NAME_BYTES, NamingError, pad_issue, render_path, safe_component,
@@ -180,3 +182,17 @@ def test_validate_keeps_a_good_template():
     assert validate_template("{publisher}/{series} v{volume:02}/{series} #{number:3}") == (
         "{publisher}/{series} v{volume:02}/{series} #{number:3}")
     assert SETTINGS["postprocess.rename_template"].default == TEMPLATE
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*"{}:!.[]0123456789/\\ <>^", *FIELDS]), max_size=30)
+       .map("".join) | st.text(max_size=60))
+def test_any_text_is_a_template_or_a_naming_error(template):
+    try:
+        validate_template(template)
+    except NamingError:
+        return
+    path = render_path(template, {"series": "Saga", "year": 2012, "volume": 2, "issue": "7",
+                                  "title": "T", "publisher": "P"}, ".cbz")
+    assert path.endswith(".cbz") and ".." not in path.split("/")
+    assert all(len(part.encode()) <= MAX_NAME_BYTES for part in path.split("/"))
