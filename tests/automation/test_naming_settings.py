@@ -21,7 +21,7 @@ from comicsrv.models import Setting
 from comicsrv.models.automation import Download
 from comicsrv.settings_store import get_setting, set_setting
 from tests.automation.test_naming import EXPLOIT
-from tests.automation.test_postprocess import CBZ, make_download
+from tests.automation.test_postprocess import CBZ, make_download, run
 from tests.factories import api_key_for
 from tests.serving import live_server  # noqa: F401 (fixture)
 
@@ -84,7 +84,6 @@ def test_a_stored_template_no_longer_valid_is_not_rendered(app, tmp_path):
     db.session.commit()
     assert get_setting(KEY) == DEFAULT_TEMPLATE
     download, _, _ = make_download(tmp_path, library)
-    from tests.automation.test_postprocess import run
 
     job = run(app, download.id)
     assert job.state == "finished", job.error
