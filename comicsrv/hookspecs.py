@@ -316,12 +316,27 @@ class PostProcessHost(ABC):
         series' library and folder and the rename template."""
 
     @abstractmethod
+    def transfer_mode(self) -> str:
+        """How this download's files reach the library: "move", "copy" or
+        "hardlink" (which copies where a link is impossible). A torrent's
+        follow ``postprocess.torrent_transfer_mode`` (never moved unless the
+        admin chose so), others ``postprocess.transfer_mode``."""
+
+    @abstractmethod
+    def release_from_client(self) -> dict[str, Any]:
+        """Before a torrent's files are moved: remove the torrent from its
+        client, keeping the files, so it does not seed from files that are
+        gone. ``{"released": bool, "message"}``; nothing to do for usenet.
+        Raises ``PostProcessError`` when the client cannot be told."""
+
+    @abstractmethod
     def transfer(self, source: str, destination: str, *, mode: str | None = None,
                  sha256: str | None = None, size: int | None = None) -> dict[str, Any]:
-        """Move/copy/hard-link (``mode``, default the setting) ``source`` to
-        ``destination`` or a free name beside it; verified, never
-        overwriting. Returns ``{"path", "method", "size", "sha256",
-        "source_removed"}``."""
+        """Move/copy/hard-link (``mode``, default ``transfer_mode()``)
+        ``source`` to ``destination`` or a free name beside it; verified,
+        never overwriting. Returns ``{"path", "method", "size", "sha256",
+        "source_removed"}``. Call ``release_from_client`` before moving a
+        torrent's own files."""
 
     @abstractmethod
     def file_digest(self, path: str) -> str:

@@ -17,11 +17,12 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from .automation import naming
 from .errors import BadRequest, Conflict, NotFound
 from .extensions import db
 from .models import Setting, SettingChange, User, UserPreference, utcnow
@@ -64,6 +65,9 @@ class Option:
     nullable: bool = False
     # A credential: stored as given, never shown again (reads as "********").
     secret: bool = False
+    # A last check of a value that passed the others: returns the value to
+    # store or raises ValueError (the rename template's language).
+    check: Callable[[Any], Any] | None = None
 
     def clean(self, value: Any) -> Any:
         """The value as stored, or ``ValueError`` with a message for a person."""
@@ -90,7 +94,7 @@ class Option:
                 raise ValueError(f"must be at most {MAX_STRING_LENGTH} characters")
             if self.pattern is not None and not re.fullmatch(self.pattern, value):
                 raise ValueError(f"must be {self.pattern_hint}, not {value!r}")
-            return value
+            return self.check(value) if self.check is not None else value
         if self.type == PATH_LIST:
             return _clean_paths(value)
         raise AssertionError(f"unknown option type {self.type}")  # a bug in the tables below
@@ -124,6 +128,15 @@ def _clean_paths(value: Any) -> list[str]:
         if path not in paths:
             paths.append(path)
     return paths
+
+
+def _rename_template(value: str) -> str:
+    """Only the closed template language of ``automation.naming`` is stored:
+    a Python format string once put the SECRET_KEY into file names."""
+    try:
+        return naming.validate_template(value)
+    except naming.NamingError as exc:
+        raise ValueError(exc.message) from None
 
 
 def _table(*options: Option) -> dict[str, Option]:
@@ -180,14 +193,24 @@ SETTINGS: dict[str, Option] = _table(
     Option("metadata.default_provider", STRING, "metron",
            "Provider used when adding a series without naming one.",
            choices=("metron", "comicvine")),
-    Option("postprocess.rename_template", STRING,
-           "{series} ({year})/{series} {issue:03} ({year})",
-           "Where an imported file goes inside its library, without the extension. "
-           "Fields: {series} {year} {volume} {issue} {issue:03} {title} {publisher}."),
+    Option("postprocess.rename_template", STRING, naming.DEFAULT_TEMPLATE,
+           "Where an imported file goes inside its library, without the extension; / "
+           "separates folders. Fields: {series} {year} {volume} {issue} (or {number}) "
+           "{title} {publisher}. A number field (issue, number, year, volume) may take a "
+           f"zero-padded width of at most {naming.MAX_WIDTH}, as in {{issue:03}}. Nothing "
+           "else: no attributes, indexing, conversions or other formats.",
+           check=_rename_template),
     Option("postprocess.transfer_mode", STRING, "move",
-           "How a finished download reaches the library. Move deletes the source only "
-           "after the copy is verified; hardlink falls back to copy across file systems.",
+           "How a finished usenet, NZB blackhole or direct download reaches the library. "
+           "Move deletes the source only after the copy is verified; hardlink falls back "
+           "to copy across file systems. Torrents follow postprocess.torrent_transfer_mode.",
            choices=("move", "copy", "hardlink")),
+    Option("postprocess.torrent_transfer_mode", STRING, "hardlink_or_copy",
+           "How a finished torrent reaches the library. The client keeps seeding from its "
+           "files, so by default they are hard-linked (copied across file systems) and "
+           "removal is left to the client's seeding limits, as Sonarr does. Move first "
+           "removes the torrent from its client (keeping the files), then moves them.",
+           choices=("hardlink_or_copy", "copy", "move")),
     Option("postprocess.convert_to_cbz", BOOLEAN, False,
            "Convert CBR and CB7 downloads to CBZ."),
     Option("postprocess.write_comicinfo", BOOLEAN, True,

@@ -145,7 +145,13 @@ class TransferToLibrary(PostProcessStep):
     def run(self, context: dict[str, Any], host: PostProcessHost) -> None:
         current, chosen = context["current"], context["chosen"]
         destination = context["destination"]["path"]
-        mode = host.setting("postprocess.transfer_mode")
+        # Hard link or copy for a torrent (its client seeds from the files),
+        # move for usenet, unless the admin chose otherwise.
+        mode = host.transfer_mode()
+        if mode == "move":
+            # A torrent client lets go of the files before they move (a
+            # no-op for usenet); if it cannot be told, nothing moves.
+            context["release"] = host.release_from_client()
         # A converted or tagged file is ours: it is always moved.
         result = host.transfer(current["path"], destination,
                                mode="move" if current["staged"] else mode,
@@ -158,7 +164,9 @@ class TransferToLibrary(PostProcessStep):
             # The library holds a verified derivative of the original: the
             # move is complete only once the original is gone too.
             os.remove(original)
-        _note(context, self.name, f"{result['method']} to {result['path']}")
+        released = context.get("release", {}).get("released")
+        _note(context, self.name, (f"{context['release']['message']}; " if released else "")
+              + f"{result['method']} to {result['path']}")
 
 
 class IndexInLibrary(PostProcessStep):
@@ -181,6 +189,9 @@ class RemoveFromClient(PostProcessStep):
     name, order = "remove_from_client", 900
 
     def run(self, context: dict[str, Any], host: PostProcessHost) -> None:
+        if context.get("release", {}).get("released"):
+            _note(context, self.name, "done before the move: " + context["release"]["message"])
+            return
         _note(context, self.name, host.remove_from_client())
 
 

@@ -65,6 +65,12 @@ def test_setting_the_current_value_writes_nothing(app):
     ("filesystem.allowed_roots", ["comics"], "'comics' is not an absolute path"),
     ("filesystem.allowed_roots", ["/a\x00b"], "cannot contain a NUL character"),
     ("filesystem.allowed_roots", [""], "every entry must be a non-empty path"),
+    ("postprocess.rename_template", "{issue.__init__.__globals__[re]}",
+     "postprocess.rename_template: {issue.__init__.__globals__[re]}: a field is a plain name"),
+    ("postprocess.rename_template", "{issue:1000000000}",
+     "postprocess.rename_template: {issue:1000000000}: the width must be between 1 and 16"),
+    ("postprocess.torrent_transfer_mode", "hardlink",
+     "must be one of hardlink_or_copy, copy, move"),
 ])
 def test_invalid_values_are_refused_with_a_message(app, key, value, message):
     with pytest.raises(InvalidValue) as caught:

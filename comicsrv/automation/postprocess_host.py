@@ -19,16 +19,21 @@ from sqlalchemy import select
 from ..comicinfo import ComicMetadata, to_comicinfo_xml
 from ..events import DownloadFailed
 from ..extensions import db
-from ..hookspecs import PostProcessError, PostProcessHost
+from ..hookspecs import IntegrationError, PostProcessError, PostProcessHost
 from ..jobs.pool import run_cpu
 from ..models import Library, utcnow
 from ..models.automation import (
-    DL_IMPORTED, DOWNLOADED, WANTED, BlockedRelease, Download, WatchedIssue, WatchedSeries,
+    DL_IMPORTED, DOWNLOADED, WANTED, BlockedRelease, Download, DownloadClientConfig,
+    WatchedIssue, WatchedSeries,
 )
 from ..settings_store import get_setting
 from . import comicfiles, naming, transfer
 
 log = logging.getLogger(__name__)
+
+# Protocols whose client is done with the files once the download completes
+# ("ddl": a direct download comicsrv fetched itself into a blackhole folder).
+NOT_SEEDED = frozenset({"usenet", "ddl"})
 
 # Provider credit roles (lower case) -> ComicMetadata list fields.
 CREDIT_ROLES = {
@@ -141,10 +146,52 @@ class Host(PostProcessHost):
     def file_digest(self, path: str) -> str:
         return run_cpu(transfer.file_digest, path)
 
+    def _client_row(self) -> DownloadClientConfig | None:
+        download = self._download()
+        return db.session.get(DownloadClientConfig, download.client_id) if download.client_id else None
+
+    def is_torrent(self) -> bool:
+        """Whether a torrent client may be seeding from the download's files.
+
+        The download's protocol is what grabbed it ("torrent", "usenet",
+        "ddl"); one it does not name comes from its client, and with no
+        client either it counts as a torrent: copying a file that nobody
+        seeds costs disk space, moving a seeding one breaks the torrent.
+        """
+        protocol = (self._download().protocol or "").lower()
+        if protocol == "torrent" or protocol in NOT_SEEDED:
+            return protocol == "torrent"
+        row = self._client_row()
+        return row is None or row.protocol != "usenet"
+
+    def transfer_mode(self) -> str:
+        return transfer.mode_for(self.is_torrent(), get_setting("postprocess.transfer_mode"),
+                                 get_setting("postprocess.torrent_transfer_mode"))
+
+    def release_from_client(self) -> dict[str, Any]:
+        if not self.is_torrent():
+            return {"released": False,
+                    "message": "skipped: not a torrent, no client seeds from the files"}
+        download, row = self._download(), self._client_row()
+        if row is None or not download.client_item_id:
+            return {"released": False, "message": "skipped: the download is at no client"}
+        from .downloads import client_instance
+
+        try:
+            # Idempotent: qBittorrent and the blackhole accept an item they
+            # no longer hold, so a rerun after a crash passes here again.
+            client_instance(row).remove(download.client_item_id, delete_files=False)
+        except Exception as exc:  # a plugin's failure of any kind: nothing may be moved
+            reason = str(exc) if isinstance(exc, IntegrationError) else f"{type(exc).__name__}: {exc}"
+            raise PostProcessError(f"{row.name} could not remove the torrent, so its files "
+                                   f"were not moved (it may still seed from them): {reason}") from None
+        log.info("download %s: removed from %s before moving its files", download.id, row.name)
+        return {"released": True, "message": f"removed from {row.name}, files kept, to move them"}
+
     def transfer(self, source: str, destination: str, *, mode: str | None = None,
                  sha256: str | None = None, size: int | None = None) -> dict[str, Any]:
         result = run_cpu(
-            transfer.transfer, source, destination, mode or get_setting("postprocess.transfer_mode"),
+            transfer.transfer, source, destination, mode or self.transfer_mode(),
             file_mode=transfer.parse_mode(get_setting("postprocess.file_mode"), 0o644),
             folder_mode=transfer.parse_mode(get_setting("postprocess.folder_mode"), 0o755),
             expected_sha256=sha256, expected_size=size)

@@ -18,6 +18,12 @@ The rules, whatever the mode:
 
 Every step is safe to repeat after a crash: the temporary name is fixed per
 destination, so a rerun overwrites a half-written one instead of leaving it.
+
+Which mode a download gets depends on what holds its files (``mode_for``):
+a torrent client seeds from them after completion, so a torrent is
+hard-linked (or copied) and its removal left to the client's seeding limits,
+as Sonarr does; usenet and direct downloads are finished with their files and
+take the ``postprocess.transfer_mode`` setting, ``move`` by default.
 """
 from __future__ import annotations
 
@@ -32,6 +38,10 @@ from ..errors import BadRequest, Conflict
 
 MOVE, COPY, HARDLINK = "move", "copy", "hardlink"
 MODES = (MOVE, COPY, HARDLINK)
+# The torrent setting's name for HARDLINK, which falls back to a copy anyway:
+# it says so, since a torrent must never be moved by accident.
+HARDLINK_OR_COPY = "hardlink_or_copy"
+TORRENT_MODES = (HARDLINK_OR_COPY, COPY, MOVE)
 CHUNK_SIZE = 1 << 20
 MAX_SUFFIX = 100
 TEMP_SUFFIX = ".comicsrv-part"
@@ -69,6 +79,16 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         while chunk := fh.read(CHUNK_SIZE):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def mode_for(torrent: bool, usenet_mode: str, torrent_mode: str) -> str:
+    """The transfer mode (one of ``MODES``) of a download: ``torrent_mode``
+    (a ``TORRENT_MODES`` name) for a torrent, else ``usenet_mode``."""
+    mode = torrent_mode if torrent else usenet_mode
+    mode = HARDLINK if mode == HARDLINK_OR_COPY else mode
+    if mode not in MODES:
+        raise BadTransferMode(f"unknown transfer mode {mode!r}; use one of {', '.join(MODES)}")
+    return mode
 
 
 def parse_mode(text: str | None, default: int) -> int:
@@ -205,6 +225,7 @@ def transfer(source: str | os.PathLike[str], destination: str | os.PathLike[str]
     verified before; they let a rerun after a crash recognise its own
     finished work when a move already removed the source.
     """
+    mode = HARDLINK if mode == HARDLINK_OR_COPY else mode
     if mode not in MODES:
         raise BadTransferMode(f"unknown transfer mode {mode!r}; use one of {', '.join(MODES)}")
     src, dest = Path(source), Path(destination)

@@ -82,8 +82,6 @@ def test_completed_torrent_gets_its_mapped_path_and_is_handed_to_post_processing
         app, qbittorrent, tmp_path, events):
     (tmp_path / "library").mkdir()
     library = create_library("Comics", str(tmp_path / "library"))
-    # Hard links leave qBittorrent's copy in place to seed on.
-    set_setting("postprocess.transfer_mode", "hardlink", None)
     set_setting("postprocess.write_comicinfo", False, None)
     path, torrent, _ = comic_torrent(qbittorrent.downloads / "complete")
     # comicsrv sees qBittorrent's folder under another name, as across containers.
@@ -122,7 +120,7 @@ def test_completed_torrent_gets_its_mapped_path_and_is_handed_to_post_processing
     book = db.session.get(Book, download.book_id)
     assert book.library_id == library.id
     assert Path(book.path).read_bytes() == COMIC.read_bytes()
-    assert path.exists()  # still seeding
+    assert path.exists()  # still seeding: a torrent is hard-linked by default
     assert db.session.get(WatchedIssue, download.watched_issue_id).state == "downloaded"
 
 

@@ -26,7 +26,8 @@ from comicsrv.extensions import db
 from comicsrv.library.libraries import create_library
 from comicsrv.models import Book, Job
 from comicsrv.models.automation import (
-    DL_IMPORTED, DOWNLOADED, WANTED, Download, ReleaseDecision, WatchedIssue,
+    DL_IMPORTED, DOWNLOADED, WANTED, Download, DownloadClientConfig, ReleaseDecision,
+    WatchedIssue,
 )
 from comicsrv.settings_store import set_setting
 from comicsrv.testing import Recorded, ReplayServer
@@ -175,7 +176,11 @@ def test_watch_search_download_import_and_list(pipeline_app, qbittorrent, tmp_pa
     book = db.session.get(Book, download.book_id)
     expected = library_root / f"{SERIES} (2018)" / f"{SERIES} 002 (2018).cbz"
     assert Path(book.path) == expected
-    assert not payload.exists()  # moved: the default transfer mode
+    # The torrent seeds on from the untouched download; the library holds
+    # the tagged copy (the default torrent transfer links or copies).
+    assert payload.read_bytes() == original
+    client = monitor.client_instance(db.session.get(DownloadClientConfig, download.client_id))
+    assert client.raw_state(info_hash) in ("uploading", "stalledUP")
     with zipfile.ZipFile(expected) as archive:
         info = read_comicinfo(archive.read("ComicInfo.xml"))
         assert sorted(n for n in archive.namelist() if n.endswith(".jpg")) == [

@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from comicsrv.archives import open_archive
+from comicsrv.automation.integrations import instance_for
 from comicsrv.automation.postprocess import JOB_TYPE, run_postprocess, steps_for, submit
+from comicsrv.automation.postprocess_host import Host
 from comicsrv.automation.transfer import file_digest
 from comicsrv.comicinfo import parse_metadata
 from comicsrv.errors import Conflict, NotFound
@@ -26,8 +28,13 @@ from comicsrv.models import Book, Job
 from comicsrv.models.automation import BlockedRelease, Download
 from comicsrv.plugins import PluginRegistry
 from comicsrv.settings_store import set_setting
+from tests.automation.test_downloads import grab, qbt_client_row, run_monitor
 from tests.conftest import FIXTURE_ARCHIVES
-from tests.factories import DownloadFactory, WatchedIssueFactory, WatchedSeriesFactory
+from tests.factories import (
+    DownloadClientConfigFactory, DownloadFactory, WatchedIssueFactory, WatchedSeriesFactory,
+)
+from tests.peers import qbittorrent  # noqa: F401 (fixture)
+from tests.plugins.test_qbittorrent import COMIC, comic_torrent, wait_for
 
 CBZ = FIXTURE_ARCHIVES / "comicbox" / "Captain Science #001.cbz"
 CBR = FIXTURE_ARCHIVES / "comicbox" / "Captain Science #001-cbi.cbr"
@@ -40,9 +47,11 @@ def library(app, tmp_path):
     return create_library("Comics", str(folder))
 
 
-def make_download(tmp_path, library, *, files=None, number="1", **series_fields):
+def make_download(tmp_path, library, *, files=None, number="1", protocol="usenet",
+                  **series_fields):
     """A completed download of Saga #number: a folder holding ``files``
-    ({relative name: source path or bytes})."""
+    ({relative name: source path or bytes}). Usenet unless told: its files
+    are moved by default, a torrent's are linked for seeding."""
     series = WatchedSeriesFactory(name="Saga", year=2012, publisher="Image",
                                   library_id=library.id, **series_fields)
     issue = WatchedIssueFactory(
@@ -59,6 +68,7 @@ def make_download(tmp_path, library, *, files=None, number="1", **series_fields)
         else:
             target.write_bytes(content)
     download = DownloadFactory(title=f"Saga {number} (2012) (digital)", state="completed",
+                               protocol=protocol,
                                save_path=str(folder), watched_issue_id=issue.id,
                                guid=f"guid-{number}", indexer="Local")
     db.session.commit()
@@ -107,6 +117,25 @@ def test_a_completed_download_is_tagged_renamed_moved_and_indexed(app, tmp_path,
     assert job.result["completed"][-1] == "cleanup"
     work = Path(app.config["CACHE_DIR"]) / "postprocess" / str(download.id)
     assert not any(p.is_file() for p in work.rglob("*"))
+
+
+@pytest.mark.parametrize("protocol, moved", [("usenet", True), ("ddl", True),
+                                              ("torrent", False)])
+def test_the_protocol_chooses_move_or_hard_link_by_default(app, tmp_path, library, protocol,
+                                                           moved):
+    set_setting("postprocess.write_comicinfo", False, None)
+    download, _, folder = make_download(tmp_path, library, protocol=protocol)
+    source = next(folder.iterdir())
+    digest = file_digest(source)
+    job = run(app, download.id)
+    assert job.state == "finished", job.error
+    imported = Path(job.result["context"]["imported_path"])
+    assert file_digest(imported) == digest
+    # A torrent's file stays where its client seeds from, linked, not copied.
+    assert source.exists() is not moved
+    assert moved or os.path.samefile(source, imported)
+    assert job.result["context"]["transfer"]["method"] == "link"
+    assert not job.result["context"].get("release", {}).get("released")  # no client asked
 
 
 @pytest.mark.parametrize("mode", ["copy", "hardlink"])
@@ -372,3 +401,134 @@ def test_killed_during_the_transfer_loses_nothing_and_resumes(make_app, database
         row = db.session.get(Download, download_id)
         assert row.state == "imported" and row.book_id is not None
         assert db.session.get(Book, row.book_id).path == str(imported)
+
+
+# --- torrents keep seeding; usenet is moved -------------------------------------------
+
+SEEDING_STATES = ("uploading", "stalledUP")
+
+
+def _import_through_the_monitor(app, download_id: int) -> Download:
+    """Poll the client until the download is handed over, then wait for its import."""
+    runner = app.extensions["comicsrv.jobs"]
+
+    def finished():
+        run_monitor(app)
+        db.session.expire_all()
+        row = db.session.get(Download, download_id)
+        if row.job_id and runner.wait(row.job_id, timeout=60):
+            db.session.expire_all()
+            row = db.session.get(Download, download_id)
+            return row if row.state in ("imported", "failed") else None
+        return None
+
+    return wait_for(finished, timeout=60, what="the download to be imported")
+
+
+def _torrent(client, info_hash: str) -> dict:
+    [torrent] = client._torrents([info_hash])
+    return torrent
+
+
+def test_an_imported_torrent_keeps_seeding_from_its_files(app, qbittorrent, tmp_path):
+    (tmp_path / "library").mkdir()
+    library = create_library("Comics", str(tmp_path / "library"))
+    set_setting("postprocess.write_comicinfo", False, None)  # the file itself is linked
+    path, torrent, info_hash = comic_torrent(qbittorrent.downloads / "seeding")
+    row = qbt_client_row(qbittorrent, save_path=str(path.parent))
+    download = grab(row, path, torrent)
+    assert download.protocol == "torrent"
+    client = instance_for("download_client", row)
+
+    download = _import_through_the_monitor(app, download.id)
+    assert download.state == "imported", download.error
+    book = db.session.get(Book, download.book_id)
+    assert Path(book.path).read_bytes() == COMIC.read_bytes() == path.read_bytes()
+    if os.stat(path.parent).st_dev == os.stat(library.path).st_dev:
+        assert os.path.samefile(book.path, path)  # one file, two names: no space used
+    job = db.session.get(Job, download.job_id)
+    assert job.result["context"]["transfer"]["method"] == "link"
+    assert "release" not in job.result["context"]
+    assert job.result["context"]["messages"]["remove_from_client"] == (
+        "kept: the client is not set to remove completed downloads")
+
+    # Still seeding, and a full recheck finds every piece where it was.
+    assert _torrent(client, info_hash)["state"] in SEEDING_STATES
+    response = client._request("POST", "torrents/recheck", data={"hashes": info_hash})
+    assert response.ok
+    time.sleep(2)  # the recheck is queued: let it start before waiting for its end
+    checked = wait_for(lambda: (t := _torrent(client, info_hash))["state"] in SEEDING_STATES
+                       and t, what="the recheck to end")
+    assert checked["progress"] == 1.0 and checked["amount_left"] == 0
+    assert client.status([info_hash])[0].error is None
+
+
+def test_the_torrent_move_choice_removes_the_torrent_before_moving(app, qbittorrent, tmp_path):
+    (tmp_path / "library").mkdir()
+    create_library("Comics", str(tmp_path / "library"))
+    set_setting("postprocess.torrent_transfer_mode", "move", None)
+    set_setting("postprocess.write_comicinfo", False, None)
+    path, torrent, info_hash = comic_torrent(qbittorrent.downloads / "moved")
+    row = qbt_client_row(qbittorrent, save_path=str(path.parent))
+    download = grab(row, path, torrent)
+    client = instance_for("download_client", row)
+
+    download = _import_through_the_monitor(app, download.id)
+    assert download.state == "imported", download.error
+    assert client.status([info_hash]) == []  # no longer at the client ...
+    assert not path.exists()  # ... and its file moved into the library
+    book = db.session.get(Book, download.book_id)
+    assert Path(book.path).read_bytes() == COMIC.read_bytes()
+    context = db.session.get(Job, download.job_id).result["context"]
+    assert context["release"]["released"] is True
+    assert context["messages"]["transfer"].startswith(f"removed from {row.name}, files kept")
+    assert context["messages"]["remove_from_client"].startswith("done before the move")
+    # A rerun after a crash asks again: the client takes it calmly.
+    assert Host(download.id).release_from_client()["released"] is True
+
+
+def test_a_torrent_is_not_moved_when_its_client_cannot_remove_it(app, tmp_path, library,
+                                                                  free_port):
+    set_setting("postprocess.torrent_transfer_mode", "move", None)
+    row = DownloadClientConfigFactory(kind="qbittorrent", protocol="torrent",
+                                      settings={"url": f"http://127.0.0.1:{free_port}"})
+    download, issue, folder = make_download(tmp_path, library, protocol="torrent")
+    download.client_id, download.client_item_id = row.id, "e" * 40
+    db.session.commit()
+    source = next(folder.iterdir())
+    digest = file_digest(source)
+    job = run(app, download.id)
+    assert job.state == "failed"
+    assert "could not remove the torrent, so its files were not moved" in job.error
+    assert "cannot reach qBittorrent" in job.error
+    assert file_digest(source) == digest  # still where the client would seed from
+    assert _library_files(library.path) == []
+    row = db.session.get(Download, download.id)
+    assert row.state == "failed" and "transfer" in row.error
+    # The release is fine: not blocklisted, the issue not searched again.
+    assert db.session.execute(select(BlockedRelease)).first() is None
+    db.session.refresh(issue)
+    assert issue.state == "snatched"
+
+
+def test_a_usenet_blackhole_download_is_moved(app, tmp_path, library):
+    watch, completed = tmp_path / "watch", tmp_path / "completed"
+    watch.mkdir()
+    completed.mkdir()
+    set_setting("postprocess.write_comicinfo", False, None)
+    row = DownloadClientConfigFactory(kind="blackhole_usenet", protocol="usenet", settings={
+        "watch_folder": str(watch), "completed_folder": str(completed), "settle_seconds": 0})
+    download, _, folder = make_download(tmp_path, library, protocol="usenet")
+    folder.rename(completed / folder.name)  # the external client finished it there
+    download.client_id, download.client_item_id = row.id, "Saga 1 (2012)"
+    download.state, download.save_path = "downloading", None
+    db.session.commit()
+    source = completed / "Saga 1 (2012)" / "Saga 001 (2012) (digital).cbz"
+    digest = file_digest(source)
+
+    download = _import_through_the_monitor(app, download.id)
+    assert download.state == "imported", download.error
+    assert download.save_path == str(source.parent)
+    book = db.session.get(Book, download.book_id)
+    assert file_digest(book.path) == digest
+    assert not source.exists()  # moved: the default for usenet

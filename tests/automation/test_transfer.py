@@ -9,7 +9,7 @@ import pytest
 
 from comicsrv.automation import transfer as transfer_module
 from comicsrv.automation.transfer import (
-    BadTransferMode, TransferError, file_digest, parse_mode, temp_path, transfer,
+    BadTransferMode, TransferError, file_digest, mode_for, parse_mode, temp_path, transfer,
 )
 
 
@@ -151,3 +151,22 @@ def test_bad_mode_and_permissions_are_clear_errors(tmp_path, source):
     with pytest.raises(BadTransferMode, match="octal"):
         parse_mode("rwx", 0o644)
     assert parse_mode("0755", 0) == 0o755 and parse_mode("640", 0) == 0o640
+
+
+@pytest.mark.parametrize("torrent, usenet_mode, torrent_mode, expected", [
+    (True, "move", "hardlink_or_copy", "hardlink"),  # the defaults: a torrent seeds on
+    (False, "move", "hardlink_or_copy", "move"),
+    (True, "move", "copy", "copy"),
+    (True, "copy", "move", "move"),  # the admin's explicit choice for torrents
+    (False, "hardlink", "move", "hardlink"),
+])
+def test_the_mode_of_a_download_depends_on_its_protocol(torrent, usenet_mode, torrent_mode,
+                                                        expected):
+    assert mode_for(torrent, usenet_mode, torrent_mode) == expected
+
+
+def test_hardlink_or_copy_is_a_hard_link_that_copies_when_it_must(tmp_path, source):
+    result = transfer(source, tmp_path / "library" / "Saga 001.cbz", "hardlink_or_copy")
+    assert result.method == "link" and not result.source_removed
+    with pytest.raises(BadTransferMode):
+        mode_for(True, "move", "teleport")
