@@ -32,6 +32,7 @@ const state = {
   sizes: cfg.sizes.map(([w, h]) => (w && h ? { w, h } : null)),
   spreads: [],
   token: 0,
+  target: null,
   savedPage: cfg.completed ? null : cfg.start,
   openedAt: performance.now(),
 };
@@ -150,10 +151,21 @@ function spreadIndexOf(page) {
 async function show(page, turnStartedAt) {
   if (state.settings.layout === "vertical") { scrollToPage(page); return; }
   const token = ++state.token;
-  const spread = state.spreads[spreadIndexOf(Math.max(1, Math.min(N, page)))];
-  const entries = spread.map(load);
-  await Promise.all(entries.map((e) => e.ready));
-  if (token !== state.token) return; // a later turn won
+  page = Math.max(1, Math.min(N, page));
+  // Turns pressed faster than pages decode count from where they lead.
+  state.target = state.spreads[spreadIndexOf(page)][0];
+  let spread;
+  let entries;
+  // A page's size is known once it is decoded (unless the scan read it from
+  // ComicInfo): a page found to be wide re-pairs the spreads, so settle on
+  // the spread that holds ``page`` once its pages are decoded.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    spread = state.spreads[spreadIndexOf(page)];
+    entries = spread.map(load);
+    await Promise.all(entries.map((e) => e.ready));
+    if (token !== state.token) return; // a later turn won
+    if (state.spreads[spreadIndexOf(page)].join() === spread.join()) break;
+  }
   const imgs = entries.map((e) => e.img);
   for (const img of imgs) img.classList.toggle("half", spread.length === 2);
   if (state.settings.direction === "rtl") imgs.reverse();
@@ -194,7 +206,7 @@ function turn(step, startedAt = performance.now()) {
     vertical.scrollBy({ top: step * vertical.clientHeight * 0.9, behavior: "instant" });
     return;
   }
-  const index = spreadIndexOf(state.page) + step;
+  const index = spreadIndexOf(state.target ?? state.page) + step;
   if (index >= state.spreads.length) { showEnd(); return; }
   if (index < 0) return;
   show(state.spreads[index][0], startedAt);
