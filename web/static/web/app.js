@@ -30,6 +30,11 @@ for (const menu of document.querySelectorAll("details.usermenu")) {
   });
 }
 
+// The series grid's filters start open where there is room for them.
+if (matchMedia("(min-width: 641px)").matches) {
+  for (const details of document.querySelectorAll("details.more-filters")) details.open = true;
+}
+
 // --- folder picker ------------------------------------------------------------------
 for (const field of document.querySelectorAll("[data-folder-picker]")) {
   const input = field.querySelector("input[name=path]");
