@@ -111,7 +111,7 @@ def series_grid():
     if is_htmx():
         return render_template("web/_series_results.html", **context)
     return render_template("web/series_grid.html", sorts=shelves.SERIES_SORTS,
-                           formats=shelves.series_formats(user), **context)
+                           formats=shelves.FORMATS, **context)
 
 
 # --- one series, one book ---------------------------------------------------------------
