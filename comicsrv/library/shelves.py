@@ -221,6 +221,45 @@ def next_in_series(user: User, book: Book) -> Book | None:
     return books[position + 1] if position + 1 < len(books) else None
 
 
+def series_cards(user: User, series: list[Series]) -> list[dict]:
+    """What a cover in the grid shows for each series: its figures, the
+    user's read counts and the book whose cover stands for it.
+
+    One query reads the page's books by the series index with the user's
+    progress beside them; the counting is done here. (The API's
+    ``series_items`` gives every figure of a series in three grouped
+    queries, twice the time for a page of 60.)"""
+    ids = [s.id for s in series]
+    rows = db.session.execute(
+        select(Book.series_id, Book.id, Book.state, Book.page_count, Book.year,
+               Book.number_sort, Book.filename, ReadingProgress.completed)
+        .outerjoin(ReadingProgress, and_(ReadingProgress.book_id == Book.id,
+                                         ReadingProgress.user_id == user.id))
+        .where(Book.series_id.in_(ids))).all() if ids else []
+    figures = {i: {"book_count": 0, "read_count": 0, "started": 0, "year": None, "cover": None}
+               for i in ids}
+    for row in rows:
+        if row.state == "missing":
+            continue
+        f = figures[row.series_id]
+        f["book_count"] += 1
+        f["started"] += row.completed is not None
+        f["read_count"] += bool(row.completed)
+        if row.year and (f["year"] is None or row.year < f["year"]):
+            f["year"] = row.year
+        if row.state == "ok" and row.page_count:
+            key = (row.number_sort is None, row.number_sort or 0, row.filename, row.id)
+            if f["cover"] is None or key < f["cover"][0]:
+                f["cover"] = (key, row.id)
+    return [{"id": s.id, "name": s.name, "volume": s.volume,
+             "year": s.year or figures[s.id]["year"],
+             "book_count": figures[s.id]["book_count"],
+             "read_count": figures[s.id]["read_count"],
+             "unread_count": figures[s.id]["book_count"] - figures[s.id]["started"],
+             "cover_id": figures[s.id]["cover"][1] if figures[s.id]["cover"] else None}
+            for s in series]
+
+
 # What the archive readers report as a book's format (comicsrv.archives).
 FORMATS = ("cbz", "cbr", "cb7", "cbt", "pdf", "folder")
 

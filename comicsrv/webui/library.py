@@ -100,8 +100,8 @@ def series_grid():
     grid = _grid_filter()
     page = _int_arg("page", 1, 1_000_000) or 1
     rows, total = shelves.series_page(user, grid, page, GRID_PAGE)
-    items = series_items(rows, user.id)
-    covers = shelves.first_books([s.id for s in rows])
+    items = shelves.series_cards(user, rows)
+    covers = {item["id"]: item["cover_id"] for item in items}
     pages = max(1, math.ceil(total / GRID_PAGE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     context = {"items": items, "covers": covers, "total": total, "page": page, "pages": pages,

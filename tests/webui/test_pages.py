@@ -399,3 +399,23 @@ def test_every_web_file_ships_in_the_package():
                for name in glob.glob(pattern, root_dir=ROOT / "web", recursive=True)
                if (ROOT / "web" / name).is_file()}
     assert sorted(set(files) - shipped) == []
+
+
+# --- every page is guarded ---------------------------------------------------------------
+
+def test_every_web_route_asks_for_sign_in(app, client, admin):
+    """A page added without ``login_required`` fails here, before it ships."""
+    from comicsrv.webui.shell import PUBLIC_ENDPOINTS
+
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("web.") or rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        assert hasattr(app.view_functions[rule.endpoint], "web_permission"), rule.endpoint
+        url = re.sub(r"<(?:int:)?\w+>", "1", rule.rule).replace("<path:name>", "x")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method)
+            assert response.status_code in (302, 303), (method, url, response.status_code)
+            assert response.headers["Location"].startswith("/login?next="), (method, url)
+            checked.append(url)
+    assert len(checked) > 15
