@@ -419,3 +419,85 @@ def test_every_web_route_asks_for_sign_in(app, client, admin):
             assert response.headers["Location"].startswith("/login?next="), (method, url)
             checked.append(url)
     assert len(checked) > 15
+
+
+# --- browsing pages -------------------------------------------------------------------------
+
+def test_theme_is_saved_and_served(client, admin):
+    sign_in(client, "admin")
+    saved = client.post("/preferences/theme", data={"theme": "dark", "next": "/reading",
+                                                    "csrf_token": csrf(client)})
+    assert saved.status_code == 303 and saved.headers["Location"] == "/reading"
+    assert '<html lang="en" data-theme="dark">' in client.get("/").text
+    bad = client.post("/preferences/theme", data={"theme": "neon", "csrf_token": csrf(client)})
+    assert bad.status_code == 400 and "theme" in bad.text
+
+
+def test_story_arcs_list_their_books_in_reading_order(client, admin):
+    from tests.factories import BookTagFactory, TagFactory
+
+    arc = TagFactory(namespace="arc", name="Civil War")
+    library = LibraryFactory()
+    order = {}
+    for label, number, year in (("Tie-in", "3", 2006), ("Prologue", "1", 2007),
+                                ("Main", "2", 2006)):
+        book = BookFactory(library=library, title=label, year=year,
+                           extra={"story_arc_number": [number]})
+        BookTagFactory(book=book, tag=arc)
+        order[label] = book.id
+    BookFactory(library=library, title="Unrelated")
+    sign_in(client, "admin")
+    assert "Civil War" in client.get("/arcs").text
+    page = client.get("/arcs/Civil War").text
+    titles = re.findall(r'class="name" href="[^"]*">([^<]+)</a>', page)
+    assert [t for t in titles if t in order] == ["Prologue", "Main", "Tie-in"]
+    assert client.get("/arcs/Nothing").status_code == 404
+
+
+def test_favorites_and_to_read_show_on_the_reading_page(client, admin):
+    library = LibraryFactory()
+    series = SeriesFactory(library=library, name="Bone")
+    book = BookFactory(library=library, series=series, series_name="Bone", number="1")
+    sign_in(client, "admin")
+    favorite = client.post(f"/series/{series.id}/favorite", data={"state": "on"},
+                           headers={"HX-Request": "true", "X-CSRF-Token": csrf(client)})
+    assert favorite.status_code == 200 and 'aria-pressed="true"' in favorite.text
+    listed = client.post(f"/books/{book.id}/to-read", data={"csrf_token": csrf(client)})
+    assert listed.status_code == 303
+    page = client.get("/reading").text
+    favorites = page.split('id="r-fav"')[1]
+    to_read = page.split('id="r-toread"')[1].split('id="r-fav"')[0]
+    assert "Bone" in favorites and "Bone #1" in to_read
+    client.post(f"/series/{series.id}/favorite", data={"state": "off", "csrf_token": csrf(client)})
+    assert "Bone" not in client.get("/reading").text.split('id="r-fav"')[1]
+
+
+def test_folders_and_publishers_browse_the_scanned_library(client, admin, scanned_library,
+                                                           comic_tree):
+    sign_in(client, "admin")
+    top = client.get("/folders").text
+    assert "Youthful" in top and "Komga" in top
+    series = client.get("/folders", query_string={"path": str(comic_tree / "Youthful" /
+                                                           "Captain Science")}).text
+    assert "v1950" in series and "Captain Science #1" in series
+    assert client.get("/folders", query_string={"path": "/etc"}).status_code == 400
+    assert client.get("/folders", query_string={"path": str(comic_tree / ".." / "x")}
+                      ).status_code == 400
+    assert client.get("/publishers").status_code == 200
+    home = client.get("/").text
+    assert 'data-row="recently-added"' in home and "Captain Science #1" in home
+
+
+def test_mark_a_whole_series_read_and_unread(client, admin):
+    library = LibraryFactory()
+    series = SeriesFactory(library=library)
+    books = [BookFactory(library=library, series=series, number=str(n)) for n in (1, 2, 3)]
+    sign_in(client, "admin")
+    done = client.post(f"/series/{series.id}/read", data={"state": "read"},
+                       headers={"HX-Request": "true", "X-CSRF-Token": csrf(client)})
+    assert done.status_code == 200 and "<strong>3</strong> read" in done.text
+    assert all(reading.get_progress(admin.id, b.id).completed for b in books)
+    undone = client.post(f"/series/{series.id}/read",
+                         data={"state": "unread", "csrf_token": csrf(client)})
+    assert undone.status_code == 303
+    assert all(reading.get_progress(admin.id, b.id) is None for b in books)
