@@ -65,7 +65,7 @@ def test_a_plain_user_cannot_reach_admin_pages(site, browser_context):
     page = browser_context(DESKTOP).new_page()
     sign_in(page, server.url, "reader", PASSWORD)
     expect(page.locator("nav.mainnav")).not_to_contain_text("Libraries")
-    for path in ("/libraries", "/setup", f"/libraries/1/scan"):
+    for path in ("/libraries", "/setup", "/libraries/1/scan"):
         response = page.goto(server.url + path)
         assert response.status == 403, path
         expect(page.locator("h1")).to_have_text("Not allowed")

@@ -14,9 +14,9 @@ from comicsrv.auth.csrf import token_for_session
 from comicsrv.auth.tokens import SESSION_COOKIE
 from comicsrv.extensions import db
 from comicsrv.library import reading
-from comicsrv.models import Book, UserPreference
+from comicsrv.models import UserPreference
 from tests.factories import (
-    PASSWORD, AdminFactory, BookFactory, LibraryFactory, PublisherFactory, SeriesFactory,
+    PASSWORD, BookFactory, LibraryFactory, PublisherFactory, SeriesFactory,
     UserFactory, api_key_for,
 )
 
