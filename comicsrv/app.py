@@ -45,7 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
         OPENAPI_URL_PREFIX="/" if settings["API_DOCS_ENABLED"] else None,
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH=settings["API_DOCS_PATH"].lstrip("/") or "docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Vendored swagger-ui-dist (web/static/vendor/README.md): /docs works offline.
+        OPENAPI_SWAGGER_UI_URL=_swagger_ui_url(settings["API_DOCS_PATH"]),
     )
     _configure_logging(settings["LOG_LEVEL"])
     from .logbuffer import install as install_log_buffer
@@ -150,6 +151,13 @@ def _register_job_types(runner: JobRunner) -> None:
 
     runner.register(SEARCH_WANTED_JOB, search_wanted_job)
     runner.register(RSS_JOB, rss_job)
+
+
+def _swagger_ui_url(docs_path: str) -> str:
+    """The vendored Swagger UI, relative to the docs page so that it also
+    resolves under a URL base (``/comics/docs`` -> ``/comics/static/...``)."""
+    depth = (docs_path.strip("/") or "docs").count("/")
+    return "../" * depth + "static/vendor/swagger-ui/"
 
 
 def _sqlalchemy_url(url: str) -> str:
