@@ -21,6 +21,7 @@ from comicsrv.archives import (
     UnsafeArchiveError,
     open_archive,
     rartools,
+    tools,
 )
 
 from .conftest import JPEG_MAGIC, PNG_MAGIC, fixture
@@ -203,10 +204,10 @@ def test_tool_runs_are_capped_in_output_and_time(tmp_path):
     """libarchive loops on RAR5 file-copy records (endless output, or spinning with none):
     every tool run must stop at the declared size and at the timeout."""
     archive = tmp_path / "any.cbr"
-    returncode, out, _ = rartools._run(["yes"], archive, stdout_limit=1000, timeout=10)
+    returncode, out, _ = tools.run(["yes"], archive, stdout_limit=1000, timeout=10)
     assert len(out) == 1001 and returncode != 0
     with pytest.raises(CorruptArchiveError, match="did not finish"):
-        rartools._run(["sleep", "30"], archive, stdout_limit=10, timeout=0.5)
+        tools.run(["sleep", "30"], archive, stdout_limit=10, timeout=0.5)
 
 
 def test_duplicate_comicinfo_in_rar_resolves_to_root():
