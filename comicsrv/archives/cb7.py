@@ -10,7 +10,6 @@ in the same block, which is 7z's design, not something a reader can avoid.
 from __future__ import annotations
 
 import lzma
-import threading
 import zlib
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import py7zr
 import py7zr.exceptions
 import py7zr.io
 
+from . import tools
 from .base import ArchiveFacts, ArchiveLimits, ComicArchive, Member
 from .errors import (
     CorruptArchiveError,
@@ -110,7 +110,7 @@ class SevenZipArchive(ComicArchive):
             ) from error
         except _DECODE_ERRORS as error:
             raise CorruptArchiveError(f"broken 7z: {error}", path=path) from error
-        self._lock = threading.Lock()
+        self._lock = tools.native_lock()
         try:
             self._list()
         except BaseException:

@@ -15,7 +15,6 @@ import os
 import shutil
 import stat
 import tempfile
-import threading
 import weakref
 import zlib
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 
 import rarfile
 
-from . import rartools
+from . import rartools, tools
 from .base import ArchiveFacts, ArchiveLimits, ComicArchive, Member, name_parts
 from .errors import (
     ArchiveError,
@@ -99,7 +98,7 @@ class RarArchive(ComicArchive):
         self._tool = rartools.choose_tool(
             5 if sub_format == "rar5" else 4, multivolume=len(self._rar.volumelist()) > 1
         )
-        self._lock = threading.Lock()
+        self._lock = tools.native_lock()
         self._extracted: Path | None = None
         self._cleanup: weakref.finalize | None = None
         self._list()

@@ -13,7 +13,8 @@ this module which hub that is; :func:`comicsrv.archives.preload` calls it.
 
 Every tool, and every reader process that calls :func:`die_with_parent`, also
 ends with the process that started it, so a server killed with SIGKILL (the
-OOM killer's way) leaves no decompressor or scan worker running.
+OOM killer's way) leaves no decompressor or scan worker running.  Readers
+guard their state with :func:`native_lock`, for the same native threads.
 """
 
 from __future__ import annotations
@@ -87,6 +88,28 @@ def die_with_parent(parent_pid: int) -> None:
                          name="parent-watch").start()
     if os.getppid() != parent_pid:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def native_lock() -> Any:
+    """A lock of the operating system, even in a gevent-patched process.
+
+    Readers are used from gevent's native worker threads, where a green lock
+    serialises nothing and, contended, can leave a thread waiting forever.
+    """
+    if _threading_patched():
+        from gevent import monkey
+
+        return monkey.get_original("_thread", "allocate_lock")()
+    return threading.Lock()
+
+
+def native_rlock() -> Any:
+    """The reentrant kind of :func:`native_lock`."""
+    if _threading_patched():
+        from gevent import monkey
+
+        return monkey.get_original("_thread", "RLock")()
+    return threading.RLock()
 
 
 def _run(argv: list[str], archive: Path, stdout_limit: int,
@@ -170,6 +193,11 @@ def _call_on_hub(hub: Any, wait: float, archive: Path, fn: Callable[..., T], *ar
 def _gevent_patched() -> bool:
     monkey = sys.modules.get("gevent.monkey")
     return monkey is not None and monkey.is_module_patched("subprocess")
+
+
+def _threading_patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("threading")
 
 
 def _hub_for_tools() -> Any:
