@@ -7,7 +7,10 @@ so these tests fail rather than skip when a tool is missing.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -74,6 +77,28 @@ def test_solid_rar_is_extracted_once_into_the_cache_dir_and_cleaned_up(cache_dir
     assert list(cache_dir.iterdir()) == [private]
     archive.close()
     assert list(cache_dir.iterdir()) == []
+
+
+def test_extractions_abandoned_by_dead_processes_are_removed(cache_dir):
+    """A server killed mid-read (the OOM killer) leaves an unpacked comic in
+    the cache dir; the next extraction on the host removes it, and only it."""
+    dead = subprocess.Popen(["true"])  # a pid that has just ended
+    dead.wait()
+    host = socket.gethostname()
+    cache_dir.mkdir()
+    abandoned = cache_dir / f"cbr-{host}-{dead.pid}-abcd1234"
+    (abandoned / "sub").mkdir(parents=True)
+    (abandoned / "sub" / "page.jpg").write_bytes(b"x" * 100)
+    kept = [cache_dir / f"cbr-{host}-{os.getppid()}-live0000",  # a process that runs
+            cache_dir / f"cbr-another-host-{dead.pid}-abcd1234",  # not this host's to judge
+            cache_dir / "unrelated"]
+    for directory in kept:
+        directory.mkdir()
+    with open_archive(fixture("komga", "rar4-solid.rar"), cache_dir=cache_dir) as archive:
+        archive.read_page(0)
+        (own,) = set(cache_dir.iterdir()) - set(kept)
+        assert own.name.startswith(f"cbr-{host}-{os.getpid()}-")
+    assert sorted(cache_dir.iterdir()) == sorted(kept)
 
 
 def test_missing_tools_are_reported_by_name_and_package(monkeypatch, cache_dir):
