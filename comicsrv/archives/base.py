@@ -232,8 +232,10 @@ class ComicArchive(ABC):
                 f"declared uncompressed size exceeds {self.limits.max_total_size} bytes",
                 path=self.path,
             )
-        if is_page_name(member.name) or is_metadata_name(member.name):
-            self._check_bomb(member)
+        # Sizes first: they are cheap, and almost never absurd.
+        reason = self._bomb(member)
+        if reason and (is_page_name(member.name) or is_metadata_name(member.name)):
+            raise UnsafeArchiveError(reason, path=self.path)
         self._members[member.name] = member
 
     def names(self) -> list[str]:
@@ -269,7 +271,9 @@ class ComicArchive(ABC):
         member = self._members.get(name)
         if member is None:
             raise EntryNotFoundError(f"no entry named {name!r}", path=self.path)
-        self._check_bomb(member)  # pages and metadata passed it when listed; other entries now
+        reason = self._bomb(member)  # pages and metadata passed when listed; others now
+        if reason:
+            raise UnsafeArchiveError(reason, path=self.path)
         return self._read(member)
 
     def read_page(self, index_or_name: int | str) -> bytes:
@@ -298,25 +302,20 @@ class ComicArchive(ABC):
             chosen.setdefault(METADATA_FILES[basename(name).casefold()], name)
         return {key: self.read_entry(name) for key, name in chosen.items()}
 
-    def _check_bomb(self, member: Member) -> None:
-        """Refuse to read an entry whose declared size or compression ratio is absurd."""
+    def _bomb(self, member: Member) -> str | None:
+        """Why an entry's declared size or compression ratio is absurd, if it is."""
         size = member.size
         if size is None:
-            return
+            return None
         if size > self.limits.max_entry_size:
-            raise UnsafeArchiveError(
-                f"entry {member.name!r} declares {size} bytes, more than the "
-                f"{self.limits.max_entry_size} allowed",
-                path=self.path,
-            )
+            return (f"entry {member.name!r} declares {size} bytes, more than the "
+                    f"{self.limits.max_entry_size} allowed")
         packed = member.compressed_size
-        too_dense = packed is not None and size / max(packed, 1) > self.limits.max_ratio
-        if too_dense and size >= self.limits.ratio_floor:
-            raise UnsafeArchiveError(
-                f"entry {member.name!r} expands {size} bytes from {packed}: "
-                "compression ratio too high (decompression bomb?)",
-                path=self.path,
-            )
+        if (packed is not None and size >= self.limits.ratio_floor
+                and size / max(packed, 1) > self.limits.max_ratio):
+            return (f"entry {member.name!r} expands {size} bytes from {packed}: "
+                    "compression ratio too high (decompression bomb?)")
+        return None
 
     # -- lifetime --------------------------------------------------------------
 
