@@ -110,7 +110,7 @@ def start_services(app: Flask) -> None:
     Called by ``comicsrv serve`` and the WSGI entry point; never by tests."""
     from .archives import preload
 
-    preload()  # first: under gevent, readers must not be imported on worker threads
+    preload()  # first (serve did it already): gevent's worker threads must not import readers
     pool.configure(app.config["CPU_WORKERS"])
     runner: JobRunner = app.extensions["comicsrv.jobs"]
     if not app.config["SCHEDULER_ENABLED"]:
