@@ -109,6 +109,9 @@ def start_services(app: Flask) -> None:
     """Start what runs beside the request handlers: the scheduler, the
     recovery of jobs a previous process left behind, scans on start.
     Called by ``comicsrv serve`` and the WSGI entry point; never by tests."""
+    from .archives import preload
+
+    preload()  # first (serve did it already): gevent's worker threads must not import readers
     pool.configure(app.config["CPU_WORKERS"])
     runner: JobRunner = app.extensions["comicsrv.jobs"]
     if not app.config["SCHEDULER_ENABLED"]:

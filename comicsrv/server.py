@@ -21,6 +21,11 @@ def serve(app: Flask) -> None:
     host, port = app.config["HOST"], int(app.config["PORT"])
     started = time.monotonic()
     server = WSGIServer((host, port), app, log=None, error_log=logging.getLogger("comicsrv.wsgi"))
+    # Before accepting: importing the readers starts a process (and so
+    # yields to the hub), and no request may run before start_services.
+    from .archives import preload
+
+    preload()
     server.start()
     start_services(app)
     log.info("comicsrv listening on http://%s:%s%s (data dir %s) in %.2fs",

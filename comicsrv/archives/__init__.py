@@ -51,11 +51,13 @@ __all__ = [
     "default_cache_dir",
     "natural_key",
     "open_archive",
+    "preload",
 ]
 
 # Each backend is imported on first use: py7zr and PDFium are heavy to load
 # (compression libraries, a native PDF engine), and most libraries never
-# contain a CB7 or a PDF.
+# contain a CB7 or a PDF.  A server imports them all at start-up instead
+# (see preload).
 _BACKENDS = {
     "cbz": ("cbz", "ZipArchive"),
     "cbr": ("cbr", "RarArchive"),
@@ -69,6 +71,23 @@ _BACKENDS = {
 def _reader(fmt: str) -> type[ComicArchive]:
     module, name = _BACKENDS[fmt]
     return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def preload() -> None:
+    """Make every reader ready for a server: call it once, from the main thread, at start-up.
+
+    Under gevent, archive work runs on native threads, where starting a
+    process fails: importing py7zr there dies in pycryptodome, whose import
+    runs ``file`` through ``platform.architecture()``, and the RAR readers
+    start ``unar`` and ``bsdtar``.  So the backends are imported here, in the
+    hub's thread, and :mod:`.tools` learns which hub starts the tools.
+    Elsewhere (the CLI, scan worker processes) it only imports.
+    """
+    from . import tools
+
+    tools.bind_gevent_hub()
+    for module, _ in _BACKENDS.values():
+        importlib.import_module(f".{module}", __name__)
 
 
 def default_cache_dir() -> Path:

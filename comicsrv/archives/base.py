@@ -82,13 +82,16 @@ class ArchiveFacts:
 class ArchiveLimits:
     """Guards against decompression bombs and runaway tools.
 
-    Declared sizes are checked when the archive is opened (``max_entries``,
-    ``max_total_size``) and before an entry is read (``max_entry_size`` and the
-    compression ratio).  Every backend also stops reading an entry at its
-    declared size, so a header that lies about the size cannot expand further.
-    The ratio is only judged above ``ratio_floor`` because small text files
-    (ComicInfo.xml) legitimately compress well; comic pages are already
-    compressed images and sit near 1:1.
+    Every limit is judged on the sizes the archive declares, when it is
+    opened: an archive whose pages or metadata files hold a bomb is refused
+    whole, like one with a traversal name, so the scanner records it as unsafe
+    instead of listing a book whose pages explode when read (other entries,
+    which nothing reads but :meth:`ComicArchive.read_entry`, are judged when
+    read).  Every backend also stops reading an entry at its declared size, so
+    a header that lies about the size cannot expand further.  The ratio is
+    only judged above ``ratio_floor`` because small text files (ComicInfo.xml)
+    legitimately compress well; comic pages are already compressed images and
+    sit near 1:1.
     """
 
     max_entries: int = 100_000
@@ -147,6 +150,15 @@ def is_page_name(name: str) -> bool:
     return name.casefold().endswith(_IMAGE_SUFFIXES) and not is_junk(name)
 
 
+def is_metadata_name(name: str) -> bool:
+    """True for an entry :meth:`ComicArchive.find_metadata` may read (any folder, any case)."""
+    return (
+        name.casefold().endswith(_METADATA_SUFFIXES)
+        and basename(name).casefold() in METADATA_FILES
+        and not is_junk(name)
+    )
+
+
 def check_member_name(name: str, path: Path) -> None:
     """Refuse names that would escape a directory if anyone ever extracted them."""
     if not name or "\x00" in name:
@@ -187,7 +199,7 @@ class ComicArchive(ABC):
 
     @abstractmethod
     def _read(self, member: Member) -> bytes:
-        """Return the bytes of a member whose size already passed the bomb guards."""
+        """Return the bytes of a member whose declared sizes already passed the bomb guards."""
 
     @abstractmethod
     def _close(self) -> None:
@@ -205,7 +217,7 @@ class ComicArchive(ABC):
     # -- listing ---------------------------------------------------------------
 
     def _add_member(self, member: Member) -> None:
-        """Register a file entry, enforcing name safety and the archive-wide limits.
+        """Register a file entry, enforcing name safety and the bomb guards.
 
         Called while listing, so a bomb of declared sizes or entries is refused
         before the rest of a (possibly compressed) directory is even read.  A
@@ -220,6 +232,10 @@ class ComicArchive(ABC):
                 f"declared uncompressed size exceeds {self.limits.max_total_size} bytes",
                 path=self.path,
             )
+        # Sizes first: they are cheap, and almost never absurd.
+        reason = self._bomb(member)
+        if reason and (is_page_name(member.name) or is_metadata_name(member.name)):
+            raise UnsafeArchiveError(reason, path=self.path)
         self._members[member.name] = member
 
     def names(self) -> list[str]:
@@ -255,7 +271,9 @@ class ComicArchive(ABC):
         member = self._members.get(name)
         if member is None:
             raise EntryNotFoundError(f"no entry named {name!r}", path=self.path)
-        self._check_bomb(member)
+        reason = self._bomb(member)  # pages and metadata passed when listed; others now
+        if reason:
+            raise UnsafeArchiveError(reason, path=self.path)
         return self._read(member)
 
     def read_page(self, index_or_name: int | str) -> bytes:
@@ -278,37 +296,26 @@ class ComicArchive(ABC):
         more than once, the one nearest the root wins (then natural order), the
         way ComicRack and Kavita resolve duplicates.
         """
-        candidates = [
-            name
-            for name in self._members
-            if name.casefold().endswith(_METADATA_SUFFIXES)
-            and basename(name).casefold() in METADATA_FILES
-            and not is_junk(name)
-        ]
+        candidates = [name for name in self._members if is_metadata_name(name)]
         chosen: dict[str, str] = {}
         for name in sorted(candidates, key=lambda n: (len(name_parts(n)), natural_key(n))):
             chosen.setdefault(METADATA_FILES[basename(name).casefold()], name)
         return {key: self.read_entry(name) for key, name in chosen.items()}
 
-    def _check_bomb(self, member: Member) -> None:
-        """Refuse to read an entry whose declared size or compression ratio is absurd."""
+    def _bomb(self, member: Member) -> str | None:
+        """Why an entry's declared size or compression ratio is absurd, if it is."""
         size = member.size
         if size is None:
-            return
+            return None
         if size > self.limits.max_entry_size:
-            raise UnsafeArchiveError(
-                f"entry {member.name!r} declares {size} bytes, more than the "
-                f"{self.limits.max_entry_size} allowed",
-                path=self.path,
-            )
+            return (f"entry {member.name!r} declares {size} bytes, more than the "
+                    f"{self.limits.max_entry_size} allowed")
         packed = member.compressed_size
-        too_dense = packed is not None and size / max(packed, 1) > self.limits.max_ratio
-        if too_dense and size >= self.limits.ratio_floor:
-            raise UnsafeArchiveError(
-                f"entry {member.name!r} expands {size} bytes from {packed}: "
-                "compression ratio too high (decompression bomb?)",
-                path=self.path,
-            )
+        if (packed is not None and size >= self.limits.ratio_floor
+                and size / max(packed, 1) > self.limits.max_ratio):
+            return (f"entry {member.name!r} expands {size} bytes from {packed}: "
+                    "compression ratio too high (decompression bomb?)")
+        return None
 
     # -- lifetime --------------------------------------------------------------
 

@@ -10,7 +10,6 @@ in the same block, which is 7z's design, not something a reader can avoid.
 from __future__ import annotations
 
 import lzma
-import threading
 import zlib
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import py7zr
 import py7zr.exceptions
 import py7zr.io
 
+from . import tools
 from .base import ArchiveFacts, ArchiveLimits, ComicArchive, Member
 from .errors import (
     CorruptArchiveError,
@@ -76,6 +76,23 @@ class _SingleEntryFactory(py7zr.io.WriterFactory):
         return self.buffer
 
 
+def _solid_blocks(infos: list[py7zr.FileInfo]) -> list[list[py7zr.FileInfo]]:
+    """Entries grouped by the packed stream they come from, in listing order.
+
+    py7zr reports a packed size only for the first entry of each stream (a
+    solid block, or a lone non-solid entry); the entries after it, up to the
+    next one with a packed size, are decompressed from the same stream.
+    Directories and empty files have no stream and add nothing to a group.
+    """
+    blocks: list[list[py7zr.FileInfo]] = []
+    for info in infos:
+        if info.compressed is not None or not blocks:
+            blocks.append([info])
+        else:
+            blocks[-1].append(info)
+    return blocks
+
+
 class SevenZipArchive(ComicArchive):
     """A 7z-based comic (``.cb7``, or any file whose content is 7z)."""
 
@@ -93,7 +110,7 @@ class SevenZipArchive(ComicArchive):
             ) from error
         except _DECODE_ERRORS as error:
             raise CorruptArchiveError(f"broken 7z: {error}", path=path) from error
-        self._lock = threading.Lock()
+        self._lock = tools.native_lock()
         try:
             self._list()
         except BaseException:
@@ -109,10 +126,17 @@ class SevenZipArchive(ComicArchive):
         for info in infos:
             if info.is_symlink:
                 raise UnsafeArchiveError(f"entry {info.filename!r} is a symlink", path=self.path)
-            if info.is_directory:
-                continue
-            # Solid blocks report a packed size only for their first entry.
-            self._add_member(Member(info.filename, info.uncompressed, info.compressed, info))
+        for block in _solid_blocks(infos):
+            packed = block[0].compressed
+            unpacked = sum(info.uncompressed for info in block)
+            for info in block:
+                if info.is_directory:
+                    continue
+                # Each entry is charged its share of the block's packed size, so
+                # the bomb guard sees the block's ratio: a bomb hidden after a
+                # small first page is as dense as the block it expands.
+                share = None if packed is None else packed * info.uncompressed // max(unpacked, 1)
+                self._add_member(Member(info.filename, info.uncompressed, share, info))
 
     @property
     def facts(self) -> ArchiveFacts:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import tempfile
-import threading
 import weakref
 import zlib
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 
 import rarfile
 
-from . import rartools
+from . import rartools, tools
 from .base import ArchiveFacts, ArchiveLimits, ComicArchive, Member, name_parts
 from .errors import (
     ArchiveError,
@@ -99,7 +99,7 @@ class RarArchive(ComicArchive):
         self._tool = rartools.choose_tool(
             5 if sub_format == "rar5" else 4, multivolume=len(self._rar.volumelist()) > 1
         )
-        self._lock = threading.Lock()
+        self._lock = tools.native_lock()
         self._extracted: Path | None = None
         self._cleanup: weakref.finalize | None = None
         self._list()
@@ -205,7 +205,8 @@ class RarArchive(ComicArchive):
 
     def _extract(self) -> Path:
         self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        directory = Path(tempfile.mkdtemp(prefix="cbr-", dir=self.cache_dir))
+        _remove_abandoned(self.cache_dir)
+        directory = Path(tempfile.mkdtemp(prefix=f"{_owner_prefix()}-", dir=self.cache_dir))
         self._cleanup = weakref.finalize(self, shutil.rmtree, directory, True)
         aliases = [m.name for m in self._members.values() if m.ref.file_redir]
         try:
@@ -223,3 +224,39 @@ class RarArchive(ComicArchive):
                 self._cleanup()
             self._extracted = None
         self._rar.close()
+
+
+# An extraction directory is named after the process that made it
+# (``cbr-<host>-<pid>-<random>``): one killed before it could clean up (the
+# OOM killer, kill -9) leaves a whole unpacked comic behind, which the next
+# extraction on the same host removes once that process is gone.
+_EXTRACTION_PREFIX = "cbr-"
+
+
+def _owner_prefix() -> str:
+    return f"{_EXTRACTION_PREFIX}{socket.gethostname()}-{os.getpid()}"
+
+
+def _remove_abandoned(cache_dir: Path) -> None:
+    """Delete the extraction directories of this host's processes that no longer exist."""
+    host_prefix = f"{_EXTRACTION_PREFIX}{socket.gethostname()}-"
+    try:
+        entries = list(os.scandir(cache_dir))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(host_prefix):
+            continue
+        pid = entry.name[len(host_prefix):].partition("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_exists(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True

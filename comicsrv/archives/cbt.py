@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import lzma
 import tarfile
-import threading
 import zlib
 from pathlib import Path
 from typing import Literal
 
+from . import tools
 from .base import ArchiveFacts, ArchiveLimits, ComicArchive, Member
 from .errors import (
     CorruptArchiveError,
@@ -50,7 +50,7 @@ class TarArchive(ComicArchive):
             ) from error
         except _DECODE_ERRORS as error:
             raise CorruptArchiveError(f"broken {sub_format}: {error}", path=path) from error
-        self._lock = threading.Lock()
+        self._lock = tools.native_lock()
         try:
             self._list()
         except BaseException:

@@ -15,12 +15,12 @@ as comicbox writes it, is an entry too, so :meth:`find_metadata` finds it.
 from __future__ import annotations
 
 import io
-import threading
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from . import tools
 from .base import METADATA_FILES, ArchiveFacts, ArchiveLimits, ComicArchive, Member
 from .errors import CorruptArchiveError, EmptyArchiveError, EncryptedArchiveError
 
@@ -28,21 +28,10 @@ from .errors import CorruptArchiveError, EmptyArchiveError, EncryptedArchiveErro
 RENDER_LONG_SIDE = 2000
 JPEG_QUALITY = 90
 
-def _os_rlock() -> "threading.RLock":
-    """A real OS-thread lock even in a gevent-patched process: PDF work runs
-    in native pool threads, where a green lock would not protect anything."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return threading.RLock()
-    if monkey.is_module_patched("threading"):
-        return monkey.get_original("threading", "RLock")()
-    return threading.RLock()
-
-
 # PDFium keeps global state and is not thread-safe: every call, for every
-# document in the process, goes through this lock.
-_PDFIUM_LOCK = _os_rlock()
+# document in the process, goes through this lock (a real one: PDF work runs
+# on gevent's native threads, where a green lock serialises nothing).
+_PDFIUM_LOCK = tools.native_rlock()
 
 _PASSTHROUGH_COLORSPACES = frozenset(
     {

@@ -21,20 +21,18 @@ behaviour is the same on every machine.
 Two hazards shape the code: entry names are *patterns* to both tools (a page
 called ``page[1].jpg`` would match ``page1.jpg``), so they are escaped; and
 libarchive writes endless output for a RAR5 "file copy" record, so every read
-is capped at the declared size and every run at a timeout.
+is capped at the declared size and every run at a timeout.  The tools are
+started through :mod:`.tools`, which knows how to do that under gevent.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import selectors
 import shutil
-import subprocess
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from . import tools
 from .errors import CorruptArchiveError, ToolMissingError
 
 UNAR = "unar"
@@ -45,8 +43,7 @@ DEBIAN_PACKAGES = {UNAR: "unar", BSDTAR: "libarchive-tools"}
 # so an encrypted entry fails instead of prompting.
 _UNAR_OPTIONS = ("-q", "-nr", "-p", "")
 _PATTERN_CHARS = re.compile(r"([\\\[\]*?])")
-_CHUNK = 1 << 16
-_STDERR_TAIL = 2048
+_CHUNK = 1 << 16  # output kept from an extraction (only errors are expected there)
 
 
 def choose_tool(rar_version: int, multivolume: bool) -> str:
@@ -61,7 +58,7 @@ def read_member(tool: str, archive: Path, name: str, size: int, timeout: float) 
         argv = [_executable(tool, archive), *_UNAR_OPTIONS, "-o", "-", str(archive), "--", pattern]
     else:
         argv = [_executable(tool, archive), "-x", "-q", "-O", "-f", str(archive), "--", pattern]
-    returncode, out, err = _run(argv, archive, stdout_limit=size, timeout=timeout)
+    returncode, out, err = tools.run(argv, archive, stdout_limit=size, timeout=timeout)
     if len(out) > size:
         raise CorruptArchiveError(
             f"{name!r} holds more data than its header declares", path=archive
@@ -100,7 +97,7 @@ def extract_all(
         argv = [_executable(tool, archive), "-x", "--no-same-owner", "--no-same-permissions"]
         argv += [f"--exclude={_escape(name)}" for name in exclude]
         argv += ["-f", str(archive), "-C", str(dest)]
-    returncode, _, err = _run(argv, archive, stdout_limit=_CHUNK, timeout=timeout)
+    returncode, _, err = tools.run(argv, archive, stdout_limit=_CHUNK, timeout=timeout)
     if returncode != 0:
         raise CorruptArchiveError(
             f"{tool} could not extract the archive (exit status {returncode}) {err}".rstrip(),
@@ -121,43 +118,3 @@ def _executable(tool: str, archive: Path) -> str:
             path=archive,
         )
     return executable
-
-
-def _run(
-    argv: list[str], archive: Path, *, stdout_limit: int, timeout: float
-) -> tuple[int, bytes, str]:
-    """Run a tool and collect at most ``stdout_limit + 1`` bytes of its output.
-
-    Returns the exit code, the output and the tail of stderr.  The process is
-    killed once it exceeds the limit (the caller sees the extra byte and
-    reports it) or the timeout.
-    """
-    deadline = time.monotonic() + timeout
-    out = bytearray()
-    err = bytearray()
-    with subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ, out)
-            selector.register(proc.stderr, selectors.EVENT_READ, err)
-            while selector.get_map() and len(out) <= stdout_limit:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    proc.kill()
-                    raise CorruptArchiveError(
-                        f"{Path(argv[0]).name} did not finish within {timeout:g} s", path=archive
-                    )
-                for key, _ in selector.select(remaining):
-                    chunk = os.read(key.fd, _CHUNK)
-                    if not chunk:
-                        selector.unregister(key.fileobj)
-                        continue
-                    buffer: bytearray = key.data
-                    buffer += chunk
-                    del err[:-_STDERR_TAIL]
-        if len(out) > stdout_limit:
-            proc.kill()
-        returncode = proc.wait()
-    return returncode, bytes(out[: stdout_limit + 1]), err.decode(errors="replace").strip()

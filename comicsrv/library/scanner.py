@@ -31,6 +31,7 @@ from typing import Iterator, Sequence
 from flask import current_app
 from sqlalchemy import select, update
 
+from ..archives.tools import die_with_parent
 from ..errors import NotFound
 from ..events import BookDeleted, LibraryUpdated, ScanProgress, SeriesDeleted
 from ..extensions import db
@@ -166,9 +167,17 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
 def _reader_pool(workers: int, files: int) -> Executor:
     """Worker processes for big scans: archive listing and XML parsing are
     Python code that holds the GIL, so threads would not use the second core.
-    "spawn" gives clean children even when the server is gevent-patched."""
+    "spawn" gives clean children even when the server is gevent-patched.
+
+    Each worker first arms a parent-death signal: when the server dies
+    without a word (the OOM killer's SIGKILL), its workers die with it
+    instead of waiting, reparented to init, for tasks that never come, and
+    multiprocessing's resource tracker, whose pipe they held open, then ends
+    too. So no reader outlives the server or runs beside the next one.
+    """
     if workers > 1 and files >= PROCESS_POOL_MIN_FILES:
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
     return ThreadPoolExecutor(1, thread_name_prefix="scan")
 
 

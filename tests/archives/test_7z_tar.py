@@ -79,8 +79,34 @@ def test_7z_bomb_is_refused_before_decompression(tmp_path):
         sz.writestr(bytes(32 * 1024 * 1024), "01.jpg")
     assert path.stat().st_size < 100_000
     limits = ArchiveLimits(max_entry_size=16 * 1024 * 1024)
-    with open_archive(path, limits=limits) as archive, pytest.raises(UnsafeArchiveError):
-        archive.read_page(0)
+    with pytest.raises(UnsafeArchiveError, match="declares"):
+        open_archive(path, limits=limits)
+    with pytest.raises(UnsafeArchiveError, match="ratio"):
+        open_archive(path)
+
+
+def test_7z_bomb_hidden_after_a_real_page_of_a_solid_block_is_refused(tmp_path):
+    """7z gives a packed size only for a solid block's first entry, so each
+    entry is judged by the ratio of its whole block."""
+    path = tmp_path / "solid bomb.cb7"
+    with py7zr.SevenZipFile(path, "w") as sz:
+        sz.writestr(make_jpeg(), "01.jpg")
+        sz.writestr(bytes(8 * 1024 * 1024), "02.jpg")
+    with py7zr.SevenZipFile(path) as sz:
+        assert [info.compressed is None for info in sz.list()] == [False, True]
+    with pytest.raises(UnsafeArchiveError, match="'02.jpg' expands"):
+        open_archive(path)
+
+
+def test_solid_block_entries_are_charged_their_share_of_the_packed_size():
+    with py7zr.SevenZipFile(fixture("comicbox", "Captain Science #001.cb7")) as sz:
+        infos = sz.list()
+        packed = infos[0].compressed
+    with open_archive(fixture("comicbox", "Captain Science #001.cb7")) as archive:
+        shares = [archive._members[info.filename].compressed_size for info in infos]
+    assert all(share is not None and 0 < share < info.uncompressed
+               for share, info in zip(shares, infos))
+    assert packed - len(infos) <= sum(shares) <= packed
 
 
 def test_corrupted_7z_data_is_corrupt(tmp_path):

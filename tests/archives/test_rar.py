@@ -7,7 +7,10 @@ so these tests fail rather than skip when a tool is missing.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from comicsrv.archives import (
     UnsafeArchiveError,
     open_archive,
     rartools,
+    tools,
 )
 
 from .conftest import JPEG_MAGIC, PNG_MAGIC, fixture
@@ -73,6 +77,28 @@ def test_solid_rar_is_extracted_once_into_the_cache_dir_and_cleaned_up(cache_dir
     assert list(cache_dir.iterdir()) == [private]
     archive.close()
     assert list(cache_dir.iterdir()) == []
+
+
+def test_extractions_abandoned_by_dead_processes_are_removed(cache_dir):
+    """A server killed mid-read (the OOM killer) leaves an unpacked comic in
+    the cache dir; the next extraction on the host removes it, and only it."""
+    dead = subprocess.Popen(["true"])  # a pid that has just ended
+    dead.wait()
+    host = socket.gethostname()
+    cache_dir.mkdir()
+    abandoned = cache_dir / f"cbr-{host}-{dead.pid}-abcd1234"
+    (abandoned / "sub").mkdir(parents=True)
+    (abandoned / "sub" / "page.jpg").write_bytes(b"x" * 100)
+    kept = [cache_dir / f"cbr-{host}-{os.getppid()}-live0000",  # a process that runs
+            cache_dir / f"cbr-another-host-{dead.pid}-abcd1234",  # not this host's to judge
+            cache_dir / "unrelated"]
+    for directory in kept:
+        directory.mkdir()
+    with open_archive(fixture("komga", "rar4-solid.rar"), cache_dir=cache_dir) as archive:
+        archive.read_page(0)
+        (own,) = set(cache_dir.iterdir()) - set(kept)
+        assert own.name.startswith(f"cbr-{host}-{os.getpid()}-")
+    assert sorted(cache_dir.iterdir()) == sorted(kept)
 
 
 def test_missing_tools_are_reported_by_name_and_package(monkeypatch, cache_dir):
@@ -203,10 +229,10 @@ def test_tool_runs_are_capped_in_output_and_time(tmp_path):
     """libarchive loops on RAR5 file-copy records (endless output, or spinning with none):
     every tool run must stop at the declared size and at the timeout."""
     archive = tmp_path / "any.cbr"
-    returncode, out, _ = rartools._run(["yes"], archive, stdout_limit=1000, timeout=10)
+    returncode, out, _ = tools.run(["yes"], archive, stdout_limit=1000, timeout=10)
     assert len(out) == 1001 and returncode != 0
     with pytest.raises(CorruptArchiveError, match="did not finish"):
-        rartools._run(["sleep", "30"], archive, stdout_limit=10, timeout=0.5)
+        tools.run(["sleep", "30"], archive, stdout_limit=10, timeout=0.5)
 
 
 def test_duplicate_comicinfo_in_rar_resolves_to_root():

@@ -168,28 +168,37 @@ def test_symlink_entries_refuse_the_archive(tmp_path):
         open_archive(path)
 
 
-def test_a_highly_compressed_entry_is_not_expanded(tmp_path):
+def test_an_archive_with_a_highly_compressed_page_is_refused_at_open(tmp_path):
+    """Refused whole, from the declared sizes alone: the scanner records the
+    book as unsafe instead of listing pages that explode when read."""
     path = tmp_path / "bomb.cbz"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("01.jpg", make_jpeg())
         zf.writestr("02.jpg", bytes(64 * 1024 * 1024))  # 64 MiB of zeros deflate to ~64 KiB
     assert path.stat().st_size < 200_000
-    with open_archive(path) as archive:
-        assert archive.read_page(0).startswith(JPEG_MAGIC)
-        with pytest.raises(UnsafeArchiveError, match="ratio"):
-            archive.read_page(1)
+    with pytest.raises(UnsafeArchiveError, match="ratio") as raised:
+        open_archive(path)
+    assert raised.value.reason == "unsafe"
 
 
-def test_an_entry_declaring_more_than_the_entry_limit_is_refused(tmp_path):
+def test_a_page_declaring_more_than_the_entry_limit_refuses_the_archive(tmp_path):
     path = tmp_path / "big.cbz"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr("01.jpg", make_jpeg() + bytes(4096))
-    limits = ArchiveLimits(max_entry_size=1024)
-    with (
-        open_archive(path, limits=limits) as archive,
-        pytest.raises(UnsafeArchiveError, match="declares"),
-    ):
-        archive.read_page(0)
+    with pytest.raises(UnsafeArchiveError, match="declares"):
+        open_archive(path, limits=ArchiveLimits(max_entry_size=1024))
+
+
+def test_an_entry_that_is_neither_page_nor_metadata_is_judged_only_when_read(tmp_path):
+    """Nothing but read_entry reads such an entry, so it cannot spoil the book."""
+    path = tmp_path / "extras.cbz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("01.jpg", make_jpeg())
+        zf.writestr("extras/padding.bin", bytes(8 * 1024 * 1024))
+    with open_archive(path) as archive:
+        assert archive.read_page(0).startswith(JPEG_MAGIC)
+        with pytest.raises(UnsafeArchiveError, match="ratio"):
+            archive.read_entry("extras/padding.bin")
 
 
 def test_huge_declared_total_is_refused_at_open(tmp_path):
@@ -204,8 +213,10 @@ def test_huge_declared_total_is_refused_at_open(tmp_path):
         raw[position + 24 : position + 28] = struct.pack("<I", 0xF0000000)  # uncompressed size
         position = raw.find(b"PK\x01\x02", position + 4)
     path.write_bytes(bytes(raw))
+    # Only the archive-wide limit: each entry alone would also fail the entry limits.
+    alone = ArchiveLimits(max_entry_size=2**40, max_ratio=float("inf"))
     with pytest.raises(UnsafeArchiveError, match="declared uncompressed size"):
-        open_archive(path)
+        open_archive(path, limits=alone)
 
 
 def test_a_header_that_understates_the_size_cannot_expand_further(tmp_path):
