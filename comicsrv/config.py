@@ -49,6 +49,13 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     # Seconds between SSE keep-alive comments (proxies close idle streams).
     "SSE_KEEPALIVE_SECONDS": 15.0,
+    # A request's line and headers must arrive within this many seconds of its
+    # first byte (and a new connection must start one as soon): slowloris guard.
+    "HEADER_TIMEOUT_SECONDS": 15.0,
+    # A kept-alive connection idle this long between requests is closed.
+    "KEEPALIVE_TIMEOUT_SECONDS": 60.0,
+    # Connections served at once; more wait to be accepted.
+    "MAX_CONNECTIONS": 1000,
     # Cache directories default to sub-folders of the data directory.
     "CACHE_DIR": None,
 }
