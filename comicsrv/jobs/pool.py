@@ -19,6 +19,8 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -95,6 +97,7 @@ class WorkerFailed(Exception):
 _HEADER = struct.Struct("!Q")
 #: Nothing sent between parent and worker is this big: a page is a few MB.
 _MAX_MESSAGE = 1 << 30
+_SOCKET_BUFFER = 1 << 20
 
 
 class ProcessWorkers:
@@ -132,17 +135,27 @@ class ProcessWorkers:
 
         ``timeout`` counts from when a ready worker receives the call (not
         the wait for a free worker, nor a worker's start)."""
+        with self.reserved() as lease:
+            return lease.call(fn, *args, timeout=timeout, **kwargs)
+
+    @contextmanager
+    def reserved(self) -> Iterator[_Lease]:
+        """Wait for a free worker and keep it for the block, for a caller
+        that must check something (a cache another call may have filled)
+        between getting its turn and making its call."""
         if self._closed:
             raise WorkerFailed("the worker processes are shut down")
-        slots = self._get_slots()
-        with slots:
-            worker = self._take()
-            try:
-                ok, value = worker.run((fn, args, kwargs), timeout)
-            except BaseException:
-                worker.kill()
-                raise
-            self._give_back(worker)
+        with self._get_slots():
+            yield _Lease(self)
+
+    def _run(self, request: tuple, timeout: float) -> Any:
+        worker = self._take()
+        try:
+            ok, value = worker.run(request, timeout)
+        except BaseException:
+            worker.kill()
+            raise
+        self._give_back(worker)
         if ok:
             return value
         raise value
@@ -188,6 +201,17 @@ class ProcessWorkers:
             self._idle.append(worker)
 
 
+class _Lease:
+    """A worker slot held by :meth:`ProcessWorkers.reserved`."""
+
+    def __init__(self, workers: ProcessWorkers) -> None:
+        self._workers = workers
+
+    def call(self, fn: Callable[..., T], *args: Any, timeout: float, **kwargs: Any) -> T:
+        """As :meth:`ProcessWorkers.call`, in the held slot."""
+        return self._workers._run((fn, args, kwargs), timeout)
+
+
 class _Worker:
     """One worker process and the socket to it."""
 
@@ -203,6 +227,9 @@ class _Worker:
         import sys
 
         parent, child = socket.socketpair()
+        for end in (parent, child):  # a page in a few writes, not fifty (the kernel may cap it)
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
         root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH")) if p)}
@@ -269,12 +296,18 @@ def _send(sock: socket.socket, data: bytes, deadline: float) -> None:
         raise WorkerTimeout("timed out")
     sock.settimeout(remaining)
     try:
-        sock.sendall(_HEADER.pack(len(data)) + data)
+        _send_message(sock, data)
     except socket.timeout:
         raise WorkerTimeout("timed out") from None
 
 
-def _receive(sock: socket.socket, deadline: float | None) -> bytes:
+def _send_message(sock: socket.socket, data: bytes) -> None:
+    """Length, then payload: two writes rather than one copy of a page."""
+    sock.sendall(_HEADER.pack(len(data)))
+    sock.sendall(data)
+
+
+def _receive(sock: socket.socket, deadline: float | None) -> bytearray:
     header = _receive_exactly(sock, _HEADER.size, deadline)
     (length,) = _HEADER.unpack(header)
     if length > _MAX_MESSAGE:
@@ -282,7 +315,7 @@ def _receive(sock: socket.socket, deadline: float | None) -> bytes:
     return _receive_exactly(sock, length, deadline)
 
 
-def _receive_exactly(sock: socket.socket, length: int, deadline: float | None) -> bytes:
+def _receive_exactly(sock: socket.socket, length: int, deadline: float | None) -> bytearray:
     buffer = bytearray(length)
     view = memoryview(buffer)
     received = 0
@@ -299,7 +332,7 @@ def _receive_exactly(sock: socket.socket, length: int, deadline: float | None) -
         if not count:
             raise EOFError("the other end closed the connection")
         received += count
-    return bytes(buffer)
+    return buffer
 
 
 def _worker_main() -> None:
@@ -313,7 +346,7 @@ def _worker_main() -> None:
 
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     sock = socket.socket(fileno=fd)
-    sock.sendall(_HEADER.pack(5) + b"ready")
+    _send_message(sock, b"ready")
     while True:
         sock.settimeout(idle_seconds)
         try:
@@ -330,8 +363,7 @@ def _worker_main() -> None:
             except Exception:
                 payload = b""
             reply = (False, payload, type(exc).__name__, str(exc))
-        data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
         try:
-            sock.sendall(_HEADER.pack(len(data)) + data)
+            _send_message(sock, pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
         except OSError:
             return
