@@ -15,7 +15,7 @@ from .database import bundled_dir, engine_options, migrations_dir, upgrade
 from .events import EventBus
 from .extensions import db, migrate
 from .jobs import JobRunner, Scheduler, pool
-from .library.media import MediaService
+from .library.media import MediaLimits, MediaService
 from .middleware import TrustedProxyFix, UrlBase
 from .plugins import PluginRegistry
 
@@ -71,7 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
         "comicsrv.jobs": runner,
         "comicsrv.scheduler": Scheduler(app),
         "comicsrv.started": time.monotonic(),
-        "comicsrv.media": MediaService(settings["CACHE_DIR"]),
+        "comicsrv.media": MediaService(settings["CACHE_DIR"], MediaLimits.from_config(settings)),
     })
     _register_job_types(runner)
     from .automation.notify import install as install_notifications

@@ -49,6 +49,25 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     # Seconds between SSE keep-alive comments (proxies close idle streams).
     "SSE_KEEPALIVE_SECONDS": 15.0,
+    # A request's line and headers must arrive within this many seconds of its
+    # first byte (and a new connection must start one as soon): slowloris guard.
+    "HEADER_TIMEOUT_SECONDS": 15.0,
+    # A kept-alive connection idle this long between requests is closed.
+    "KEEPALIVE_TIMEOUT_SECONDS": 60.0,
+    # Connections served at once; more wait to be accepted.
+    "MAX_CONNECTIONS": 1000,
+    # A PDF page render or large-image decode still running after this many
+    # seconds is stopped (its worker process killed) and answered with an error.
+    "RENDER_TIMEOUT_SECONDS": 15.0,
+    # Worker processes rendering PDF pages at once.
+    "PDF_RENDER_WORKERS": 2,
+    # Images decoding to more pixels than this are "large": they decode in
+    # LARGE_IMAGE_DECODES worker processes, one image each at a time, and
+    # their results are cached.
+    "LARGE_IMAGE_PIXELS": 25_000_000,
+    "LARGE_IMAGE_DECODES": 1,
+    # Disk budget of the cache of expensive page results (0 turns it off).
+    "RENDER_CACHE_MB": 1024,
     # Cache directories default to sub-folders of the data directory.
     "CACHE_DIR": None,
 }

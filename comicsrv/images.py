@@ -40,7 +40,9 @@ __all__ = [
     "set_max_image_pixels",
     "sniff",
     "thumbnail",
+    "thumbnail_cost",
     "transform",
+    "transform_cost",
 ]
 
 #: Pixel budget of one decoded image. 200 MP is ten times a 4K double-page
@@ -260,6 +262,46 @@ def transform(
         return _encode(page, out_fmt, quality), mime_type(out_fmt)
 
 
+def thumbnail_cost(data: bytes, max_edge: int = 400, *, draft: bool = True) -> int:
+    """Pixels :func:`thumbnail` with the same arguments will decode.
+
+    Only the header is read. Callers use it to queue the few huge decodes
+    (a 14,000-pixel PNG is 780 MB decoded) instead of running them all at
+    once, and to cache what they cost.
+    """
+    _check_dimension("max_edge", max_edge)
+    with _opened(data) as im:
+        orientation = _orientation(im)
+        shown = _displayed(im.size, orientation)
+        target = _scaled(shown, _fit_scale(shown, max_edge, max_edge))
+        return _decoded_pixels(im, target, orientation, _THUMBNAIL_DRAFT_GAP if draft else None)
+
+
+def transform_cost(
+    data: bytes,
+    width: int | None = None,
+    height: int | None = None,
+    fmt: str | None = None,
+) -> int:
+    """Pixels :func:`transform` with the same arguments will decode: 0 when
+    it returns the page untouched, less than the page for a JPEG the decoder
+    can scale down. Only the header is read."""
+    _check_dimension("width", width)
+    _check_dimension("height", height)
+    source_fmt = sniff(data)
+    if source_fmt is None:
+        raise UnsupportedImageError(_UNKNOWN_FORMAT)
+    if width is None and height is None and fmt in (None, source_fmt):
+        return 0
+    with _opened(data) as im:
+        orientation = _orientation(im)
+        shown = _displayed(im.size, orientation)
+        target = _page_size(shown, width, height)
+        if target == shown and (fmt or _default_output(source_fmt, im)) == source_fmt:
+            return 0
+        return _decoded_pixels(im, target, orientation, _PAGE_DRAFT_GAP)
+
+
 @lru_cache(maxsize=32)
 def placeholder(max_edge: int = 400, text: str | None = None) -> bytes:
     """Return a plain 2:3 JPEG cover, optionally titled, for unreadable books.
@@ -410,14 +452,11 @@ def _default_output(source_fmt: str, im: Image.Image) -> str:
     return "png" if im.has_transparency_data else "jpeg"
 
 
-def _render(
+def _draft(
     im: Image.Image, target: Size, orientation: int, draft_gap: float | None
-) -> Image.Image:
-    """Decode, resize to the displayed ``target`` and turn upright.
-
-    Resizing happens in stored orientation, before the transpose, so the
-    rotation only ever touches the small image.
-    """
+) -> Size:
+    """Let the decoder scale down while decoding (JPEG only, by 1/2..1/8);
+    return the stored size of the target."""
     stored_target = _displayed(target, orientation)
     if draft_gap is not None and stored_target != im.size:
         # A no-op for anything but JPEG; the result is never below the request.
@@ -426,6 +465,25 @@ def _render(
             math.ceil(stored_target[1] * draft_gap),
         )
         im.draft(None, request)
+    return stored_target
+
+
+def _decoded_pixels(
+    im: Image.Image, target: Size, orientation: int, draft_gap: float | None
+) -> int:
+    _draft(im, target, orientation, draft_gap)  # only sets up the decoder
+    return im.width * im.height
+
+
+def _render(
+    im: Image.Image, target: Size, orientation: int, draft_gap: float | None
+) -> Image.Image:
+    """Decode, resize to the displayed ``target`` and turn upright.
+
+    Resizing happens in stored orientation, before the transpose, so the
+    rotation only ever touches the small image.
+    """
+    stored_target = _draft(im, target, orientation, draft_gap)
     im.load()  # decode here, so broken data is not blamed on the encoder
     im = _working_mode(im)
     if im.size != stored_target:

@@ -463,3 +463,32 @@ def test_placeholder_with_a_long_title() -> None:
     assert decode(data).size == (400, 600)
     assert data != images.placeholder(600)
     assert images.placeholder(600, title) is data  # cached
+
+
+# -- what a decode will cost -----------------------------------------------------
+
+def test_transform_cost_is_what_the_decoder_allocates():
+    """A JPEG scaled down by the decoder costs its draft size; a PNG costs
+    every pixel, however small the result; a page served untouched costs 0."""
+    photo = encode(Image.new("RGB", (4000, 6000), RED), "JPEG")
+    png = encode(Image.new("RGB", (4000, 6000), RED), "PNG")
+    assert images.transform_cost(png, 500) == 4000 * 6000
+    assert images.transform_cost(photo, 500) == 1000 * 1500  # 1/4 leaves room for Lanczos
+    assert images.transform_cost(photo) == images.transform_cost(photo, fmt="jpeg") == 0
+    small = encode(Image.new("RGB", (1000, 1500), RED), "PNG")  # asked larger: never upscaled
+    assert images.transform_cost(small, 2000) == images.transform_cost(small, 2000, fmt="png") == 0
+    assert images.transform_cost(png, 8000) == 4000 * 6000  # the long edge is clamped to 2000
+    assert images.transform_cost(png, fmt="jpeg") == 4000 * 6000
+    assert images.thumbnail_cost(photo, 400) == 500 * 750
+    assert images.thumbnail_cost(photo, 400, draft=False) == images.thumbnail_cost(png) == 4000 * 6000
+
+
+def test_cost_of_bad_input_raises_what_the_transform_would():
+    with pytest.raises(UnsupportedImageError):
+        images.transform_cost(b"not an image", 100)
+    with pytest.raises(ValueError):
+        images.transform_cost(encode(Image.new("RGB", (8, 8)), "PNG"), 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # Pillow's own, below 2x
+        with pytest.raises(ImageTooLargeError):
+            images.thumbnail_cost(png_bomb(20_000, 20_000))

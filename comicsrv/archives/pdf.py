@@ -14,7 +14,11 @@ as comicbox writes it, is an entry too, so :meth:`find_metadata` finds it.
 
 from __future__ import annotations
 
+import atexit
 import io
+import os
+import tempfile
+from collections import OrderedDict
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -97,15 +101,30 @@ class PdfArchive(ComicArchive):
 
     def _read(self, member: Member) -> bytes:
         kind, index = member.ref
+        if kind == "attachment":
+            with _PDFIUM_LOCK:
+                try:
+                    return bytes(self._pdf.get_attachment(index).get_data())
+                except pdfium.PdfiumError as error:
+                    raise CorruptArchiveError(
+                        f"cannot read {member.name!r}: {error}", path=self.path
+                    ) from error
+        return self.page_image(index)[0]
+
+    def page_image(self, index: int) -> tuple[bytes, bool]:
+        """PDF page ``index`` (from 0) as JPEG bytes, and whether it had to be
+        rendered (False: the page's own JPEG, passed through).
+
+        A rendering costs from a few hundred milliseconds to, for a crafted
+        vector page, minutes: the server calls this through
+        :func:`render_page` in a worker process it can stop."""
         with _PDFIUM_LOCK:
             try:
-                if kind == "attachment":
-                    return bytes(self._pdf.get_attachment(index).get_data())
                 page = self._pdf[index]
                 try:
                     jpeg = _embedded_jpeg(page)
                     if jpeg is not None:
-                        return jpeg
+                        return jpeg, False
                     width, height = page.get_size()
                     bitmap = page.render(scale=RENDER_LONG_SIDE / max(width, height, 1.0))
                     image = bitmap.to_pil().convert("RGB")  # a copy, independent of PDFium's buffer
@@ -114,15 +133,50 @@ class PdfArchive(ComicArchive):
                     page.close()
             except pdfium.PdfiumError as error:
                 raise CorruptArchiveError(
-                    f"cannot read {member.name!r}: {error}", path=self.path
+                    f"cannot read page {index + 1}: {error}", path=self.path
                 ) from error
         buffer = io.BytesIO()  # encode outside the lock: other documents may render meanwhile
         image.save(buffer, "JPEG", quality=JPEG_QUALITY)
-        return buffer.getvalue()
+        return buffer.getvalue(), True
 
     def _close(self) -> None:
         with _PDFIUM_LOCK:
             self._pdf.close()
+
+
+#: Documents a worker process keeps open between pages, most recent last.
+_WORKER_DOCUMENTS: OrderedDict[tuple[str, int, int], PdfArchive] = OrderedDict()
+_WORKER_DOCUMENTS_SIZE = 4
+
+
+def render_page(path: str, index: int) -> tuple[bytes, bool]:
+    """:meth:`PdfArchive.page_image` of the PDF at ``path``, for a worker
+    process (``comicsrv.jobs.pool.ProcessWorkers``): the last few documents
+    stay open, so a reader turning pages does not reparse the file each
+    time, and a file changed on disk is opened afresh."""
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    archive = _WORKER_DOCUMENTS.get(key)
+    if archive is None:
+        if not _WORKER_DOCUMENTS:
+            # Closed before PDFium's own exit hook, which would complain.
+            atexit.register(_close_worker_documents)
+        archive = PdfArchive(Path(path), sub_format="pdf", limits=ArchiveLimits(),
+                             cache_dir=Path(tempfile.gettempdir()))
+        _WORKER_DOCUMENTS[key] = archive
+        while len(_WORKER_DOCUMENTS) > _WORKER_DOCUMENTS_SIZE:
+            _WORKER_DOCUMENTS.popitem(last=False)[1].close()
+    else:
+        _WORKER_DOCUMENTS.move_to_end(key)
+    if not 0 <= index < len(archive.pages()):
+        raise CorruptArchiveError(f"the PDF has no page {index + 1}", path=path)
+    return archive.page_image(index)
+
+
+def _close_worker_documents() -> None:
+    while _WORKER_DOCUMENTS:
+        _WORKER_DOCUMENTS.popitem()[1].close()
+    atexit.unregister(_close_worker_documents)
 
 
 def _embedded_jpeg(page: pdfium.PdfPage) -> bytes | None:

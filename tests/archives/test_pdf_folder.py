@@ -15,7 +15,7 @@ from comicsrv.archives import (
     EntryNotFoundError,
     open_archive,
 )
-from comicsrv.archives.pdf import RENDER_LONG_SIDE
+from comicsrv.archives.pdf import RENDER_LONG_SIDE, render_page
 
 from .conftest import JPEG_MAGIC, fixture, make_jpeg
 
@@ -72,6 +72,26 @@ def test_full_page_jpeg_is_passed_through_untouched(tmp_path):
             assert data.startswith(JPEG_MAGIC)
             assert data in raw, "the bytes are the PDF's own JPEG stream"
             assert _decode(data).size == size
+
+
+def test_render_page_says_whether_it_rendered_and_follows_the_file(tmp_path):
+    """The worker-process entry point: a scanned page is passed through (not
+    worth caching), a drawn one rendered; a file replaced on disk is
+    reopened, not served from the document kept open."""
+    path = tmp_path / "scan.pdf"
+    Image.new("RGB", (300, 450), "red").save(path, "PDF", resolution=72)
+    data, rendered = render_page(str(path), 0)
+    assert not rendered and data in path.read_bytes()
+    komga = fixture("komga", "komga.pdf")
+    data, rendered = render_page(str(komga), 0)
+    assert rendered and max(_decode(data).size) == RENDER_LONG_SIDE
+
+    Image.new("RGB", (320, 480), "blue").save(path, "PDF", resolution=72)
+    os.utime(path, ns=(1, 1))  # even with a size and mtime of its own
+    data, _ = render_page(str(path), 0)
+    assert _decode(data).size == (320, 480)
+    with pytest.raises(CorruptArchiveError, match="no page 2"):
+        render_page(str(path), 1)
 
 
 def test_broken_pdf_is_corrupt(tmp_path):
