@@ -11,7 +11,7 @@ from pathlib import Path
 
 import py7zr
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from comicsrv.archives import open_archive
@@ -432,7 +432,7 @@ _METHODS = st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZI
                             zipfile.ZIP_LZMA])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(entries=st.lists(st.tuples(_NAMES, st.binary(max_size=2000), _METHODS,
                                   st.binary(max_size=16), st.booleans()),
                         max_size=12, unique_by=lambda e: e[0]),
@@ -440,6 +440,9 @@ _METHODS = st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZI
        streamed=st.booleans(), comment=st.binary(max_size=64),
        xml=st.binary(min_size=1, max_size=3000))
 def test_embed_comicinfo_is_faithful_for_generated_zips(entries, comicinfo, streamed, comment, xml):
+    # An end-record signature inside the comment makes the source itself
+    # unreadable to zipfile (it searches the tail for the signature).
+    assume(b"PK\x05\x06" not in comment and b"PK\x06\x07" not in comment)
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "source.cbz", Path(folder) / "target.cbz"
         entries = [e for e in entries if not _is_comicinfo(e[0])]
