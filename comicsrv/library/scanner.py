@@ -36,8 +36,8 @@ from ..events import BookDeleted, LibraryUpdated, ScanProgress, SeriesDeleted
 from ..extensions import db
 from ..jobs.pool import map_cpu, native_executor
 from ..jobs.runner import JobContext
-from ..models import Book, Library, Series, utcnow
-from .catalog import Catalog
+from ..models import ArcidAlias, Book, Library, Series, utcnow
+from .catalog import Catalog, forget_current_arcids
 from .reader import ScannedFile, compute_arcid, read_batch
 from .walker import FileStat, walk_library
 
@@ -62,6 +62,7 @@ class KnownBook:
     mtime: float
     state: str
     arcid: str | None
+    series_id: int | None = None
 
 
 def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -71,8 +72,8 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
 
 def _load_known(library_id: int) -> dict[str, KnownBook]:
     rows = db.session.execute(select(Book.path, Book.id, Book.size, Book.mtime, Book.state,
-                                     Book.arcid).where(Book.library_id == library_id))
-    return {path: KnownBook(i, s, m, st, a) for path, i, s, m, st, a in rows}
+                                     Book.arcid, Book.series_id).where(Book.library_id == library_id))
+    return {path: KnownBook(i, s, m, st, a, se) for path, i, s, m, st, a, se in rows}
 
 
 def _unchanged(known: KnownBook, stat: FileStat) -> bool:
@@ -147,8 +148,11 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
 
     _mark_missing(catalog, vanished, bus, library_id)
     _fill_missing_arcids(ctx, library_id, workers)
+    # A changed file that hashed to its old id after all needs no alias.
+    forget_current_arcids()
+    db.session.commit()
     timings["hash"] = round(time.perf_counter() - hash_started, 3)
-    _drop_empty_series(library_id, bus)
+    drop_empty_series(library_id, bus)
     library.last_scan_at = utcnow()
     db.session.commit()
     bus.publish(ScanProgress(library_id=library_id, job_id=ctx.job_id, current=total,
@@ -258,14 +262,14 @@ def _store_arcids(ctx: JobContext, futures: list[Future]) -> None:
 
 
 def _mark_missing(catalog: Catalog, vanished: dict[str, KnownBook], bus, library_id: int) -> None:
-    ids = [book.id for book in vanished.values() if book.state != "missing"]
-    for chunk in _chunks(ids, 500):
+    books = [book for book in vanished.values() if book.state != "missing"]
+    for chunk in _chunks([book.id for book in books], 500):
         db.session.execute(update(Book).where(Book.id.in_(chunk))
                            .values(state="missing", missing_since=utcnow()))
     db.session.commit()
-    catalog.counts.missing = len(ids)
-    for book_id in ids:
-        bus.publish(BookDeleted(book_id=book_id, library_id=library_id))
+    catalog.counts.missing = len(books)
+    for book in books:
+        bus.publish(BookDeleted(book_id=book.id, series_id=book.series_id, library_id=library_id))
 
 
 def _fill_missing_arcids(ctx: JobContext, library_id: int, workers: int) -> None:
@@ -284,7 +288,9 @@ def _fill_missing_arcids(ctx: JobContext, library_id: int, workers: int) -> None
         db.session.commit()
 
 
-def _drop_empty_series(library_id: int, bus) -> None:
+def drop_empty_series(library_id: int, bus) -> None:
+    """Delete the library's series that have no book left (a book moved to
+    another series by its new metadata leaves its old one empty)."""
     empty = db.session.execute(select(Series.id).where(
         Series.library_id == library_id, ~Series.books.any())).scalars().all()
     if empty:
@@ -297,6 +303,11 @@ def _drop_empty_series(library_id: int, bus) -> None:
 def index_file(library_id: int, path: str) -> Book:
     """Index one file of a library now, as a scan would (post-processing
     imports, uploads): a new book, or the book already at that path updated.
+
+    A file that post-processing made from a library book (converted or
+    tagged, see ``automation.tagging``) becomes that book when the book's
+    own file is gone: it was a move, so the book keeps its id, progress and,
+    as an alias, its old archive id.
     """
     from ..errors import BadRequest
     from ..jobs.pool import run_cpu
@@ -312,9 +323,28 @@ def index_file(library_id: int, path: str) -> Book:
     stat = os.stat(path)
     cache_dir = str(Path(current_app.config["CACHE_DIR"]) / "archives")
     item = run_cpu(read_comic, path, stat.st_size, stat.st_mtime, cache_dir, True)
-    catalog = Catalog(library_id, library.path, current_app.extensions["comicsrv.events"])
+    bus = current_app.extensions["comicsrv.events"]
+    catalog = Catalog(library_id, library.path, bus)
     existing = db.session.execute(select(Book.id).where(
         Book.library_id == library_id, Book.path == path)).scalar()
+    if existing is None and item.arcid:
+        existing = _book_copied_into(item.arcid, path)
+    previous = db.session.execute(select(Book.library_id).where(Book.id == existing)).scalar() \
+        if existing else None
     catalog.write_batch([] if existing else [item], [(existing, item)] if existing else [])
+    for touched in {library_id, previous} - {None}:
+        drop_empty_series(touched, bus)
     return db.session.execute(select(Book).where(
         Book.library_id == library_id, Book.path == path)).scalar_one()
+
+
+def _book_copied_into(arcid: str, path: str) -> int | None:
+    """The book a post-processed copy with this archive id was made from,
+    if that book's file is gone (moved away by the import); a copy beside a
+    book that is still there is a book of its own."""
+    for book_id, book_path in db.session.execute(
+            select(Book.id, Book.path).join(ArcidAlias, ArcidAlias.book_id == Book.id)
+            .where(ArcidAlias.arcid == arcid).order_by(Book.id)).all():
+        if book_path != path and not os.path.exists(book_path):
+            return book_id
+    return None

@@ -3,7 +3,9 @@
 A book is one comic file on disk. It has an integer ``id`` (what CLU and Codex
 clients use) and an ``arcid``: LANraragi's archive id, the SHA-1 of the file's
 first 512,000 bytes, which is stable across moves and renames and lets a scan
-recognise a moved file and keep its reading progress.
+recognise a moved file and keep its reading progress. A file rewritten in
+place (ComicInfo.xml written, converted, changed on disk) gets a new arcid;
+the old one stays an :class:`ArcidAlias` of the book.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import TimestampMixin
+from .base import TimestampMixin, utcnow
 
 PATH = String(4096)
 
@@ -147,6 +149,26 @@ class Book(TimestampMixin, db.Model):
 
 
 Index("ix_books_created_at", Book.created_at)
+
+
+class ArcidAlias(db.Model):
+    """An archive id that still names a book although its file no longer
+    has it: the id the file had before it was rewritten in place, which
+    LANraragi clients have cached (LANraragi itself never changes an id).
+    Post-processing also names here the id of a copy it made of a library
+    book (converted or tagged) until that copy is indexed as the book.
+
+    Looked up only when no book has the arcid itself, so a file whose
+    content comes back answers as itself.
+    """
+
+    __tablename__ = "arcid_aliases"
+
+    arcid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    book_id: Mapped[int] = mapped_column(
+        ForeignKey("books.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Page(db.Model):

@@ -115,6 +115,85 @@ def test_changed_file_is_reread(app, comic_tree):
     assert db.session.scalar(db.select(db.func.count()).where(Page.book_id == book_id)) == 1
 
 
+
+def test_a_file_changed_in_place_keeps_its_old_archive_id_as_an_alias(app, comic_tree):
+    """Same path, new content (a tagger run outside comicsrv): the book keeps
+    its id and its old arcid still names it for LANraragi clients; a file
+    touched without new content gets no alias."""
+    from comicsrv.lrr.archives import find_archive
+    from comicsrv.models import ArcidAlias
+
+    library = create_library("Comics", str(comic_tree))
+    scan(app, library)
+    book = books_by_name(library)["rar4.cbr"]
+    book_id, old_arcid = book.id, book.arcid
+    target = comic_tree / "Komga/Tests/rar4.cbr"
+    shutil.copy(FIXTURE_ARCHIVES / "komga/rar5.rar", target)
+    os.utime(target, (time.time() + 10, time.time() + 10))
+    untouched = comic_tree / "Komga/Tests/komga.pdf"
+    os.utime(untouched, (time.time() + 10, time.time() + 10))
+    job = scan(app, library)
+    assert job.result["updated"] == 2 and job.result["created"] == 0
+    book = db.session.get(Book, book_id)
+    new_arcid = book.arcid
+    assert new_arcid not in (None, old_arcid)
+    assert find_archive(None, old_arcid).id == find_archive(None, new_arcid).id == book_id
+    aliases = db.session.execute(db.select(ArcidAlias.arcid, ArcidAlias.book_id)).all()
+    assert aliases == [(old_arcid, book_id)]  # none for the PDF whose content is the same
+    # The old content back: that id is the book's own again, not an alias;
+    # the one it had meanwhile is.
+    shutil.copy(FIXTURE_ARCHIVES / "komga/rar4.rar", target)
+    os.utime(target, (time.time() + 20, time.time() + 20))
+    scan(app, library)
+    assert db.session.get(Book, book_id).arcid == old_arcid
+    aliases = db.session.execute(db.select(ArcidAlias.arcid, ArcidAlias.book_id)).all()
+    assert aliases == [(new_arcid, book_id)]
+
+
+def test_every_scan_event_names_the_books_series_and_library(app, scanned_library, comic_tree):
+    """book_created, book_updated and book_deleted carry the book's real
+    series id (it was null for almost every book) and its library."""
+    bus = app.extensions["comicsrv.events"]
+    names = {"book_created", "book_updated", "book_deleted"}
+    folder = comic_tree.parent / "second"
+    folder.mkdir()
+    for source in ("comicbox/Captain Science #001.cbz", "komga/rar4.rar", "komga/7zip.7z"):
+        shutil.copy(FIXTURE_ARCHIVES / source, folder / os.path.basename(source))
+    library = create_library("Second", str(folder))
+    with bus.subscribe(names) as events:
+        scan(app, library)
+        created = _drain(events)
+        series_of = dict(db.session.execute(db.select(Book.id, Book.series_id).where(
+            Book.library_id == library.id)).all())
+        assert sorted(e.book_id for e in created) == sorted(series_of)
+        assert all(e.name == "book_created" for e in created)
+        assert {(e.book_id, e.series_id, e.library_id) for e in created} == {
+            (book_id, series_id, library.id) for book_id, series_id in series_of.items()}
+        assert all(series_id is not None for series_id in series_of.values())
+
+        # Updates (a deep rescan) and deletions name theirs too.
+        os.remove(os.path.join(library.path, "rar4.rar"))
+        scan(app, library, deep=True)
+        later = _drain(events)
+        assert {e.name for e in later} == {"book_updated", "book_deleted"}
+        assert {(e.book_id, e.series_id, e.library_id) for e in later} == {
+            (book_id, series_id, library.id) for book_id, series_id in series_of.items()}
+
+        # And so does every book of the fixture library on a deep rescan.
+        scan(app, scanned_library, deep=True)
+        fixture = _drain(events)
+        expected = dict(db.session.execute(db.select(Book.id, Book.series_id).where(
+            Book.library_id == scanned_library.id)).all())
+        assert {(e.book_id, e.series_id, e.library_id) for e in fixture} == {
+            (book_id, series_id, scanned_library.id) for book_id, series_id in expected.items()}
+
+
+def _drain(subscription) -> list:
+    events = []
+    while (event := subscription.get(timeout=0.2)) is not None:
+        events.append(event)
+    return events
+
 def test_moved_file_keeps_its_id_and_progress(app, comic_tree):
     library = create_library("Comics", str(comic_tree))
     scan(app, library)
