@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, delete, select
 from ..events import BookCreated, BookUpdated, SeriesCreated
 from ..extensions import db
 from ..filenames import number_sort
+from ..fspaths import display
 from ..models import ArcidAlias, Book, BookTag, Page, Publisher, Series, Tag, utcnow
 from .grouping import place, sort_name
 from .reader import ScannedFile
@@ -117,9 +118,11 @@ class Catalog:
     def book_values(self, item: ScannedFile) -> dict:
         meta = item.metadata
         placement = place(item.path, self.root, meta, item.parsed)
-        publisher_id = self.publisher_id(placement.publisher)
+        # Names taken from a file or folder name that is not UTF-8 are shown
+        # with \xNN escapes (comicsrv.fspaths); only the path stays exact.
+        publisher_id = self.publisher_id(display(placement.publisher))
         folder = os.path.dirname(item.path.rstrip(os.sep))
-        series_id = self.series_id(placement.series, publisher_id, placement.volume,
+        series_id = self.series_id(display(placement.series), publisher_id, placement.volume,
                                    placement.year, folder)
         parsed = item.parsed
         number = (meta.number if meta and meta.number else (parsed.number if parsed else None))
@@ -148,6 +151,9 @@ class Catalog:
             "web": (meta.web[0] if meta and meta.web else None),
             "extra": _extra(item),
         }
+        for key, value in values.items():
+            if isinstance(value, str) and key not in ("path", "folder"):
+                values[key] = display(value)
         # None for new or changed content: the hashing pass fills it in.
         values["arcid"] = item.arcid
         return values
@@ -162,7 +168,7 @@ class Catalog:
                 if value := getattr(meta, attr):
                     pairs.append((namespace, str(value)[:500]))
         if item.parsed and item.parsed.scan_group:
-            pairs.append(("scan_group", item.parsed.scan_group[:500]))
+            pairs.append(("scan_group", display(item.parsed.scan_group)[:500]))
         return pairs
 
     def write_batch(self, new: list[ScannedFile], changed: list[tuple[int, ScannedFile]],
@@ -241,7 +247,9 @@ class Catalog:
         self.tag_ids(pair for _, pairs in pairs_by_book for pair in pairs)
         pages, tags = [], []
         for book_id, item in books:
-            pages.extend((book_id, p.index, p.name[:2048], p.size, p.compressed_size,
+            # A tar's names that are not UTF-8 come as surrogates too; a
+            # page is read by its index, so the shown name is enough.
+            pages.extend((book_id, p.index, display(p.name)[:2048], p.size, p.compressed_size,
                           p.data_offset, p.width, p.height, _media_type(p.name))
                          for p in item.pages)
         for book_id, pairs in pairs_by_book:
@@ -316,9 +324,9 @@ def _media_type(name: str) -> str | None:
 def _extra(item: ScannedFile) -> dict | None:
     extra = {}
     if item.error_reason:
-        extra["error_reason"] = item.error_reason
+        extra["error_reason"] = display(item.error_reason)
     if item.metadata_error:
-        extra["metadata_error"] = item.metadata_error[:1000]
+        extra["metadata_error"] = display(item.metadata_error)[:1000]
     meta = item.metadata
     if meta is not None:
         if meta.identifiers:

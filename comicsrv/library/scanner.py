@@ -34,6 +34,7 @@ from sqlalchemy import select, update
 from ..errors import NotFound
 from ..events import BookDeleted, LibraryUpdated, ScanProgress, SeriesDeleted
 from ..extensions import db
+from ..fspaths import display
 from ..jobs.pool import map_cpu, native_executor
 from ..jobs.runner import JobContext
 from ..models import ArcidAlias, Book, Library, Series, utcnow
@@ -162,7 +163,7 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
     result["files"] = len(on_disk)
     result["seconds"] = timings
     if walk_errors:
-        result["unreadable_folders"] = [f"{p}: {r}" for p, r in walk_errors[:50]]
+        result["unreadable_folders"] = [f"{display(p)}: {r}" for p, r in walk_errors[:50]]
     ctx.progress(total, total, "done", force=True)
     return result
 
@@ -319,7 +320,7 @@ def index_file(library_id: int, path: str) -> Book:
     root = os.path.realpath(library.path)
     real = os.path.realpath(path)
     if os.path.commonpath([root, real]) != root or not os.path.isfile(real):
-        raise BadRequest(f"{path} is not a file inside library {library.name}")
+        raise BadRequest(f"{display(path)} is not a file inside library {library.name}")
     stat = os.stat(path)
     cache_dir = str(Path(current_app.config["CACHE_DIR"]) / "archives")
     item = run_cpu(read_comic, path, stat.st_size, stat.st_mtime, cache_dir, True)

@@ -13,14 +13,33 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-    UniqueConstraint, text,
+    TypeDecorator, UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..fspaths import from_storage, to_storage
 from .base import TimestampMixin, utcnow
 
-PATH = String(4096)
+
+class FsPath(TypeDecorator):
+    """A file system path, valid UTF-8 or not: Python sees the path the OS
+    gave (``surrogateescape``), the database a text it accepts
+    (``comicsrv.fspaths``). Ordinary paths are stored unchanged, so the
+    column is a plain VARCHAR and comparisons, ranges and indexes work as
+    before."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return to_storage(value)
+
+    def process_result_value(self, value, dialect):
+        return from_storage(value)
+
+
+PATH = FsPath(4096)
 
 
 class Library(TimestampMixin, db.Model):

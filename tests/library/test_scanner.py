@@ -2,6 +2,7 @@
 import os
 import shutil
 import time
+import zipfile
 
 import pytest
 
@@ -11,6 +12,7 @@ from comicsrv.library.scanner import SCAN_JOB
 from comicsrv.models import Book, BookTag, Page, ReadingProgress, Series, Tag
 from tests.factories import UserFactory
 from tests.library.conftest import FIXTURE_ARCHIVES
+from tests.serving import live_server  # noqa: F401
 
 
 def scan(app, library, deep=False):
@@ -355,3 +357,106 @@ def test_scan_survives_worker_processes_that_cannot_start(app, tmp_path, monkeyp
     job = scan(app, library)
     assert job.state == "finished", job.error
     assert job.result["created"] == 60
+
+
+# -- file names that are not UTF-8 ----------------------------------------------------
+#
+# NAS shares written by old SMB clients hold names in a Windows code page:
+# b"Caf\xe9 #1.cbz" is Latin-1. PostgreSQL refuses the lone surrogate Python
+# decodes it to, and one such name used to fail the whole scan.
+
+LATIN1_FILE = b"Caf\xe9 #1.cbz"
+LATIN1_FOLDER = b"Vieux r\xe9pertoire"
+CBZ = FIXTURE_ARCHIVES / "comicbox" / "Captain Science #001.cbz"
+
+
+def latin1_library(root) -> tuple[str, str]:
+    """A library with normal files and two books whose names are Latin-1
+    bytes (one in a Latin-1 folder); returns those two paths as Python
+    sees them."""
+    root.mkdir()
+    shutil.copy(FIXTURE_ARCHIVES / "komga/zip-copy.zip", root / "Normal #2.cbz")
+    shutil.copy(FIXTURE_ARCHIVES / "komga/rar4.rar", root / "Other.cbr")
+    raw_root = os.fsencode(root)
+    first = os.path.join(raw_root, LATIN1_FILE)
+    shutil.copy(CBZ, first)
+    os.mkdir(os.path.join(raw_root, LATIN1_FOLDER))
+    second = os.path.join(raw_root, LATIN1_FOLDER, b"Num\xe9ro 3.cbz")
+    shutil.copy(FIXTURE_ARCHIVES / "komga/zip.zip", second)
+    return os.fsdecode(first), os.fsdecode(second)
+
+
+def test_a_name_that_is_not_utf8_is_indexed_listed_and_read(app, client, admin_headers, tmp_path):
+    first, second = latin1_library(tmp_path / "nas")
+    library = create_library("NAS", str(tmp_path / "nas"))
+    job = scan(app, library)
+    assert job.state == "finished", job.error
+    assert (job.result["created"], job.result["errored"]) == (4, 0)
+    book = db.session.execute(db.select(Book).where(Book.path == first)).scalar_one()
+    other = db.session.execute(db.select(Book).where(Book.path == second)).scalar_one()
+    # The exact bytes come back from the database, so the file opens.
+    assert os.fsencode(book.path) == os.path.join(os.fsencode(tmp_path / "nas"), LATIN1_FILE)
+    assert (book.state, book.page_count, book.filename) == ("ok", 5, "Caf\\xe9 #1.cbz")
+    assert book.folder == str(tmp_path / "nas")
+    assert (other.state, other.page_count, other.filename) == ("ok", 1, "Num\\xe9ro 3.cbz")
+    assert db.session.get(Series, other.series_id).name == "Num\\xe9ro"  # from its file name
+
+    listing = client.get("/api/v1/books?page_size=50", headers=admin_headers)
+    assert listing.status_code == 200
+    listing.data.decode("utf-8")  # strictly valid UTF-8
+    assert b"\\udc" not in listing.data  # no lone surrogate escaped into the JSON
+    item = next(i for i in listing.json["items"] if i["id"] == book.id)
+    assert item["path"] == str(tmp_path / "nas") + "/Caf\\xe9 #1.cbz"
+    page = client.get(f"/api/v1/books/{book.id}/pages/1", headers=admin_headers)
+    with zipfile.ZipFile(CBZ) as zf:
+        assert page.status_code == 200
+        assert page.data == zf.read("Captain Science 001/CaptainScience#1_01.jpg")
+    assert client.get(f"/api/v1/books/{other.id}/pages/1", headers=admin_headers).status_code == 200
+    assert client.get(f"/api/v1/books/{book.id}/thumbnail", headers=admin_headers).status_code == 200
+    lrr = client.get(f"/api/archives/{book.arcid}/metadata", headers=admin_headers)
+    assert lrr.status_code == 200 and lrr.json["filename"] == "Caf\\xe9 #1"
+    clu = client.get(f"/api/v1/issue/{book.id}", headers=admin_headers)
+    assert clu.status_code == 200 and clu.json["path"] == item["path"]
+    # A client sends the shown path back (CLU keys favourites by path).
+    favorite = client.post("/api/v1/library/favorites", headers=admin_headers,
+                           json={"type": "book", "path": item["path"]})
+    assert favorite.status_code == 201 and favorite.json["path"] == item["path"]
+
+    # A rescan recognises every file as unchanged: the stored paths match the disk's.
+    assert scan(app, library).result["unchanged"] == 4
+    # Renamed to another Latin-1 name: the same book, moved.
+    renamed = os.path.join(os.fsencode(tmp_path / "nas"), b"Caf\xe9 #1 (r\xe9\xe9dition).cbz")
+    os.rename(os.fsencode(first), renamed)
+    job = scan(app, library)
+    assert (job.result["moved"], job.result["created"], job.result["missing"]) == (1, 0, 0)
+    assert db.session.get(Book, book.id).path == os.fsdecode(renamed)
+
+
+def test_a_name_that_is_not_utf8_under_comicsrv_serve(app, live_server, admin, admin_headers,
+                                                       tmp_path):
+    """The same through a real server process: the scan job, the listing and
+    a page (the gevent server's workers, its logging of the paths)."""
+    first, _ = latin1_library(tmp_path / "nas")
+    library = create_library("NAS", str(tmp_path / "nas"))
+    server = live_server()
+    task = server.post(f"/api/v1/libraries/{library.id}/scan", headers=admin_headers)
+    assert task.status_code == 202, task.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = server.get(f"/api/v1/tasks/{task.json()['id']}", headers=admin_headers).json()
+        if status["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    assert status["status"] == "finished", status
+    assert status["result"]["created"] == 4 and status["result"]["errored"] == 0
+    listing = server.get("/api/v1/books?page_size=50", headers=admin_headers)
+    assert listing.status_code == 200
+    item = next(i for i in listing.json()["items"] if i["filename"] == "Caf\\xe9 #1.cbz")
+    assert item["path"] == str(tmp_path / "nas") + "/Caf\\xe9 #1.cbz" and item["page_count"] == 5
+    page = server.get(f"/api/v1/books/{item['id']}/pages/5", headers=admin_headers)
+    with zipfile.ZipFile(CBZ) as zf:
+        assert page.status_code == 200
+        assert page.content == zf.read("Captain Science 001/CaptainScience#1_05.jpg")
+    lrr = server.get(f"/api/archives/{item['arcid']}/files", headers=admin_headers)
+    assert lrr.status_code == 200
+    assert server.get(lrr.json()["pages"][0], headers=admin_headers).status_code == 200
