@@ -16,7 +16,10 @@ from comicsrv.models import Book
 from comicsrv.models.automation import WatchedIssue
 from tests.api.legacy.metron_replay import add_inhumans, app, headers, metron  # noqa: F401
 from tests.conftest import FIXTURE_ARCHIVES
-from tests.factories import BookFactory, LibraryFactory
+from tests.factories import (
+    BookFactory, LibraryFactory, WatchedIssueFactory, WatchedSeriesFactory,
+)
+from tests.serving import live_server  # noqa: F401
 
 CBZ = FIXTURE_ARCHIVES / "comicbox" / "Captain Science #001.cbz"
 
@@ -163,3 +166,34 @@ def test_metatag_of_a_scanned_book_keeps_it_readable_under_every_id(
     assert client.get(f"/api/archives/{old_arcid}/metadata", headers=lrr).status_code == 200
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".comicsrv")]
 
+
+
+def test_metatag_under_comicsrv_serve_answers_at_once(live_server, headers, scanned_library):
+    """Through a real server process (the writer and the re-index run on
+    gevent's thread pool): pages read before the rewrite and right after it,
+    under the book id and under both archive ids."""
+    book = db.session.scalars(db.select(Book).where(Book.filename == "Captain Science #001.cbz")).one()
+    book_id, old_arcid, path = book.id, book.arcid, Path(book.path)
+    series = WatchedSeriesFactory(name="Saga", publisher="Image", provider_id="4242")
+    WatchedIssueFactory(series=series, number="7", number_sort=7.0, provider_id="777",
+                        book_id=book_id)
+    with zipfile.ZipFile(path) as zf:
+        first_page = zf.read("Captain Science 001/CaptainScience#1_01.jpg")
+    lrr = {"Authorization": "Bearer " + base64.b64encode(headers["X-Api-Key"].encode()).decode()}
+    server = live_server()
+    assert server.get(f"/api/v1/books/{book_id}/pages/1", headers=headers).content == first_page
+    response = server.post("/api/metadata/metatag", json={"issue_id": "777"}, headers=headers)
+    assert response.status_code == 200, response.text
+    new_arcid = response.json()["data"]["arcid"]
+    assert new_arcid != old_arcid
+    for number in range(1, 6):
+        assert server.get(f"/api/v1/books/{book_id}/pages/{number}",
+                          headers=headers).status_code == 200
+    assert server.get(f"/api/v1/books/{book_id}/pages/1", headers=headers).content == first_page
+    assert server.get(f"/api/v1/books/{book_id}/thumbnail", headers=headers).status_code == 200
+    for arcid in (old_arcid, new_arcid):
+        files = server.get(f"/api/archives/{arcid}/files", headers=lrr)
+        assert files.status_code == 200
+        assert server.get(files.json()["pages"][0], headers=lrr).content == first_page
+        metadata = server.get(f"/api/archives/{arcid}/metadata", headers=lrr).json()
+        assert metadata["arcid"] == new_arcid and "series:Saga" in metadata["tags"]
