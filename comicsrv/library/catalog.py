@@ -177,8 +177,9 @@ class Catalog:
         """Insert new books and rewrite changed ones, with pages and tags;
         return ``(book id, file)`` for every book written.
 
-        A changed book whose archive id changes (or is not known yet: the
-        hashing pass fills it in) keeps its old one as an alias.
+        A changed book whose new archive id is known and differs keeps its
+        old one as an alias (when the scan's hashing pass fills the id in
+        later, that pass records it).
         ``before_commit`` runs inside the transaction, last: a rewrite
         swaps the file in there, so readers never see the new file with the
         old rows or the other way round for longer than the commit takes.
@@ -212,7 +213,7 @@ class Catalog:
             db.session.execute(delete(BookTag).where(BookTag.book_id.in_(changed_ids),
                                                      BookTag.source == "metadata"))
             remember_arcids((old_arcids[book_id], book_id) for book_id, item in changed
-                            if old_arcids.get(book_id) and old_arcids[book_id] != item.arcid)
+                            if item.arcid and old_arcids.get(book_id) not in (None, item.arcid))
             forget_current_arcids(changed_ids)
         self._write_children(created_ids + changed)
         if before_commit is not None:

@@ -38,7 +38,7 @@ from ..fspaths import display
 from ..jobs.pool import map_cpu, native_executor
 from ..jobs.runner import JobContext
 from ..models import ArcidAlias, Book, Library, Series, utcnow
-from .catalog import Catalog, forget_current_arcids
+from .catalog import Catalog, forget_current_arcids, remember_arcids
 from .reader import ScannedFile, compute_arcid, read_batch
 from .walker import FileStat, walk_library
 
@@ -121,12 +121,16 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
     # and written (hashing and file reads release the GIL), and stored after
     # indexing: the books are browsable before their files are hashed.
     hashes: list[Future] = []
+    # The archive id each changed file had: a new one makes it an alias.
+    previous_arcids: dict[int, str] = {}
     with _reader_pool(workers, total) as pool, native_executor(workers) as hasher:
         pending: list[ScannedFile] = []
 
         def flush() -> int:
             written = _write(catalog, pending, known, vanished, vanished_by_size)
             unhashed = [(book_id, item.path) for book_id, item in written if not item.arcid]
+            previous_arcids.update((book_id, known[path].arcid) for book_id, path in unhashed
+                                   if path in known and known[path].arcid)
             hashes.extend(hasher.submit(_hash_many, chunk) for chunk in _chunks(unhashed, 50))
             return len(pending)
 
@@ -145,7 +149,7 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
         timings["index"] = round(time.perf_counter() - started - timings["walk"], 3)
         hash_started = time.perf_counter()
         ctx.progress(done, total, "computing archive ids", force=True)
-        _store_arcids(ctx, hashes)
+        _store_arcids(ctx, hashes, previous_arcids)
 
     _mark_missing(catalog, vanished, bus, library_id)
     _fill_missing_arcids(ctx, library_id, workers)
@@ -248,18 +252,27 @@ def _hash_many(rows: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
     return hashed
 
 
-def _store_arcids(ctx: JobContext, futures: list[Future]) -> None:
+def _store_arcids(ctx: JobContext, futures: list[Future], previous: dict[int, str]) -> None:
+    """Store the hashed archive ids; a file changed in place keeps the id it
+    had as an alias (see ``lrr.archives.find_archive``). Recorded here, once
+    the new id is known, so a deep scan of files whose content did not
+    change writes no alias at all."""
     values: list[dict] = []
+
+    def store() -> None:
+        db.session.execute(update(Book), values)
+        remember_arcids((previous[row["id"]], row["id"]) for row in values
+                        if previous.get(row["id"], row["arcid"]) != row["arcid"])
+        db.session.commit()
+
     for future in futures:
         values.extend({"id": book_id, "arcid": arcid} for book_id, arcid in future.result())
         if len(values) >= 1000:
             ctx.check_cancelled()
-            db.session.execute(update(Book), values)
-            db.session.commit()
+            store()
             values = []
     if values:
-        db.session.execute(update(Book), values)
-        db.session.commit()
+        store()
 
 
 def _mark_missing(catalog: Catalog, vanished: dict[str, KnownBook], bus, library_id: int) -> None:
