@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from ..errors import BadRequest, Conflict
 from ..extensions import db
+from ..fspaths import display
 from ..jobs.pool import run_cpu
 from ..library.catalog import Catalog, remember_arcids
 from ..library.reader import compute_arcid, read_comic
@@ -37,8 +38,13 @@ STAGING_PREFIX = ".comicsrv-tagging-"
 
 def tag_book(book: Book, comicinfo: bytes) -> str | None:
     """Write ``comicinfo`` into the library CBZ of ``book`` and re-index it;
-    return the archive id the book had before (an alias now)."""
-    name = os.path.basename(book.path)
+    return the archive id the book had before (an alias now).
+
+    Should the commit fail after the swap, the file is the tagged one and the
+    rows still the old ones: the next scan sees a file changed in place and
+    re-indexes it, keeping the old id as an alias all the same.
+    """
+    name = display(os.path.basename(book.path))
     if not book.path.lower().endswith(".cbz"):
         raise BadRequest(f"{name} is not a CBZ: it cannot hold ComicInfo.xml")
     if not os.path.isfile(book.path):
