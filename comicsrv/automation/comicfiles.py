@@ -12,6 +12,7 @@ import re
 import shutil
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +25,6 @@ CONTAINER_EXTENSIONS = (".zip", ".rar", ".7z", ".tar")
 MAX_NESTING = 3
 # "sample" as a word in a name marks a preview, as in Sonarr's sample check.
 _SAMPLE = re.compile(r"(^|[^a-z])sample([^a-z]|$)", re.I)
-_LOCAL_HEADER = struct.Struct("<4s26xHH")
-_DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
 
 
 class ComicFileError(Exception):
@@ -153,67 +152,268 @@ def convert_to_cbz(source: str, target: str, cache_dir: str | None = None) -> di
     return {"pages": len(pages)}
 
 
-def embed_comicinfo(source: str, target: str, comicinfo: bytes) -> None:
+def embed_comicinfo(source: str, target: str, comicinfo: bytes) -> dict:
     """A copy of the CBZ ``source`` at ``target`` whose ComicInfo.xml is
-    ``comicinfo``. Every other entry is copied as its raw compressed bytes:
-    no page is decompressed or recompressed. Any old ComicInfo.xml is dropped
-    so readers cannot pick a stale one."""
+    ``comicinfo``; returns ``{"entries", "bytes"}`` of the copy.
+
+    Every other entry keeps its compressed bytes, CRC, name bytes, comment
+    and attributes, and the zip comment (where ComicBookInfo lives) is kept:
+    no page is decompressed or recompressed. Each entry gets a fresh local
+    header written from the central directory's facts, so what the source's
+    local headers or data descriptors say (often wrong in the wild) never
+    matters, and the copy holds nothing but the entries. Any old
+    ComicInfo.xml, at the root or in a folder, is dropped so readers cannot
+    pick a stale one; the new one is the last entry, so every page before it
+    keeps its offset.
+
+    ``source`` is only read; ``target`` appears complete or not at all.
+    """
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     partial = target + ".partial"
     try:
-        with zipfile.ZipFile(source) as zin, open(source, "rb") as raw, \
-                zipfile.ZipFile(partial, "w") as zout:
-            for info in zin.infolist():
-                if os.path.basename(info.filename.replace("\\", "/")).lower() == "comicinfo.xml":
-                    continue
-                if info.flag_bits & 0x800 or info.filename.isascii():
-                    _copy_raw(raw, info, zout)
-                else:
-                    # A legacy (cp437) name would differ between the copied
-                    # local header and the new central directory: rewrite it.
-                    zout.writestr(_clone(info), zin.read(info), info.compress_type)
-            zout.writestr(zipfile.ZipInfo("ComicInfo.xml", date_time=(2020, 1, 1, 0, 0, 0)),
-                          comicinfo, zipfile.ZIP_DEFLATED)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        with open(source, "rb") as raw, open(partial, "wb") as out:
+            entries = _read_directory(raw, source)
+            comment = entries.comment
+            written = [_copy_entry(raw, entry, out, source) for entry in entries.kept]
+            written.append(_write_new_entry(out, "ComicInfo.xml", comicinfo, entries.newest))
+            _write_directory(out, written, comment)
+            out.flush()
+            os.fsync(out.fileno())
+            size = out.tell()
+        _check_written(partial, written)
+        shutil.copymode(source, partial)  # a library file keeps its permissions
+    except ComicFileError:
         Path(partial).unlink(missing_ok=True)
-        raise ComicFileError(f"{os.path.basename(source)}: ComicInfo.xml not written: {exc}") from None
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, struct.error, EOFError) as exc:
+        Path(partial).unlink(missing_ok=True)
+        raise ComicFileError(f"{os.path.basename(source)}: ComicInfo.xml not written: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
     os.replace(partial, target)
+    return {"entries": len(written), "bytes": size}
 
 
-def _copy_raw(raw, info: zipfile.ZipInfo, zout: zipfile.ZipFile) -> None:
-    """Append one entry to ``zout`` exactly as it is stored in the source."""
-    raw.seek(info.header_offset)
-    header = raw.read(_LOCAL_HEADER.size)
-    signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
-    if signature != b"PK\x03\x04":
-        raise ValueError(f"bad local header for {info.filename!r}")
-    length = _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
-    raw.seek(info.header_offset)
-    block = raw.read(length)
-    if info.flag_bits & 0x08:  # a data descriptor follows the data
-        following = raw.read(4)
-        zip64 = info.compress_size > 0xFFFFFFFF or info.file_size > 0xFFFFFFFF
-        rest = 20 if zip64 else 12
-        if following == _DESCRIPTOR_SIGNATURE:
-            block += following + raw.read(rest)
-        else:
-            block += following + raw.read(rest - 4)
-    copied = _clone(info)
-    copied.header_offset = zout.fp.tell()
-    zout.fp.write(block)
-    zout.filelist.append(copied)
-    zout.NameToInfo[copied.filename] = copied
-    zout.start_dir = zout.fp.tell()
+# -- a zip writer that copies entries as they are ---------------------------------
+#
+# zipfile cannot append an entry's raw compressed bytes, and copying a whole
+# local header block means trusting the source's local headers (and guessing
+# where a data descriptor ends). So the zip is rewritten here from the
+# central directory: APPNOTE.TXT 4.3.7 (local header), 4.3.12 (central
+# header), 4.3.14-16 (zip64 end records), 4.5.3 (zip64 extra field).
+
+_LOCAL = struct.Struct("<4s5H3L2H")        # signature .. name length, extra length
+_CENTRAL = struct.Struct("<4s6H3L5H2L")    # signature .. external attributes, offset
+_END = struct.Struct("<4s4H2LH")
+_END64 = struct.Struct("<4sQ2H2L4Q")
+_END64_LOCATOR = struct.Struct("<4sLQL")
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+_ZIP64_EXTRA = 0x0001
+# Values at or above these go into zip64 records (module constants so the
+# tests can write real zip64 archives without gigabytes of data).
+ZIP64_LIMIT = 0xFFFFFFFF
+ZIP64_COUNT_LIMIT = 0xFFFF
+_COPY_CHUNK = 1 << 20
+_ENCRYPTED = 0x0001
+_DATA_DESCRIPTOR = 0x0008
+_UTF8_NAME = 0x0800
 
 
-def _clone(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
-    copied = zipfile.ZipInfo(info.filename, info.date_time)
-    for attr in ("compress_type", "comment", "extra", "create_system", "create_version",
-                 "extract_version", "reserved", "flag_bits", "volume", "internal_attr",
-                 "external_attr", "CRC", "compress_size", "file_size"):
-        setattr(copied, attr, getattr(info, attr))
-    copied.orig_filename = info.orig_filename
+@dataclass
+class _Entry:
+    """One entry as the central directory describes it (raw bytes, not the
+    decoded name, so nothing is re-encoded differently)."""
+
+    name: bytes
+    flags: int
+    method: int
+    dos_time: int
+    dos_date: int
+    crc: int
+    compress_size: int
+    file_size: int
+    offset: int
+    local_extra: bytes = b""
+    central_extra: bytes = b""
+    comment: bytes = b""
+    create_version: int = 20
+    create_system: int = 3
+    extract_version: int = 20
+    internal_attr: int = 0
+    external_attr: int = 0
+
+
+@dataclass
+class _Directory:
+    kept: list
+    comment: bytes
+    newest: tuple[int, int]
+
+
+def _read_directory(raw, source: str) -> _Directory:
+    """The entries to copy (all but every ComicInfo.xml) and the zip comment."""
+    with zipfile.ZipFile(raw) as zin:
+        infos = zin.infolist()
+        comment = zin.comment
+    kept = []
+    newest = ((1 << 5) | 1, 0)  # (DOS date, DOS time) of 1980-01-01 00:00
+    for info in infos:
+        if info.flag_bits & _ENCRYPTED:
+            raise ComicFileError(f"{os.path.basename(source)} has password-protected entries: "
+                                 "ComicInfo.xml not written")
+        name = info.orig_filename.encode("utf-8" if info.flag_bits & _UTF8_NAME else "cp437")
+        year, month, day, hour, minute, second = info.date_time
+        entry = _Entry(
+            name=name, flags=info.flag_bits & ~_DATA_DESCRIPTOR, method=info.compress_type,
+            dos_time=(hour << 11) | (minute << 5) | (second // 2),
+            dos_date=((year - 1980) << 9) | (month << 5) | day,
+            crc=info.CRC, compress_size=info.compress_size, file_size=info.file_size,
+            offset=info.header_offset, central_extra=_without_zip64(info.extra),
+            comment=info.comment, create_version=info.create_version,
+            create_system=info.create_system, extract_version=info.extract_version,
+            internal_attr=info.internal_attr, external_attr=info.external_attr)
+        newest = max(newest, (entry.dos_date, entry.dos_time))
+        if os.path.basename(info.filename.replace("\\", "/")).lower() == "comicinfo.xml":
+            continue
+        kept.append(entry)
+    return _Directory(kept, comment, (newest[1], newest[0]))
+
+
+def _copy_entry(raw, entry: _Entry, out, source: str) -> _Entry:
+    """Append ``entry``'s data to ``out`` behind a new local header; return
+    the entry as it now stands in ``out``."""
+    raw.seek(entry.offset)
+    header = raw.read(_LOCAL.size)
+    if len(header) != _LOCAL.size or header[:4] != _LOCAL_SIGNATURE:
+        raise ComicFileError(f"{os.path.basename(source)}: the entry "
+                             f"{entry.name.decode('utf-8', 'replace')!r} has no local header "
+                             "where the central directory says: ComicInfo.xml not written")
+    name_length, extra_length = _LOCAL.unpack(header)[-2:]
+    raw.seek(name_length, os.SEEK_CUR)
+    local_extra = _without_zip64(raw.read(extra_length))
+    copied = _Entry(**{**vars(entry), "offset": out.tell(), "local_extra": local_extra})
+    out.write(_local_header(copied))
+    remaining = entry.compress_size
+    crc = 0
+    stored = entry.method == zipfile.ZIP_STORED
+    while remaining:
+        chunk = raw.read(min(remaining, _COPY_CHUNK))
+        if not chunk:
+            raise ComicFileError(f"{os.path.basename(source)} is truncated inside "
+                                 f"{entry.name.decode('utf-8', 'replace')!r}: "
+                                 "ComicInfo.xml not written")
+        if stored:  # free to check while copying: a stored entry's bytes are its content
+            crc = zlib.crc32(chunk, crc)
+        out.write(chunk)
+        remaining -= len(chunk)
+    if stored and crc != entry.crc:
+        raise ComicFileError(f"{os.path.basename(source)}: the entry "
+                             f"{entry.name.decode('utf-8', 'replace')!r} is damaged (CRC "
+                             "mismatch): ComicInfo.xml not written")
     return copied
+
+
+def _write_new_entry(out, name: str, data: bytes, when: tuple[int, int]) -> _Entry:
+    """A deflated entry. Its time is the archive's newest entry's, so tagging
+    twice with the same XML gives the same file (and the same archive id)."""
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    packed = compressor.compress(data) + compressor.flush()
+    entry = _Entry(name=name.encode("ascii"), flags=0, method=zipfile.ZIP_DEFLATED,
+                   dos_time=when[0], dos_date=when[1], crc=zlib.crc32(data),
+                   compress_size=len(packed), file_size=len(data), offset=out.tell(),
+                   create_system=3, external_attr=(0o100644 << 16))
+    out.write(_local_header(entry))
+    out.write(packed)
+    return entry
+
+
+def _local_header(entry: _Entry) -> bytes:
+    zip64 = entry.file_size >= ZIP64_LIMIT or entry.compress_size >= ZIP64_LIMIT
+    extra = entry.local_extra
+    sizes = (entry.compress_size, entry.file_size)
+    if zip64:
+        extra = struct.pack("<2H2Q", _ZIP64_EXTRA, 16, entry.file_size,
+                            entry.compress_size) + extra
+        sizes = (0xFFFFFFFF, 0xFFFFFFFF)
+    return _LOCAL.pack(_LOCAL_SIGNATURE, _version(entry, zip64), entry.flags, entry.method,
+                       entry.dos_time, entry.dos_date, entry.crc, *sizes, len(entry.name),
+                       len(extra)) + entry.name + extra
+
+
+def _central_header(entry: _Entry) -> bytes:
+    values, sizes, offset = [], (entry.compress_size, entry.file_size), entry.offset
+    if entry.file_size >= ZIP64_LIMIT:
+        values.append(entry.file_size)
+        sizes = (sizes[0], 0xFFFFFFFF)
+    if entry.compress_size >= ZIP64_LIMIT:
+        values.append(entry.compress_size)
+        sizes = (0xFFFFFFFF, sizes[1])
+    if entry.offset >= ZIP64_LIMIT:
+        values.append(entry.offset)
+        offset = 0xFFFFFFFF
+    extra = entry.central_extra
+    if values:
+        extra = struct.pack(f"<2H{len(values)}Q", _ZIP64_EXTRA, 8 * len(values), *values) + extra
+    return _CENTRAL.pack(
+        b"PK\x01\x02", (entry.create_system << 8) | (entry.create_version & 0xFF),
+        _version(entry, bool(values)), entry.flags, entry.method, entry.dos_time,
+        entry.dos_date, entry.crc, *sizes, len(entry.name), len(extra), len(entry.comment), 0,
+        entry.internal_attr, entry.external_attr, offset,
+    ) + entry.name + extra + entry.comment
+
+
+def _version(entry: _Entry, zip64: bool) -> int:
+    return max(entry.extract_version, 45 if zip64 else 20 if entry.method else 10)
+
+
+def _write_directory(out, entries: list[_Entry], comment: bytes) -> None:
+    start = out.tell()
+    for entry in entries:
+        out.write(_central_header(entry))
+    end = out.tell()
+    size, count = end - start, len(entries)
+    if count >= ZIP64_COUNT_LIMIT or size >= ZIP64_LIMIT or start >= ZIP64_LIMIT:
+        out.write(_END64.pack(b"PK\x06\x06", _END64.size - 12, 45, 45, 0, 0, count, count,
+                              size, start))
+        out.write(_END64_LOCATOR.pack(b"PK\x06\x07", 0, end, 1))
+        count, size, start = (min(count, 0xFFFF), min(size, 0xFFFFFFFF),
+                              min(start, 0xFFFFFFFF))
+    out.write(_END.pack(b"PK\x05\x06", 0, 0, count, count, size, start, len(comment))
+              + comment)
+
+
+def _without_zip64(extra: bytes) -> bytes:
+    """An extra field without its zip64 record (rewritten to fit the copy).
+    One that does not parse is dropped whole rather than copied broken."""
+    kept, position = [], 0
+    while position + 4 <= len(extra):
+        kind, length = struct.unpack_from("<2H", extra, position)
+        end = position + 4 + length
+        if end > len(extra):
+            return b""
+        if kind != _ZIP64_EXTRA:
+            kept.append(extra[position:end])
+        position = end
+    return b"".join(kept) if position == len(extra) else b""
+
+
+def _check_written(path: str, entries: list[_Entry]) -> None:
+    """Read the copy back as a zip reader does: the same entries, each local
+    header where the directory says, naming that entry."""
+    with zipfile.ZipFile(path) as written, open(path, "rb") as raw:
+        infos = written.infolist()
+        if len(infos) != len(entries):
+            raise ComicFileError(f"the rewritten zip lists {len(infos)} entries, not "
+                                 f"{len(entries)}: ComicInfo.xml not written")
+        for info, entry in zip(infos, entries):
+            raw.seek(info.header_offset)
+            header = _LOCAL.unpack(raw.read(_LOCAL.size))
+            name = raw.read(header[-2])
+            if (header[0] != _LOCAL_SIGNATURE or name != entry.name
+                    or (info.CRC, info.compress_size, info.file_size)
+                    != (entry.crc, entry.compress_size, entry.file_size)):
+                raise ComicFileError(f"the rewritten zip does not read back as written "
+                                     f"({entry.name.decode('utf-8', 'replace')!r}): "
+                                     "ComicInfo.xml not written")
 
 
 def remove_tree(path: str) -> None:

@@ -27,7 +27,7 @@ from ..models.automation import (
     WatchedIssue, WatchedSeries,
 )
 from ..settings_store import get_setting
-from . import comicfiles, naming, transfer
+from . import comicfiles, naming, tagging, transfer
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +132,15 @@ class Host(PostProcessHost):
     def convert_to_cbz(self, path: str, target: str) -> dict[str, Any]:
         target = self._inside_work(target)
         try:
-            return run_cpu(comicfiles.convert_to_cbz, path, target, self.archive_cache)
+            return tagging.convert_copy(path, target, self.archive_cache)
         except comicfiles.ComicFileError as exc:
             raise PostProcessError(exc.reason) from None
 
     def embed_comicinfo(self, path: str, target: str, comicinfo: bytes) -> None:
         target = self._inside_work(target)
         try:
-            run_cpu(comicfiles.embed_comicinfo, path, target, comicinfo)
+            # A copy of a library book is noted as that book (automation.tagging).
+            tagging.tag_copy(path, target, comicinfo)
         except comicfiles.ComicFileError as exc:
             raise PostProcessError(exc.reason) from None
 

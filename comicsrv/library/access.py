@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, select
 
 from ..errors import NotFound
 from ..extensions import db
+from ..fspaths import from_display
 from ..models import Book, Library, User
 
 
@@ -48,8 +49,10 @@ def book_by_path(user: User | None, path: str) -> Book:
     if not path or ".." in path.replace("\\", "/").split("/"):
         raise NotFound("No book at that path")
     normalized = os.path.normpath(path)
+    # Also the \xNN form the APIs show for a name that is not UTF-8.
     book = db.session.execute(select(Book).where(
-        Book.path.in_({path, normalized}), visible_books(user), Book.state != "missing")).scalar()
+        Book.path.in_({path, normalized, from_display(normalized)}), visible_books(user),
+        Book.state != "missing")).scalar()
     if book is None:
         raise NotFound("No book at that path")
     return book

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from sqlalchemy import bindparam, delete, select
 
 from ..events import BookCreated, BookUpdated, SeriesCreated
 from ..extensions import db
 from ..filenames import number_sort
-from ..models import Book, BookTag, Page, Publisher, Series, Tag, utcnow
+from ..fspaths import display
+from ..models import ArcidAlias, Book, BookTag, Page, Publisher, Series, Tag, utcnow
 from .grouping import place, sort_name
 from .reader import ScannedFile
 
@@ -117,9 +118,11 @@ class Catalog:
     def book_values(self, item: ScannedFile) -> dict:
         meta = item.metadata
         placement = place(item.path, self.root, meta, item.parsed)
-        publisher_id = self.publisher_id(placement.publisher)
+        # Names taken from a file or folder name that is not UTF-8 are shown
+        # with \xNN escapes (comicsrv.fspaths); only the path stays exact.
+        publisher_id = self.publisher_id(display(placement.publisher))
         folder = os.path.dirname(item.path.rstrip(os.sep))
-        series_id = self.series_id(placement.series, publisher_id, placement.volume,
+        series_id = self.series_id(display(placement.series), publisher_id, placement.volume,
                                    placement.year, folder)
         parsed = item.parsed
         number = (meta.number if meta and meta.number else (parsed.number if parsed else None))
@@ -148,6 +151,9 @@ class Catalog:
             "web": (meta.web[0] if meta and meta.web else None),
             "extra": _extra(item),
         }
+        for key, value in values.items():
+            if isinstance(value, str) and key not in ("path", "folder"):
+                values[key] = display(value)
         # None for new or changed content: the hashing pass fills it in.
         values["arcid"] = item.arcid
         return values
@@ -162,14 +168,24 @@ class Catalog:
                 if value := getattr(meta, attr):
                     pairs.append((namespace, str(value)[:500]))
         if item.parsed and item.parsed.scan_group:
-            pairs.append(("scan_group", item.parsed.scan_group[:500]))
+            pairs.append(("scan_group", display(item.parsed.scan_group)[:500]))
         return pairs
 
-    def write_batch(self, new: list[ScannedFile],
-                    changed: list[tuple[int, ScannedFile]]) -> list[tuple[int, ScannedFile]]:
+    def write_batch(self, new: list[ScannedFile], changed: list[tuple[int, ScannedFile]],
+                    before_commit: Callable[[], None] | None = None,
+                    ) -> list[tuple[int, ScannedFile]]:
         """Insert new books and rewrite changed ones, with pages and tags;
-        return ``(book id, file)`` for every book written."""
+        return ``(book id, file)`` for every book written.
+
+        A changed book whose new archive id is known and differs keeps its
+        old one as an alias (when the scan's hashing pass fills the id in
+        later, that pass records it).
+        ``before_commit`` runs inside the transaction, last: a rewrite
+        swaps the file in there, so readers never see the new file with the
+        old rows or the other way round for longer than the commit takes.
+        """
         created_ids: list[tuple[int, ScannedFile]] = []
+        series_of: dict[int, int | None] = {}
         if new:
             now = utcnow()
             values = []
@@ -184,23 +200,33 @@ class Catalog:
             ids = dict(db.session.execute(select(Book.path, Book.id).where(
                 Book.path.in_([row["path"] for row in values]))).all())
             created_ids = [(ids[row["path"]], item) for row, item in zip(values, new)]
+            series_of.update((ids[row["path"]], row["series_id"]) for row in values)
         if changed:
             table = Book.__table__
-            db.session.execute(
-                table.update().where(table.c.id == bindparam("book_id")),
-                [{"book_id": book_id, **self.book_values(item)} for book_id, item in changed])
             changed_ids = [book_id for book_id, _ in changed]
+            old_arcids = dict(db.session.execute(
+                select(Book.id, Book.arcid).where(Book.id.in_(changed_ids))).all())
+            rows = [{"book_id": book_id, **self.book_values(item)} for book_id, item in changed]
+            db.session.execute(table.update().where(table.c.id == bindparam("book_id")), rows)
+            series_of.update((row["book_id"], row["series_id"]) for row in rows)
             db.session.execute(delete(Page).where(Page.book_id.in_(changed_ids)))
             db.session.execute(delete(BookTag).where(BookTag.book_id.in_(changed_ids),
                                                      BookTag.source == "metadata"))
+            remember_arcids((old_arcids[book_id], book_id) for book_id, item in changed
+                            if item.arcid and old_arcids.get(book_id) not in (None, item.arcid))
+            forget_current_arcids(changed_ids)
         self._write_children(created_ids + changed)
+        if before_commit is not None:
+            before_commit()
         db.session.commit()
         for book_id, item in created_ids:
             self._count(item, created=True)
-            self.bus.publish(BookCreated(book_id=book_id, library_id=self.library_id))
+            self.bus.publish(BookCreated(book_id=book_id, series_id=series_of[book_id],
+                                         library_id=self.library_id))
         for book_id, item in changed:
             self._count(item, created=False)
-            self.bus.publish(BookUpdated(book_id=book_id, library_id=self.library_id))
+            self.bus.publish(BookUpdated(book_id=book_id, series_id=series_of[book_id],
+                                         library_id=self.library_id))
         return created_ids + changed
 
     def _count(self, item: ScannedFile, created: bool) -> None:
@@ -222,7 +248,9 @@ class Catalog:
         self.tag_ids(pair for _, pairs in pairs_by_book for pair in pairs)
         pages, tags = [], []
         for book_id, item in books:
-            pages.extend((book_id, p.index, p.name[:2048], p.size, p.compressed_size,
+            # A tar's names that are not UTF-8 come as surrogates too; a
+            # page is read by its index, so the shown name is enough.
+            pages.extend((book_id, p.index, display(p.name)[:2048], p.size, p.compressed_size,
                           p.data_offset, p.width, p.height, _media_type(p.name))
                          for p in item.pages)
         for book_id, pairs in pairs_by_book:
@@ -231,6 +259,36 @@ class Catalog:
                     tags.append((book_id, tag_id, "metadata"))
         bulk_insert(Page.__table__, PAGE_COLUMNS, pages)
         bulk_insert(BookTag.__table__, ("book_id", "tag_id", "source"), tags)
+
+
+# -- archive id aliases -------------------------------------------------------
+
+def remember_arcids(pairs: Iterable[tuple[str, int]]) -> None:
+    """Record ``(arcid, book id)`` aliases not recorded yet (no commit)."""
+    pairs = set(pairs)
+    if not pairs:
+        return
+    known = set(db.session.execute(select(ArcidAlias.arcid, ArcidAlias.book_id).where(
+        ArcidAlias.book_id.in_({book_id for _, book_id in pairs}))).all())
+    now = utcnow()
+    rows = [{"arcid": arcid, "book_id": book_id, "created_at": now}
+            for arcid, book_id in sorted(pairs - known)]
+    if rows:
+        db.session.execute(ArcidAlias.__table__.insert(), rows)
+
+
+def forget_current_arcids(book_ids: Iterable[int] | None = None) -> None:
+    """Drop aliases that are their book's own archive id again (a file whose
+    old content came back, or whose new id turned out the same), for these
+    books or all (no commit)."""
+    current = select(Book.id).where(Book.id == ArcidAlias.book_id, Book.arcid == ArcidAlias.arcid)
+    statement = delete(ArcidAlias).where(current.exists())
+    if book_ids is not None:
+        book_ids = list(book_ids)
+        if not book_ids:
+            return
+        statement = statement.where(ArcidAlias.book_id.in_(book_ids))
+    db.session.execute(statement, execution_options={"synchronize_session": False})
 
 
 PAGE_COLUMNS = ("book_id", "index", "name", "size", "compressed_size", "data_offset",
@@ -267,9 +325,9 @@ def _media_type(name: str) -> str | None:
 def _extra(item: ScannedFile) -> dict | None:
     extra = {}
     if item.error_reason:
-        extra["error_reason"] = item.error_reason
+        extra["error_reason"] = display(item.error_reason)
     if item.metadata_error:
-        extra["metadata_error"] = item.metadata_error[:1000]
+        extra["metadata_error"] = display(item.metadata_error)[:1000]
     meta = item.metadata
     if meta is not None:
         if meta.identifiers:

@@ -35,10 +35,11 @@ from ..archives.tools import die_with_parent
 from ..errors import NotFound
 from ..events import BookDeleted, LibraryUpdated, ScanProgress, SeriesDeleted
 from ..extensions import db
+from ..fspaths import display
 from ..jobs.pool import map_cpu, native_executor
 from ..jobs.runner import JobContext
-from ..models import Book, Library, Series, utcnow
-from .catalog import Catalog
+from ..models import ArcidAlias, Book, Library, Series, utcnow
+from .catalog import Catalog, forget_current_arcids, remember_arcids
 from .reader import ScannedFile, compute_arcid, read_batch
 from .walker import FileStat, walk_library
 
@@ -63,6 +64,7 @@ class KnownBook:
     mtime: float
     state: str
     arcid: str | None
+    series_id: int | None = None
 
 
 def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -72,8 +74,8 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
 
 def _load_known(library_id: int) -> dict[str, KnownBook]:
     rows = db.session.execute(select(Book.path, Book.id, Book.size, Book.mtime, Book.state,
-                                     Book.arcid).where(Book.library_id == library_id))
-    return {path: KnownBook(i, s, m, st, a) for path, i, s, m, st, a in rows}
+                                     Book.arcid, Book.series_id).where(Book.library_id == library_id))
+    return {path: KnownBook(i, s, m, st, a, se) for path, i, s, m, st, a, se in rows}
 
 
 def _unchanged(known: KnownBook, stat: FileStat) -> bool:
@@ -120,12 +122,16 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
     # and written (hashing and file reads release the GIL), and stored after
     # indexing: the books are browsable before their files are hashed.
     hashes: list[Future] = []
+    # The archive id each changed file had: a new one makes it an alias.
+    previous_arcids: dict[int, str] = {}
     with _reader_pool(workers, total) as pool, native_executor(workers) as hasher:
         pending: list[ScannedFile] = []
 
         def flush() -> int:
             written = _write(catalog, pending, known, vanished, vanished_by_size)
             unhashed = [(book_id, item.path) for book_id, item in written if not item.arcid]
+            previous_arcids.update((book_id, known[path].arcid) for book_id, path in unhashed
+                                   if path in known and known[path].arcid)
             hashes.extend(hasher.submit(_hash_many, chunk) for chunk in _chunks(unhashed, 50))
             return len(pending)
 
@@ -144,12 +150,15 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
         timings["index"] = round(time.perf_counter() - started - timings["walk"], 3)
         hash_started = time.perf_counter()
         ctx.progress(done, total, "computing archive ids", force=True)
-        _store_arcids(ctx, hashes)
+        _store_arcids(ctx, hashes, previous_arcids)
 
     _mark_missing(catalog, vanished, bus, library_id)
     _fill_missing_arcids(ctx, library_id, workers)
+    # A changed file that hashed to its old id after all needs no alias.
+    forget_current_arcids()
+    db.session.commit()
     timings["hash"] = round(time.perf_counter() - hash_started, 3)
-    _drop_empty_series(library_id, bus)
+    drop_empty_series(library_id, bus)
     library.last_scan_at = utcnow()
     db.session.commit()
     bus.publish(ScanProgress(library_id=library_id, job_id=ctx.job_id, current=total,
@@ -159,7 +168,7 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
     result["files"] = len(on_disk)
     result["seconds"] = timings
     if walk_errors:
-        result["unreadable_folders"] = [f"{p}: {r}" for p, r in walk_errors[:50]]
+        result["unreadable_folders"] = [f"{display(p)}: {r}" for p, r in walk_errors[:50]]
     ctx.progress(total, total, "done", force=True)
     return result
 
@@ -252,29 +261,38 @@ def _hash_many(rows: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
     return hashed
 
 
-def _store_arcids(ctx: JobContext, futures: list[Future]) -> None:
+def _store_arcids(ctx: JobContext, futures: list[Future], previous: dict[int, str]) -> None:
+    """Store the hashed archive ids; a file changed in place keeps the id it
+    had as an alias (see ``lrr.archives.find_archive``). Recorded here, once
+    the new id is known, so a deep scan of files whose content did not
+    change writes no alias at all."""
     values: list[dict] = []
+
+    def store() -> None:
+        db.session.execute(update(Book), values)
+        remember_arcids((previous[row["id"]], row["id"]) for row in values
+                        if previous.get(row["id"], row["arcid"]) != row["arcid"])
+        db.session.commit()
+
     for future in futures:
         values.extend({"id": book_id, "arcid": arcid} for book_id, arcid in future.result())
         if len(values) >= 1000:
             ctx.check_cancelled()
-            db.session.execute(update(Book), values)
-            db.session.commit()
+            store()
             values = []
     if values:
-        db.session.execute(update(Book), values)
-        db.session.commit()
+        store()
 
 
 def _mark_missing(catalog: Catalog, vanished: dict[str, KnownBook], bus, library_id: int) -> None:
-    ids = [book.id for book in vanished.values() if book.state != "missing"]
-    for chunk in _chunks(ids, 500):
+    books = [book for book in vanished.values() if book.state != "missing"]
+    for chunk in _chunks([book.id for book in books], 500):
         db.session.execute(update(Book).where(Book.id.in_(chunk))
                            .values(state="missing", missing_since=utcnow()))
     db.session.commit()
-    catalog.counts.missing = len(ids)
-    for book_id in ids:
-        bus.publish(BookDeleted(book_id=book_id, library_id=library_id))
+    catalog.counts.missing = len(books)
+    for book in books:
+        bus.publish(BookDeleted(book_id=book.id, series_id=book.series_id, library_id=library_id))
 
 
 def _fill_missing_arcids(ctx: JobContext, library_id: int, workers: int) -> None:
@@ -293,7 +311,9 @@ def _fill_missing_arcids(ctx: JobContext, library_id: int, workers: int) -> None
         db.session.commit()
 
 
-def _drop_empty_series(library_id: int, bus) -> None:
+def drop_empty_series(library_id: int, bus) -> None:
+    """Delete the library's series that have no book left (a book moved to
+    another series by its new metadata leaves its old one empty)."""
     empty = db.session.execute(select(Series.id).where(
         Series.library_id == library_id, ~Series.books.any())).scalars().all()
     if empty:
@@ -306,6 +326,11 @@ def _drop_empty_series(library_id: int, bus) -> None:
 def index_file(library_id: int, path: str) -> Book:
     """Index one file of a library now, as a scan would (post-processing
     imports, uploads): a new book, or the book already at that path updated.
+
+    A file that post-processing made from a library book (converted or
+    tagged, see ``automation.tagging``) becomes that book when the book's
+    own file is gone: it was a move, so the book keeps its id, progress and,
+    as an alias, its old archive id.
     """
     from ..errors import BadRequest
     from ..jobs.pool import run_cpu
@@ -317,13 +342,32 @@ def index_file(library_id: int, path: str) -> Book:
     root = os.path.realpath(library.path)
     real = os.path.realpath(path)
     if os.path.commonpath([root, real]) != root or not os.path.isfile(real):
-        raise BadRequest(f"{path} is not a file inside library {library.name}")
+        raise BadRequest(f"{display(path)} is not a file inside library {library.name}")
     stat = os.stat(path)
     cache_dir = str(Path(current_app.config["CACHE_DIR"]) / "archives")
     item = run_cpu(read_comic, path, stat.st_size, stat.st_mtime, cache_dir, True)
-    catalog = Catalog(library_id, library.path, current_app.extensions["comicsrv.events"])
+    bus = current_app.extensions["comicsrv.events"]
+    catalog = Catalog(library_id, library.path, bus)
     existing = db.session.execute(select(Book.id).where(
         Book.library_id == library_id, Book.path == path)).scalar()
+    if existing is None and item.arcid:
+        existing = _book_copied_into(item.arcid, path)
+    previous = db.session.execute(select(Book.library_id).where(Book.id == existing)).scalar() \
+        if existing else None
     catalog.write_batch([] if existing else [item], [(existing, item)] if existing else [])
+    for touched in {library_id, previous} - {None}:
+        drop_empty_series(touched, bus)
     return db.session.execute(select(Book).where(
         Book.library_id == library_id, Book.path == path)).scalar_one()
+
+
+def _book_copied_into(arcid: str, path: str) -> int | None:
+    """The book a post-processed copy with this archive id was made from,
+    if that book's file is gone (moved away by the import); a copy beside a
+    book that is still there is a book of its own."""
+    for book_id, book_path in db.session.execute(
+            select(Book.id, Book.path).join(ArcidAlias, ArcidAlias.book_id == Book.id)
+            .where(ArcidAlias.arcid == arcid).order_by(Book.id)).all():
+        if book_path != path and not os.path.exists(book_path):
+            return book_id
+    return None

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ..errors import BadRequest
 from ..events import BookDeleted, BookUpdated
 from ..extensions import db
-from ..models import Book, ReadingProgress, User
+from ..models import ArcidAlias, Book, ReadingProgress, User
 from .search import archive_scope, untagged_condition
 from .tags import book_tag_string, epoch, set_book_tags, stored_tags
 from .thumbnails import archive_cache_dir
@@ -28,10 +28,22 @@ ARCID = re.compile(r"^[0-9a-f]{40}$")
 
 def find_archive(user: User | None, arcid: str) -> Book | None:
     """The book with this archive id that the caller may see. Two copies of
-    one file share an id; the first indexed answers for both."""
-    return db.session.execute(
+    one file share an id; the first indexed answers for both.
+
+    An id no book has now may be one a book's file had before it was
+    rewritten (ComicInfo.xml written, converted, changed on disk): LANraragi
+    never changes an archive's id, so its clients keep using the old one,
+    and it keeps naming that book. Only a miss costs the second query.
+    """
+    book = db.session.execute(
         select(Book).where(Book.arcid == arcid, archive_scope(user)).order_by(Book.id).limit(1)
     ).scalar()
+    if book is None:
+        book = db.session.execute(
+            select(Book).join(ArcidAlias, ArcidAlias.book_id == Book.id)
+            .where(ArcidAlias.arcid == arcid, archive_scope(user)).order_by(Book.id).limit(1)
+        ).scalar()
+    return book
 
 
 def display_title(book: Book) -> str:

@@ -8,7 +8,7 @@ from .automation import (
 )
 from .jobs import Job
 from .library import (
-    Book, BookTag, DuplicateGroup, DuplicateMember, Library, Page, Publisher, Series, Tag,
+    ArcidAlias, Book, BookTag, DuplicateGroup, DuplicateMember, Library, Page, Publisher, Series, Tag,
 )
 from .lrr import Category, CategoryBook
 from .reading import Favorite, ReadHistory, ReadingProgress, ToReadEntry
@@ -19,7 +19,7 @@ __all__ = [
     "BlockedRelease", "Download", "DownloadClientConfig", "FeedItem", "IndexerConfig",
     "NotificationTarget", "ReleaseDecision", "RemotePathMapping", "StoryArc", "StoryArcIssue",
     "WatchedIssue", "WatchedSeries",
-    "ApiKey", "Book", "BookTag", "Category", "CategoryBook", "ClientToken", "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "Page",
+    "ApiKey", "ArcidAlias", "Book", "BookTag", "Category", "CategoryBook", "ClientToken", "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "Page",
     "Publisher", "ReadHistory", "ReadingProgress", "Series", "Setting", "SettingChange",
     "Tag", "ToReadEntry", "User", "UserPreference", "utcnow",
 ]

@@ -3,7 +3,9 @@
 A book is one comic file on disk. It has an integer ``id`` (what CLU and Codex
 clients use) and an ``arcid``: LANraragi's archive id, the SHA-1 of the file's
 first 512,000 bytes, which is stable across moves and renames and lets a scan
-recognise a moved file and keep its reading progress.
+recognise a moved file and keep its reading progress. A file rewritten in
+place (ComicInfo.xml written, converted, changed on disk) gets a new arcid;
+the old one stays an :class:`ArcidAlias` of the book.
 """
 from __future__ import annotations
 
@@ -11,14 +13,33 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-    UniqueConstraint, text,
+    TypeDecorator, UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import TimestampMixin
+from ..fspaths import from_storage, to_storage
+from .base import TimestampMixin, utcnow
 
-PATH = String(4096)
+
+class FsPath(TypeDecorator):
+    """A file system path, valid UTF-8 or not: Python sees the path the OS
+    gave (``surrogateescape``), the database a text it accepts
+    (``comicsrv.fspaths``). Ordinary paths are stored unchanged, so the
+    column is a plain VARCHAR and comparisons, ranges and indexes work as
+    before."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return to_storage(value)
+
+    def process_result_value(self, value, dialect):
+        return from_storage(value)
+
+
+PATH = FsPath(4096)
 
 
 class Library(TimestampMixin, db.Model):
@@ -147,6 +168,26 @@ class Book(TimestampMixin, db.Model):
 
 
 Index("ix_books_created_at", Book.created_at)
+
+
+class ArcidAlias(db.Model):
+    """An archive id that still names a book although its file no longer
+    has it: the id the file had before it was rewritten in place, which
+    LANraragi clients have cached (LANraragi itself never changes an id).
+    Post-processing also names here the id of a copy it made of a library
+    book (converted or tagged) until that copy is indexed as the book.
+
+    Looked up only when no book has the arcid itself, so a file whose
+    content comes back answers as itself.
+    """
+
+    __tablename__ = "arcid_aliases"
+
+    arcid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    book_id: Mapped[int] = mapped_column(
+        ForeignKey("books.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Page(db.Model):

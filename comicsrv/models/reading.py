@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .base import utcnow
-from .library import PATH, Book
+from .library import PATH, Book, FsPath
 
 
 class ReadingProgress(db.Model):
@@ -61,7 +61,8 @@ class Favorite(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # publisher | series | folder | book
     kind: Mapped[str] = mapped_column(String(16))
-    value: Mapped[str] = mapped_column(String(1000))
+    # A name, or the path of a folder or book (any path: see FsPath).
+    value: Mapped[str] = mapped_column(FsPath(1000))
     path: Mapped[str | None] = mapped_column(PATH)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -532,3 +532,73 @@ def test_a_usenet_blackhole_download_is_moved(app, tmp_path, library):
     book = db.session.get(Book, download.book_id)
     assert file_digest(book.path) == digest
     assert not source.exists()  # moved: the default for usenet
+
+@pytest.mark.parametrize("name, source, convert", [
+    ("Saga 001 (digital).cbz", CBZ, False),
+    ("Saga 001 (digital).cbr", CBR, True),
+])
+def test_a_library_book_post_processed_stays_the_same_book(app, tmp_path, library, name, source,
+                                                           convert):
+    """A download saved inside the library is already a book, maybe read
+    already: the tagged (and converted) file that replaces it is that book,
+    with its id, its reader's progress and its old archive id as an alias."""
+    from comicsrv.library.reading import ProgressUpdate, get_progress, save_progress
+    from comicsrv.library.scanner import SCAN_JOB
+    from comicsrv.lrr.archives import find_archive
+    from tests.factories import UserFactory
+
+    set_setting("postprocess.convert_to_cbz", convert, None)
+    incoming = Path(library.path) / "incoming" / name
+    incoming.parent.mkdir()
+    shutil.copy(source, incoming)
+    runner = app.extensions["comicsrv.jobs"]
+    assert runner.run_now(SCAN_JOB, {"library_id": library.id}).state == "finished"
+    book = db.session.execute(select(Book).where(Book.path == str(incoming))).scalar_one()
+    book_id, old_arcid = book.id, book.arcid
+    reader = UserFactory()
+    save_progress(reader.id, book, ProgressUpdate(page=2))
+    download, issue, _ = make_download(tmp_path, library, files={})
+    download.save_path = str(incoming)
+    db.session.commit()
+
+    job = run(app, download.id)
+    assert job.state == "finished", job.error
+    imported = Path(library.path) / "Saga (2012)" / "Saga 001 (2012).cbz"
+    assert Path(job.result["context"]["imported_path"]) == imported and not incoming.exists()
+    assert job.result["context"]["book_id"] == book_id
+    book = db.session.get(Book, book_id)
+    assert (book.path, book.format, book.series_name, book.state) == (
+        str(imported), "cbz", "Saga", "ok")
+    assert book.arcid != old_arcid
+    assert get_progress(reader.id, book_id).page == 2
+    assert find_archive(reader, old_arcid).id == find_archive(reader, book.arcid).id == book_id
+    # The next scan agrees: one book, nothing missing, the alias kept.
+    job = runner.run_now(SCAN_JOB, {"library_id": library.id})
+    assert (job.result["created"], job.result["missing"]) == (0, 0)
+    db.session.expire_all()
+    assert db.session.scalars(select(Book.id)).all() == [book_id]
+    assert find_archive(reader, old_arcid).id == book_id
+
+
+def test_a_copy_of_a_library_book_that_stays_is_a_book_of_its_own(app, tmp_path, library):
+    """In copy mode the original stays in the library: the tagged copy is
+    indexed as a new book and the original keeps its id and archive id."""
+    from comicsrv.library.scanner import SCAN_JOB
+    from comicsrv.lrr.archives import find_archive
+
+    set_setting("postprocess.transfer_mode", "copy", None)
+    incoming = Path(library.path) / "incoming" / "Saga 001 (digital).cbz"
+    incoming.parent.mkdir()
+    shutil.copy(CBZ, incoming)
+    assert app.extensions["comicsrv.jobs"].run_now(SCAN_JOB, {"library_id": library.id}).state == "finished"
+    original = db.session.execute(select(Book).where(Book.path == str(incoming))).scalar_one()
+    original_id, original_arcid = original.id, original.arcid
+    download, _, _ = make_download(tmp_path, library, files={})
+    download.save_path = str(incoming)
+    db.session.commit()
+    job = run(app, download.id)
+    assert job.state == "finished", job.error
+    assert incoming.is_file() and job.result["context"]["book_id"] != original_id
+    db.session.expire_all()
+    assert db.session.get(Book, original_id).arcid == original_arcid
+    assert find_archive(None, original_arcid).id == original_id

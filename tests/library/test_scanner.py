@@ -2,6 +2,7 @@
 import os
 import shutil
 import time
+import zipfile
 
 import pytest
 
@@ -11,6 +12,7 @@ from comicsrv.library.scanner import SCAN_JOB
 from comicsrv.models import Book, BookTag, Page, ReadingProgress, Series, Tag
 from tests.factories import UserFactory
 from tests.library.conftest import FIXTURE_ARCHIVES
+from tests.serving import live_server  # noqa: F401
 
 
 def scan(app, library, deep=False):
@@ -114,6 +116,82 @@ def test_changed_file_is_reread(app, comic_tree):
     assert after.page_count == 1
     assert db.session.scalar(db.select(db.func.count()).where(Page.book_id == book_id)) == 1
 
+
+
+def test_a_file_changed_in_place_keeps_its_old_archive_id_as_an_alias(app, comic_tree):
+    """Same path, new content (a tagger run outside comicsrv): the book keeps
+    its id and its old arcid still names it for LANraragi clients; a file
+    touched without new content gets no alias."""
+    from comicsrv.lrr.archives import find_archive
+    from comicsrv.models import ArcidAlias
+
+    library = create_library("Comics", str(comic_tree))
+    scan(app, library)
+    book = books_by_name(library)["rar4.cbr"]
+    book_id, old_arcid = book.id, book.arcid
+    target = comic_tree / "Komga/Tests/rar4.cbr"
+    shutil.copy(FIXTURE_ARCHIVES / "komga/rar5.rar", target)
+    os.utime(target, (time.time() + 10, time.time() + 10))
+    untouched = comic_tree / "Komga/Tests/komga.pdf"
+    os.utime(untouched, (time.time() + 10, time.time() + 10))
+    job = scan(app, library)
+    assert job.result["updated"] == 2 and job.result["created"] == 0
+    book = db.session.get(Book, book_id)
+    new_arcid = book.arcid
+    assert new_arcid not in (None, old_arcid)
+    assert find_archive(None, old_arcid).id == find_archive(None, new_arcid).id == book_id
+    aliases = db.session.execute(db.select(ArcidAlias.arcid, ArcidAlias.book_id)).all()
+    assert aliases == [(old_arcid, book_id)]  # none for the PDF whose content is the same
+    # The old content back: that id is the book's own again, not an alias;
+    # the one it had meanwhile is.
+    shutil.copy(FIXTURE_ARCHIVES / "komga/rar4.rar", target)
+    os.utime(target, (time.time() + 20, time.time() + 20))
+    scan(app, library)
+    assert db.session.get(Book, book_id).arcid == old_arcid
+    aliases = db.session.execute(db.select(ArcidAlias.arcid, ArcidAlias.book_id)).all()
+    assert aliases == [(new_arcid, book_id)]
+
+
+@pytest.fixture
+def book_events(app):
+    """Book events from the moment it is requested: ask for it before
+    ``scanned_library`` to see that fixture's own scan."""
+    with app.extensions["comicsrv.events"].subscribe(
+            {"book_created", "book_updated", "book_deleted"}) as subscription:
+        yield subscription
+
+
+def test_every_scan_event_names_the_books_series_and_library(app, book_events, scanned_library,
+                                                             comic_tree):
+    """book_created, book_updated and book_deleted carry the book's real
+    series id (it was null for almost every book) and its library."""
+    def books() -> dict[int, int | None]:
+        return dict(db.session.execute(db.select(Book.id, Book.series_id).where(
+            Book.library_id == scanned_library.id)).all())
+
+    created = _drain(book_events)
+    expected = books()
+    assert len(created) == len(expected) == 8 and {e.name for e in created} == {"book_created"}
+    assert {(e.book_id, e.series_id, e.library_id) for e in created} == {
+        (book_id, series_id, scanned_library.id) for book_id, series_id in expected.items()}
+    # Errored books (the encrypted and the empty zip) have a series too.
+    assert all(series_id is not None for series_id in expected.values())
+
+    # Updates (a deep rescan) and deletions name theirs too.
+    os.remove(comic_tree / "Komga/Tests/komga.pdf")
+    scan(app, scanned_library, deep=True)
+    later = _drain(book_events)
+    assert sorted(e.name for e in later).count("book_deleted") == 1
+    assert {e.name for e in later} == {"book_updated", "book_deleted"}
+    assert {(e.book_id, e.series_id, e.library_id) for e in later} == {
+        (book_id, series_id, scanned_library.id) for book_id, series_id in books().items()}
+
+
+def _drain(subscription) -> list:
+    events = []
+    while (event := subscription.get(timeout=0.2)) is not None:
+        events.append(event)
+    return events
 
 def test_moved_file_keeps_its_id_and_progress(app, comic_tree):
     library = create_library("Comics", str(comic_tree))
@@ -276,3 +354,106 @@ def test_scan_survives_worker_processes_that_cannot_start(app, tmp_path, monkeyp
     job = scan(app, library)
     assert job.state == "finished", job.error
     assert job.result["created"] == 60
+
+
+# -- file names that are not UTF-8 ----------------------------------------------------
+#
+# NAS shares written by old SMB clients hold names in a Windows code page:
+# b"Caf\xe9 #1.cbz" is Latin-1. PostgreSQL refuses the lone surrogate Python
+# decodes it to, and one such name used to fail the whole scan.
+
+LATIN1_FILE = b"Caf\xe9 #1.cbz"
+LATIN1_FOLDER = b"Vieux r\xe9pertoire"
+CBZ = FIXTURE_ARCHIVES / "comicbox" / "Captain Science #001.cbz"
+
+
+def latin1_library(root) -> tuple[str, str]:
+    """A library with normal files and two books whose names are Latin-1
+    bytes (one in a Latin-1 folder); returns those two paths as Python
+    sees them."""
+    root.mkdir()
+    shutil.copy(FIXTURE_ARCHIVES / "komga/zip-copy.zip", root / "Normal #2.cbz")
+    shutil.copy(FIXTURE_ARCHIVES / "komga/rar4.rar", root / "Other.cbr")
+    raw_root = os.fsencode(root)
+    first = os.path.join(raw_root, LATIN1_FILE)
+    shutil.copy(CBZ, first)
+    os.mkdir(os.path.join(raw_root, LATIN1_FOLDER))
+    second = os.path.join(raw_root, LATIN1_FOLDER, b"Num\xe9ro 3.cbz")
+    shutil.copy(FIXTURE_ARCHIVES / "komga/zip.zip", second)
+    return os.fsdecode(first), os.fsdecode(second)
+
+
+def test_a_name_that_is_not_utf8_is_indexed_listed_and_read(app, client, admin_headers, tmp_path):
+    first, second = latin1_library(tmp_path / "nas")
+    library = create_library("NAS", str(tmp_path / "nas"))
+    job = scan(app, library)
+    assert job.state == "finished", job.error
+    assert (job.result["created"], job.result["errored"]) == (4, 0)
+    book = db.session.execute(db.select(Book).where(Book.path == first)).scalar_one()
+    other = db.session.execute(db.select(Book).where(Book.path == second)).scalar_one()
+    # The exact bytes come back from the database, so the file opens.
+    assert os.fsencode(book.path) == os.path.join(os.fsencode(tmp_path / "nas"), LATIN1_FILE)
+    assert (book.state, book.page_count, book.filename) == ("ok", 5, "Caf\\xe9 #1.cbz")
+    assert book.folder == str(tmp_path / "nas")
+    assert (other.state, other.page_count, other.filename) == ("ok", 1, "Num\\xe9ro 3.cbz")
+    assert db.session.get(Series, other.series_id).name == "Num\\xe9ro"  # from its file name
+
+    listing = client.get("/api/v1/books?page_size=50", headers=admin_headers)
+    assert listing.status_code == 200
+    listing.data.decode("utf-8")  # strictly valid UTF-8
+    assert b"\\udc" not in listing.data  # no lone surrogate escaped into the JSON
+    item = next(i for i in listing.json["items"] if i["id"] == book.id)
+    assert item["path"] == str(tmp_path / "nas") + "/Caf\\xe9 #1.cbz"
+    page = client.get(f"/api/v1/books/{book.id}/pages/1", headers=admin_headers)
+    with zipfile.ZipFile(CBZ) as zf:
+        assert page.status_code == 200
+        assert page.data == zf.read("Captain Science 001/CaptainScience#1_01.jpg")
+    assert client.get(f"/api/v1/books/{other.id}/pages/1", headers=admin_headers).status_code == 200
+    assert client.get(f"/api/v1/books/{book.id}/thumbnail", headers=admin_headers).status_code == 200
+    lrr = client.get(f"/api/archives/{book.arcid}/metadata", headers=admin_headers)
+    assert lrr.status_code == 200 and lrr.json["filename"] == "Caf\\xe9 #1"
+    clu = client.get(f"/api/v1/issue/{book.id}", headers=admin_headers)
+    assert clu.status_code == 200 and clu.json["path"] == item["path"]
+    # A client sends the shown path back (CLU keys favourites by path).
+    favorite = client.post("/api/v1/library/favorites", headers=admin_headers,
+                           json={"type": "book", "path": item["path"]})
+    assert favorite.status_code == 201 and favorite.json["path"] == item["path"]
+
+    # A rescan recognises every file as unchanged: the stored paths match the disk's.
+    assert scan(app, library).result["unchanged"] == 4
+    # Renamed to another Latin-1 name: the same book, moved.
+    renamed = os.path.join(os.fsencode(tmp_path / "nas"), b"Caf\xe9 #1 (r\xe9\xe9dition).cbz")
+    os.rename(os.fsencode(first), renamed)
+    job = scan(app, library)
+    assert (job.result["moved"], job.result["created"], job.result["missing"]) == (1, 0, 0)
+    assert db.session.get(Book, book.id).path == os.fsdecode(renamed)
+
+
+def test_a_name_that_is_not_utf8_under_comicsrv_serve(app, live_server, admin, admin_headers,
+                                                       tmp_path):
+    """The same through a real server process: the scan job, the listing and
+    a page (the gevent server's workers, its logging of the paths)."""
+    first, _ = latin1_library(tmp_path / "nas")
+    library = create_library("NAS", str(tmp_path / "nas"))
+    server = live_server()
+    task = server.post(f"/api/v1/libraries/{library.id}/scan", headers=admin_headers)
+    assert task.status_code == 202, task.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = server.get(f"/api/v1/tasks/{task.json()['id']}", headers=admin_headers).json()
+        if status["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    assert status["status"] == "finished", status
+    assert status["result"]["created"] == 4 and status["result"]["errored"] == 0
+    listing = server.get("/api/v1/books?page_size=50", headers=admin_headers)
+    assert listing.status_code == 200
+    item = next(i for i in listing.json()["items"] if i["filename"] == "Caf\\xe9 #1.cbz")
+    assert item["path"] == str(tmp_path / "nas") + "/Caf\\xe9 #1.cbz" and item["page_count"] == 5
+    page = server.get(f"/api/v1/books/{item['id']}/pages/5", headers=admin_headers)
+    with zipfile.ZipFile(CBZ) as zf:
+        assert page.status_code == 200
+        assert page.content == zf.read("Captain Science 001/CaptainScience#1_05.jpg")
+    lrr = server.get(f"/api/archives/{item['arcid']}/files", headers=admin_headers)
+    assert lrr.status_code == 200
+    assert server.get(lrr.json()["pages"][0], headers=admin_headers).status_code == 200

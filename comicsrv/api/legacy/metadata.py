@@ -5,23 +5,22 @@ library book with ComicInfo.xml.
 No provider plugin reads a single issue, so ``/metadata/issue/{id}`` answers
 from the watched issue of that provider id (what the last refresh stored).
 Metatag writes the same ComicInfo.xml post-processing writes (the
-post-processing host builds it) into the issue's linked book: into a copy
-beside it, swapped in atomically, so the book is never half-written.
+post-processing host builds it) into the issue's linked book through
+``automation.tagging``: into a copy beside it, swapped in atomically and
+re-indexed in the same transaction, so the book is never half-written and
+reads at once, under its id and under its old and new archive ids.
 """
 from __future__ import annotations
-
-import os
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
 from ...auth import require
-from ...automation import comicfiles, watchlist
+from ...automation import tagging, watchlist
 from ...automation.postprocess_host import Host
 from ...errors import BadRequest, Conflict
 from ...extensions import db
-from ...jobs.pool import run_cpu
 from ...models import Book
 from ...models.automation import WatchedIssue
 from .common import SECURITY, ok
@@ -58,22 +57,13 @@ def metatag(issue: WatchedIssue) -> dict:
     book = db.session.get(Book, issue.book_id) if issue.book_id else None
     if book is None:
         raise Conflict(f"issue {issue.number} of {issue.series.name} has no book in the library")
-    if not book.path.lower().endswith(".cbz"):
-        raise BadRequest(f"{os.path.basename(book.path)} is not a CBZ: it cannot hold ComicInfo.xml")
-    if not os.path.isfile(book.path):
-        raise Conflict(f"{book.path} is missing on disk")
     xml = comicinfo_for(issue)
-    tagged = f"{book.path}.comicsrv-tagging"
-    try:
-        run_cpu(comicfiles.embed_comicinfo, book.path, tagged, xml)
-        os.replace(tagged, book.path)
-    except comicfiles.ComicFileError as exc:
-        raise BadRequest(exc.reason) from None
-    finally:
-        if os.path.exists(tagged):
-            os.unlink(tagged)
-    return {"message": "ComicInfo.xml written", "issue_id": issue.provider_id,
-            "book_id": book.id, "path": book.path, "bytes": len(xml)}
+    provider_id = issue.provider_id
+    previous = tagging.tag_book(book, xml)
+    book = db.session.get(Book, book.id)
+    return {"message": "ComicInfo.xml written", "issue_id": provider_id,
+            "book_id": book.id, "path": book.path, "bytes": len(xml),
+            "arcid": book.arcid, "previous_arcid": previous}
 
 
 @blp.route("/metadata/search")

@@ -19,6 +19,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from ...errors import NotFound
 from ...extensions import db
+from ...fspaths import display
 from ...library import reading
 from ...library.access import book_for_user
 from ...library.media import DEFAULT_COVER_EDGE, MediaService, MediaUnavailable
@@ -184,7 +185,7 @@ class Issue(MethodView):
         user = current_user()
         book = book_for_user(user, book_id)
         progress = reading.get_progress(user.id, book.id)
-        return {"id": book.id, "name": book.filename, "path": book.path, "size": book.size,
+        return {"id": book.id, "name": book.filename, "path": display(book.path), "size": book.size,
                 "modified_at": int(book.mtime or 0), "has_comicinfo": bool(book.has_comicinfo),
                 "metadata": issue_metadata(book),
                 "progress": None if progress is None else {

@@ -19,6 +19,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from ... import __version__
+from ...fspaths import display
 from ...library import browse
 from ...models import Favorite, ToReadEntry, User
 from ...settings_store import get_setting
@@ -220,7 +221,7 @@ def issue_items(user: User, rows: list, *, metadata: bool) -> list[dict]:
     pages = browse.last_pages(user.id, (row.id for row in rows))
     items = []
     for row in rows:
-        item: dict[str, Any] = {"id": row.id, "name": row.filename, "path": row.path,
+        item: dict[str, Any] = {"id": row.id, "name": row.filename, "path": display(row.path),
                                 "size": row.size}
         if metadata:
             item.update(title=row.title, series=row.series_name, number=row.number,
@@ -259,7 +260,8 @@ def to_read_items(user: User, rows: list[tuple[ToReadEntry, int | None]]) -> lis
 
 
 def favorite_item(favorite: Favorite) -> dict:
-    return {"value": favorite.value, "name": favorite.value, "path": favorite.path,
+    return {"value": display(favorite.value), "name": display(favorite.value),
+            "path": display(favorite.path),
             "type": favorite.kind, "created_at": clu_time(favorite.created_at)}
 
 
@@ -432,7 +434,7 @@ class Recent(MethodView):
         rows, total = browse.recent_books(user, days=get_setting(RECENT_DAYS_SETTING),
                                           page=args["page"], page_size=args["page_size"])
         pages = browse.last_pages(user.id, (row.id for row in rows))
-        items = [{"id": row.id, "value": row.filename, "name": row.filename, "path": row.path,
+        items = [{"id": row.id, "value": row.filename, "name": row.filename, "path": display(row.path),
                   "size": row.size, "added_at": clu_time(row.created_at), "type": "file",
                   "has_progress": row.id in pages, "last_page": pages.get(row.id)}
                  for row in rows]

@@ -18,6 +18,7 @@ from sqlalchemy import case, func, select
 
 from ... import images
 from ...extensions import db
+from ...fspaths import display
 from ...library.filters import MAX_CONDITIONS
 from ...library.libraries import SCAN_MODES
 from ...models import Book, BookTag, Library, Publisher, ReadingProgress, Series, Tag
@@ -211,7 +212,7 @@ def library_items(libraries: Sequence[Library]) -> list[dict]:
         select(Series.library_id, func.count()).where(Series.library_id.in_(ids))
         .group_by(Series.library_id)).all()) if ids else {}
     return [{
-        "id": lib.id, "name": lib.name, "path": lib.path, "enabled": lib.enabled,
+        "id": lib.id, "name": lib.name, "path": display(lib.path), "enabled": lib.enabled,
         "scan_cron": lib.scan_cron, "scan_on_start": lib.scan_on_start,
         "default_scan_mode": lib.default_scan_mode,
         "scanning_config": {"enabled": bool(lib.scan_cron), "cron_schedule": lib.scan_cron,
@@ -364,7 +365,7 @@ def book_item(book: Book, publishers: Mapping[int, str],
         "publisher_id": book.publisher_id, "publisher": publishers.get(book.publisher_id),
         "title": book.title, "number": book.number, "volume": book.volume, "year": book.year,
         "month": book.month, "day": book.day, "language": book.language,
-        "filename": book.filename, "path": book.path, "file_size": book.size,
+        "filename": book.filename, "path": display(book.path), "file_size": book.size,
         "format": book.format, "page_count": book.page_count, "state": book.state,
         "has_error": book.state == "error", "error": book.error, "is_new": bool(book.is_new),
         "version": book_version(book), "created_at": book.created_at,
@@ -479,7 +480,7 @@ def series_items(series: Sequence[Series], user_id: int) -> list[dict]:
             "id": s.id, "library_id": s.library_id, "name": s.name, "sort_name": s.sort_name,
             "volume": s.volume, "year": s.year or (stat.first_year if stat else None),
             "publisher_id": s.publisher_id, "publisher": publishers.get(s.publisher_id),
-            "summary": s.summary, "path": s.path,
+            "summary": s.summary, "path": display(s.path),
             "status": "ended" if stat is not None and stat.issue_count is not None else "ongoing",
             "issue_count": stat.issue_count if stat else None,
             "book_count": book_count, "page_count": int(stat.page_count) if stat else 0,
