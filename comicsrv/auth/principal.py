@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
@@ -17,12 +16,13 @@ from typing import Callable
 from flask import request
 from sqlalchemy.orm import joinedload
 
+from ..errors import DomainError, Unauthorized
 from ..extensions import db
-from ..jobs.pool import run_cpu
 from ..models import ApiKey, ClientToken, User, utcnow
-from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS
-from .secrets import check_password, hash_password, hash_token, new_token
 from .csrf import check_cookie_request
+from .login import password_login
+from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS
+from .secrets import hash_token
 from .tokens import SESSION_COOKIE, user_for_token
 
 
@@ -88,31 +88,15 @@ def principal_for_client_token(token: str) -> Principal | None:
     return Principal(user, "client_token", user_permissions(user))
 
 
-def user_for_password(username: str, password: str) -> User | None:
-    """The active user with this username and password.
-
-    scrypt runs on the CPU pool (it would stall every greenlet), and an
-    unknown username costs the same hash as a known one, so response times
-    do not tell a guesser which usernames exist.
-    """
-    user = None
-    if username and "\x00" not in username:
-        user = db.session.execute(db.select(User).where(User.username == username)).scalar()
-    stored = user.password_hash if user is not None else _dummy_hash()
-    if not run_cpu(check_password, stored, password) or user is None or not user.is_active:
-        return None
-    return user
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash no password matches, made once per process."""
-    return hash_password(new_token())
-
-
 def principal_for_password(username: str, password: str) -> Principal | None:
-    user = user_for_password(username, password)
-    return Principal(user, "basic", user_permissions(user)) if user is not None else None
+    """HTTP Basic: throttled like every password check (``password_login``).
+    A wrong password is no principal (the request goes on unauthenticated and
+    the view answers 401); a lock-out raises ``TooManyRequests`` (429)."""
+    try:
+        user = password_login(username, password)
+    except Unauthorized:
+        return None
+    return Principal(user, "basic", user_permissions(user))
 
 
 def principal_for_jwt(token: str, method: str = "jwt") -> Principal | None:
@@ -190,9 +174,18 @@ def current_principal() -> Principal | None:
     """
     if _CACHE_KEY not in request.environ:
         principal = None
-        for resolve in RESOLVERS:
-            principal = resolve()
-            if principal is not None:
-                break
+        try:
+            for resolve in RESOLVERS:
+                principal = resolve()
+                if principal is not None:
+                    break
+        except DomainError as refusal:
+            # A lock-out or a refused cookie: the same answer every time it
+            # is asked for this request, and Basic is counted only once.
+            request.environ[_CACHE_KEY] = refusal
+            raise
         request.environ[_CACHE_KEY] = principal
-    return request.environ[_CACHE_KEY]
+    cached = request.environ[_CACHE_KEY]
+    if isinstance(cached, DomainError):
+        raise cached
+    return cached
