@@ -16,10 +16,11 @@ from typing import Callable
 from flask import request
 from sqlalchemy.orm import joinedload
 
-from ..errors import DomainError, Unauthorized
+from ..errors import DomainError, Forbidden, Unauthorized
 from ..extensions import db
 from ..models import ApiKey, ClientToken, User, utcnow
-from .csrf import check_cookie_request
+from .csrf import SAFE_METHODS, check_cookie_request
+from .declarations import changes_state_on_get_here
 from .login import password_login
 from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS
 from .secrets import hash_token
@@ -145,13 +146,20 @@ def _from_apikey_query() -> Principal | None:
 
 def _from_session_cookie() -> Principal | None:
     """The web UI's cookie. A state-changing request it authenticates must
-    come from our own pages (``comicsrv.auth.csrf``); otherwise 403."""
+    come from our own pages (``comicsrv.auth.csrf``); otherwise 403. A GET
+    declared ``@changes_state_on_get`` never counts it: a hostile page can
+    make the browser send a GET with the cookie (a link, a redirect), and no
+    CSRF token comes with a GET."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     principal = principal_for_jwt(token, "session")
-    if principal is not None:
-        check_cookie_request(token)
+    if principal is None:
+        return None
+    if request.method in SAFE_METHODS and changes_state_on_get_here():
+        raise Forbidden(f"{request.method} {request.path} changes state, so the session cookie "
+                        f"cannot authorize it: send an API key", code="api_key_required")
+    check_cookie_request(token)
     return principal
 
 
