@@ -20,11 +20,11 @@ ENV_PREFIX = "COMICSRV_"
 CONFIG_FILENAME = "config.yml"
 SECRET_FILENAME = "secret_key"
 
-# Private and loopback networks: a reverse proxy on the same box or LAN is
-# trusted to set X-Forwarded-*, as Sonarr and friends do; anyone else is not.
-DEFAULT_TRUSTED_PROXIES = (
-    "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
-)
+# Only loopback: a reverse proxy on the same host works as it is. Trusting
+# private networks too would let any client on the LAN (or on a Docker
+# bridge) claim any address in X-Forwarded-For, and so step around the
+# per-address login lock-out; a proxy elsewhere is named in the setting.
+DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1/128"
 
 DEFAULTS: dict[str, Any] = {
     "HOST": "127.0.0.1",

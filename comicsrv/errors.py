@@ -38,5 +38,17 @@ class Conflict(DomainError):
     status, code = 409, "conflict"
 
 
+class TooManyRequests(DomainError):
+    """Refused for now; the surfaces send ``retry_after`` (whole seconds) as
+    the ``Retry-After`` header."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None,
+                 details: Any = None):
+        super().__init__(message, code=code, details=details)
+        self.retry_after = max(1, int(retry_after))
+
+
 class Unavailable(DomainError):
     status, code = 503, "unavailable"

@@ -11,8 +11,11 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 class TrustedProxyFix:
     """Honour ``X-Forwarded-For/-Proto/-Host/-Port/-Prefix`` only from
-    trusted proxy addresses (by default loopback and private networks), so a
-    client on the internet cannot spoof its address or scheme."""
+    ``TRUSTED_PROXIES`` (by default loopback only), so no other client can
+    claim another address or scheme: the login throttle counts per client
+    address, and a client free to rotate ``X-Forwarded-For`` would never be
+    locked out. From a trusted proxy the last ``X-Forwarded-For`` entry
+    counts, the one the proxy itself appended."""
 
     def __init__(self, app: WSGIApp, networks: str):
         self.plain = app
@@ -25,6 +28,9 @@ class TrustedProxyFix:
             ip = ipaddress.ip_address((address or "").split("%")[0])
         except ValueError:
             return False
+        # A dual-stack listener sees an IPv4 proxy as ::ffff:a.b.c.d.
+        if ip.version == 6 and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
         return any(ip in network for network in self.networks)
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:

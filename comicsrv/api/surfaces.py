@@ -117,7 +117,11 @@ def _summarise(messages: Any) -> str:
 
 
 def _domain_error(exc: DomainError) -> Response:
-    return render_error(exc.status, exc.code, exc.message, exc.details)
+    response = render_error(exc.status, exc.code, exc.message, exc.details)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _unexpected(exc: Exception) -> Response:

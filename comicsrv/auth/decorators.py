@@ -15,6 +15,7 @@ from typing import Any, Callable
 from flask import Flask, current_app, request
 
 from ..errors import Forbidden, Unauthorized
+from .declarations import view_method
 from .principal import current_principal
 
 _UNSET = object()
@@ -50,12 +51,7 @@ def require(permission: str | None = None) -> Callable:
 def declared_permission(app: Flask, endpoint: str | None, method: str) -> Any:
     """What the view behind ``endpoint`` declares for ``method``: a permission
     name, None (any authenticated caller), or ``_UNSET`` (no declaration)."""
-    view = app.view_functions.get(endpoint) if endpoint else None
-    if view is None:
-        return _UNSET
-    view_class = getattr(view, "view_class", None)
-    target = getattr(view_class, method.lower(), None) if view_class is not None else view
-    return getattr(target, "required_permission", _UNSET)
+    return getattr(view_method(app, endpoint, method), "required_permission", _UNSET)
 
 
 def is_declared(value: Any) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
@@ -17,12 +16,14 @@ from typing import Callable
 from flask import request
 from sqlalchemy.orm import joinedload
 
+from ..errors import DomainError, Forbidden, Unauthorized
 from ..extensions import db
-from ..jobs.pool import run_cpu
 from ..models import ApiKey, ClientToken, User, utcnow
+from .csrf import SAFE_METHODS, check_cookie_request
+from .declarations import changes_state_on_get_here
+from .login import password_login
 from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS
-from .secrets import check_password, hash_password, hash_token, new_token
-from .csrf import check_cookie_request
+from .secrets import hash_token
 from .tokens import SESSION_COOKIE, user_for_token
 
 
@@ -88,31 +89,15 @@ def principal_for_client_token(token: str) -> Principal | None:
     return Principal(user, "client_token", user_permissions(user))
 
 
-def user_for_password(username: str, password: str) -> User | None:
-    """The active user with this username and password.
-
-    scrypt runs on the CPU pool (it would stall every greenlet), and an
-    unknown username costs the same hash as a known one, so response times
-    do not tell a guesser which usernames exist.
-    """
-    user = None
-    if username and "\x00" not in username:
-        user = db.session.execute(db.select(User).where(User.username == username)).scalar()
-    stored = user.password_hash if user is not None else _dummy_hash()
-    if not run_cpu(check_password, stored, password) or user is None or not user.is_active:
-        return None
-    return user
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash no password matches, made once per process."""
-    return hash_password(new_token())
-
-
 def principal_for_password(username: str, password: str) -> Principal | None:
-    user = user_for_password(username, password)
-    return Principal(user, "basic", user_permissions(user)) if user is not None else None
+    """HTTP Basic: throttled like every password check (``password_login``).
+    A wrong password is no principal (the request goes on unauthenticated and
+    the view answers 401); a lock-out raises ``TooManyRequests`` (429)."""
+    try:
+        user = password_login(username, password)
+    except Unauthorized:
+        return None
+    return Principal(user, "basic", user_permissions(user))
 
 
 def principal_for_jwt(token: str, method: str = "jwt") -> Principal | None:
@@ -161,13 +146,20 @@ def _from_apikey_query() -> Principal | None:
 
 def _from_session_cookie() -> Principal | None:
     """The web UI's cookie. A state-changing request it authenticates must
-    come from our own pages (``comicsrv.auth.csrf``); otherwise 403."""
+    come from our own pages (``comicsrv.auth.csrf``); otherwise 403. A GET
+    declared ``@changes_state_on_get`` never counts it: a hostile page can
+    make the browser send a GET with the cookie (a link, a redirect), and no
+    CSRF token comes with a GET."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     principal = principal_for_jwt(token, "session")
-    if principal is not None:
-        check_cookie_request(token)
+    if principal is None:
+        return None
+    if request.method in SAFE_METHODS and changes_state_on_get_here():
+        raise Forbidden(f"{request.method} {request.path} changes state, so the session cookie "
+                        f"cannot authorize it: send an API key", code="api_key_required")
+    check_cookie_request(token)
     return principal
 
 
@@ -190,9 +182,18 @@ def current_principal() -> Principal | None:
     """
     if _CACHE_KEY not in request.environ:
         principal = None
-        for resolve in RESOLVERS:
-            principal = resolve()
-            if principal is not None:
-                break
+        try:
+            for resolve in RESOLVERS:
+                principal = resolve()
+                if principal is not None:
+                    break
+        except DomainError as refusal:
+            # A lock-out or a refused cookie: the same answer every time it
+            # is asked for this request, and Basic is counted only once.
+            request.environ[_CACHE_KEY] = refusal
+            raise
         request.environ[_CACHE_KEY] = principal
-    return request.environ[_CACHE_KEY]
+    cached = request.environ[_CACHE_KEY]
+    if isinstance(cached, DomainError):
+        raise cached
+    return cached

@@ -9,10 +9,10 @@ from sqlalchemy import func, select, text
 
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..extensions import db
-from ..jobs.pool import run_cpu
 from ..models import ApiKey, ClientToken, Library, Setting, User, utcnow
+from .hashing import hash_password
 from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS, is_valid
-from .secrets import hash_password, hash_token, new_api_key, new_token
+from .secrets import hash_token, new_api_key, new_token
 
 MIN_PASSWORD_LENGTH = 8
 ALLOW_REGISTRATION_SETTING = "auth.allow_registration"
@@ -57,7 +57,7 @@ def create_user(username: str, password: str, *, is_admin: bool = False,
         raise BadRequest("A username is required")
     _check_password(password)
     _check_username_free(username)
-    user = User(username=username, password_hash=run_cpu(hash_password, password),
+    user = User(username=username, password_hash=hash_password(password),
                 is_admin=is_admin, is_active=is_active, email=email,
                 library_ids=_check_library_ids(library_ids), token_generation=0)
     db.session.add(user)
@@ -135,7 +135,7 @@ def update_user(user: User, changes: dict[str, Any]) -> User:
                        code="last_admin")
 
     if "password" in changes:
-        user.password_hash = run_cpu(hash_password, changes.pop("password"))
+        user.password_hash = hash_password(changes.pop("password"))
         _bump_generation(user)
     if user.is_active and changes.get("is_active") is False:
         _bump_generation(user)

@@ -13,13 +13,14 @@ from .library import (
 from .lrr import Category, CategoryBook
 from .reading import Favorite, ReadHistory, ReadingProgress, ToReadEntry
 from .settings import Setting, SettingChange
-from .users import ApiKey, ClientToken, User, UserPreference
+from .users import ApiKey, ClientToken, LoginThrottleEntry, User, UserPreference
 
 __all__ = [
     "BlockedRelease", "Download", "DownloadClientConfig", "FeedItem", "IndexerConfig",
     "NotificationTarget", "ReleaseDecision", "RemotePathMapping", "StoryArc", "StoryArcIssue",
     "WatchedIssue", "WatchedSeries",
-    "ApiKey", "ArcidAlias", "Book", "BookTag", "Category", "CategoryBook", "ClientToken", "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "Page",
+    "ApiKey", "ArcidAlias", "Book", "BookTag", "Category", "CategoryBook", "ClientToken",
+    "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "LoginThrottleEntry", "Page",
     "Publisher", "ReadHistory", "ReadingProgress", "Series", "Setting", "SettingChange",
     "Tag", "ToReadEntry", "User", "UserPreference", "utcnow",
 ]

@@ -74,3 +74,20 @@ class UserPreference(db.Model):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[object] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class LoginThrottleEntry(db.Model):
+    """Failed password logins counted for one (user name, client address)
+    pair or one address (``comicsrv.auth.throttle``). In the database so
+    every process of a deployment counts into the same rows."""
+
+    __tablename__ = "login_throttle"
+
+    # HMAC of the scope, address and user name under SECRET_KEY: fixed size,
+    # and a password typed into the user name field is not stored readable.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Failures in the current window, attempts still being checked included.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # The row means nothing after this (expired rows are pruned).
+    window_ends_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)

@@ -78,9 +78,7 @@ def test_inactive_users_key_is_refused(client, app):
     assert client.get("/api/v1/plugins", headers={"X-API-Key": key}).status_code == 401
 
 
-def test_forwarded_headers_are_trusted_from_a_local_proxy_only(make_app):
-    app = make_app()
-
+def _whoami_client(app):
     @app.route("/whoami")
     def whoami():
         from flask import request
@@ -88,14 +86,38 @@ def test_forwarded_headers_are_trusted_from_a_local_proxy_only(make_app):
         return {"remote": request.remote_addr, "scheme": request.scheme,
                 "url": url_for("whoami", _external=True)}
 
-    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
-               "X-Forwarded-Host": "comics.example.org", "X-Forwarded-Prefix": "/reader"}
-    client = app.test_client()
-    local = client.get("/whoami", headers=headers, environ_base={"REMOTE_ADDR": "192.168.1.2"}).json
-    assert local == {"remote": "203.0.113.9", "scheme": "https",
-                     "url": "https://comics.example.org/reader/whoami"}
-    outside = client.get("/whoami", headers=headers, environ_base={"REMOTE_ADDR": "198.51.100.7"}).json
-    assert outside["remote"] == "198.51.100.7" and outside["scheme"] == "http"
+    return app.test_client()
+
+
+FORWARDED = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
+             "X-Forwarded-Host": "comics.example.org", "X-Forwarded-Prefix": "/reader"}
+AS_FORWARDED = {"remote": "203.0.113.9", "scheme": "https",
+                "url": "https://comics.example.org/reader/whoami"}
+
+
+def test_forwarded_headers_are_trusted_from_loopback_only_by_default(make_app):
+    client = _whoami_client(make_app())
+    local = client.get("/whoami", headers=FORWARDED, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert local.json == AS_FORWARDED
+    # A LAN client, a Docker bridge neighbour, the internet: none may claim
+    # another address (or scheme) and so dodge the per-address login lock-out.
+    for address in ("192.168.1.2", "172.17.0.5", "10.0.0.7", "198.51.100.7"):
+        answer = client.get("/whoami", headers=FORWARDED, environ_base={"REMOTE_ADDR": address})
+        assert answer.json["remote"] == address and answer.json["scheme"] == "http", address
+
+
+def test_a_configured_proxy_network_is_trusted_dual_stack_too(make_app):
+    client = _whoami_client(make_app(TRUSTED_PROXIES="172.18.0.0/16"))
+    for proxy in ("172.18.0.3", "::ffff:172.18.0.3"):
+        answer = client.get("/whoami", headers=FORWARDED, environ_base={"REMOTE_ADDR": proxy})
+        assert answer.json == AS_FORWARDED, proxy
+    # The last X-Forwarded-For entry is the one the proxy appended: whatever
+    # the client put before it is ignored.
+    chained = client.get("/whoami", headers={"X-Forwarded-For": "10.9.9.9, 192.0.2.44"},
+                         environ_base={"REMOTE_ADDR": "172.18.0.3"})
+    assert chained.json["remote"] == "192.0.2.44"
+    outside = client.get("/whoami", headers=FORWARDED, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert outside.json["remote"] == "127.0.0.1", "the setting replaces the default"
 
 
 def test_url_base_serves_under_a_sub_path(make_app):

@@ -2,9 +2,12 @@
 "Mylar" application calls to sync indexers (``MylarV3Proxy``): getVersion,
 listProviders, addProvider, changeProvider, delProvider.
 
-Every command is a GET with ``apikey`` and the fields as query parameters;
-the answer is ``{"success": true, "data": ...}`` or Comicarr's error
-envelope. Providers are the Newznab/Torznab indexers (``IndexerConfig``
+Every command is a GET with ``apikey`` and the fields as query parameters,
+so the view is declared ``@changes_state_on_get``: the API key (``apikey``
+or the ``X-Api-Key`` header) works, the web UI's session cookie never does
+(a hostile page could otherwise add or remove indexers through the admin's
+browser with a link). The answer is ``{"success": true, "data": ...}`` or
+Comicarr's error envelope. Providers are the Newznab/Torznab indexers (``IndexerConfig``
 rows); the ones Prowlarr adds are marked ``managed_by="prowlarr"`` and are
 searched by the next search like any other.
 """
@@ -18,7 +21,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from ... import __version__
-from ...auth import require
+from ...auth import changes_state_on_get, require
 from ...errors import BadRequest, Conflict, NotFound
 from ...extensions import db
 from ...models.automation import IndexerConfig
@@ -165,6 +168,7 @@ HANDLERS = {"getVersion": get_version, "listProviders": list_providers,
 
 @blp.route("")
 class Command(MethodView):
+    @changes_state_on_get
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(CommandArgs, location="query")

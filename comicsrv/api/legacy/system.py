@@ -11,18 +11,17 @@ from flask import Response, after_this_request, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from werkzeug.exceptions import TooManyRequests
 
 from ... import __version__, settings_store
 from ...auth import current_principal, require
-from ...auth.principal import user_for_password
-from ...auth.throttle import login_throttle
+from ...auth.login import password_login
 from ...auth.tokens import SESSION_COOKIE
 from ...automation.schedule import apply_setting_changes
-from ...errors import BadRequest, Unauthorized
+from ...errors import BadRequest
 from ...lifecycle import schedule_stop
 from ...logbuffer import EXTENSION as LOGS_EXTENSION
 from ...logbuffer import LEVELS, log_buffer
+from ..v1.auth import encodable, log_in, plain_text
 from .common import SECURITY, EnvelopeSchema, ok
 
 blp = Blueprint("legacy_system", __name__, url_prefix="/api",
@@ -32,9 +31,9 @@ PUBLIC: list = []
 
 
 class LegacyLoginSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=200), plain_text])
     password = fields.String(required=True, load_only=True,
-                             validate=validate.Length(min=1, max=1024))
+                             validate=[validate.Length(min=1, max=1024), encodable])
 
 
 class LegacyConfigSchema(Schema):
@@ -62,21 +61,9 @@ class Login(MethodView):
     @blp.response(200, EnvelopeSchema)
     def post(self, data):
         """Log in with a password; the session cookie is set (as
-        ``/api/v1/auth/login`` does, throttled the same way)."""
-        from ..v1.auth import log_in
-
-        throttle = login_throttle()
-        keys = throttle.keys(data["username"], request.remote_addr)
-        wait = throttle.begin(keys)
-        if wait:
-            raise TooManyRequests("Too many failed logins; try again later", retry_after=wait)
-        user = None
-        try:
-            user = user_for_password(data["username"], data["password"])
-        finally:
-            throttle.end(keys, failed=user is None)
-        if user is None:
-            raise Unauthorized("Invalid username or password")
+        ``/api/v1/auth/login`` does, throttled the same way: 429 with
+        Retry-After while locked out)."""
+        user = password_login(data["username"], data["password"])
         session = log_in(user)
         return ok({"username": user.username, "is_admin": bool(user.is_admin),
                    "expires_in": session["expires_in"]})

@@ -13,19 +13,17 @@ from flask import Response, after_this_request, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
-from werkzeug.exceptions import TooManyRequests
 
 from ...auth import current_principal, require
-from ...auth.permissions import PERMISSIONS
 from ...auth.csrf import HEADER as CSRF_HEADER, csrf_token, token_for_session
-from ...auth.principal import user_for_password
-from ...auth.throttle import login_throttle
+from ...auth.permissions import PERMISSIONS
+from ...auth.login import password_login
 from ...auth.tokens import SESSION_COOKIE, issue_token
 from ...auth.users import (
     MIN_PASSWORD_LENGTH, create_first_admin, create_user, need_setup, record_login,
     registration_allowed, revoke_sessions,
 )
-from ...errors import Forbidden, Unauthorized
+from ...errors import Forbidden
 from ...extensions import db
 from ...models import User
 from ..pagination import envelope, paginate_query
@@ -199,27 +197,17 @@ class Login(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, description="Wrong username or password")
-    @blp.alt_response(429, description="Too many failures for this username or address; "
-                                       "see Retry-After")
+    @blp.alt_response(429, description="Too many failed passwords for this username from this "
+                                       "address, or from this address; see Retry-After")
     def post(self, data):
         """Log in with a password: a JWT in the body and the session cookie.
 
-        After 5 failures within 5 minutes for one username or from one address,
-        attempts get 429 until the window has passed (counted per process).
+        Throttled like every password check, HTTP Basic included: 5 failures
+        within 5 minutes for one username from one address, or 20 from one
+        address for any usernames, answer 429 (even to the right password)
+        until the lock-out has passed, counted across all server processes.
         """
-        throttle = login_throttle()
-        keys = throttle.keys(data["username"], request.remote_addr)
-        wait = throttle.begin(keys)
-        if wait:
-            raise TooManyRequests("Too many failed logins; try again later", retry_after=wait)
-        user = None
-        try:
-            user = user_for_password(data["username"], data["password"])
-        finally:
-            throttle.end(keys, failed=user is None)
-        if user is None:
-            raise Unauthorized("Invalid username or password")
-        return log_in(user)
+        return log_in(password_login(data["username"], data["password"]))
 
 
 @blp.route("/auth/register")

@@ -155,6 +155,17 @@ def test_under_comicsrv_serve_restart_re_executes_and_shutdown_stops_cleanly(tmp
     assert output.count("shutting down") == 2 and "Traceback" not in output
 
 
+@pytest.mark.parametrize("body", [
+    '{"username": "\\ud800", "password": "whatever"}',  # a lone surrogate
+    '{"username": "al\\u0000ice", "password": "whatever"}',
+    '{"username": "alice", "password": "\\udfff"}',
+])
+def test_login_text_no_database_accepts_is_a_400_in_the_envelope(client, body):
+    UserFactory(username="alice")
+    answer = client.post("/api/auth/login", data=body, content_type="application/json")
+    assert answer.status_code == 400 and answer.json["error"]["code"] == 400
+
+
 def test_repeated_failed_logins_are_throttled_in_the_envelope(client):
     UserFactory(username="alice")
     statuses = [client.post("/api/auth/login", json={"username": "alice", "password": "no"})
