@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..jobs.pool import run_cpu
 from ..models import ApiKey, ClientToken, User, utcnow
-from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS
+from .permissions import ADMIN, PERMISSIONS, for_user
 from .secrets import check_password, hash_password, hash_token, new_token
 from .csrf import check_cookie_request
 from .tokens import SESSION_COOKIE, user_for_token
@@ -43,7 +43,7 @@ class Principal:
 
 
 def user_permissions(user: User) -> frozenset[str]:
-    return frozenset(PERMISSIONS) if user.is_admin else USER_PERMISSIONS
+    return for_user(user.is_admin, user.granted_permissions)
 
 
 # ``last_used_at`` is for people ("used today?"); writing it at most once a
