@@ -25,12 +25,14 @@ from sqlalchemy.exc import IntegrityError
 from .errors import BadRequest, Conflict, NotFound
 from .extensions import db
 from .models import Setting, SettingChange, User, UserPreference, utcnow
+from .redact import MASK
 
 log = logging.getLogger(__name__)
 
 BOOLEAN, INTEGER, STRING, PATH_LIST = "boolean", "integer", "string", "path_list"
 MAX_STRING_LENGTH = 200
-SECRET_MASK = "********"
+# How a stored secret is shown; sent back unchanged, it keeps the stored value.
+SECRET_MASK = MASK
 MAX_PATHS = 100
 
 
