@@ -140,3 +140,23 @@ def test_a_failing_fetch_logs_no_secret(app, admin_headers, failing_server, live
     output = server.output()
     _no_secret(output, "the console log")
     assert "WARNING" in output and f"passkey={MASK}" in output
+
+
+def test_credentials_inside_a_download_clients_url_are_masked_and_kept(client, admin_headers):
+    """NZBGet is often reached as http://user:password@host:6789: the password
+    inside the URL is a secret like the password field."""
+    url = f"http://nzbget:{CLIENT_PASSWORD}@127.0.0.1:9/"
+    created = client.post("/api/v1/downloader/clients", headers=admin_headers, json={
+        "name": "NZBGet", "kind": "nzbget", "settings": {"url": url, "category": "comics"}})
+    assert created.status_code == 201, created.json
+    shown = client.get(f"/api/v1/downloader/clients/{created.json['id']}",
+                       headers=admin_headers).json["settings"]
+    assert shown["url"] == f"http://nzbget:{MASK}@127.0.0.1:9/"
+    changed = client.patch(f"/api/v1/downloader/clients/{created.json['id']}",
+                           headers=admin_headers, json={"settings": {**shown, "category": "cb"}})
+    assert changed.status_code == 200 and CLIENT_PASSWORD not in changed.get_data(as_text=True)
+    db.session.expire_all()
+    from comicsrv.models.automation import DownloadClientConfig
+
+    row = db.session.get(DownloadClientConfig, created.json["id"])
+    assert row.settings == {"url": url, "category": "cb"}
