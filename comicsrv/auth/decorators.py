@@ -35,6 +35,8 @@ PUBLIC_READING = "public_reading"
 ANONYMOUS_RULES = (NEVER, PUBLIC_READING)
 
 _UNSET = object()
+# The declaration the guard has enforced for the current request.
+_CHECKED = "comicsrv.access_checked"
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,13 @@ def _check(permission: str | None) -> None:
 
 
 def declare(access: Access) -> Callable:
-    """Attach ``access`` to a view and enforce it when the view runs (the
-    guard has normally enforced it already, before argument parsing)."""
+    """Attach ``access`` to a view and enforce it when the view runs, unless
+    the guard already did for this request (before argument parsing)."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if access.check is not None:
+            if access.check is not None and request.environ.get(_CHECKED) is not access:
                 access.check()
             return view(*args, **kwargs)
 
@@ -127,3 +129,4 @@ def install_permission_guard(app: Flask) -> None:
         access = _view_access(current_app, request.endpoint, request.method)
         if access is not None and access.check is not None:
             access.check()
+            request.environ[_CHECKED] = access
