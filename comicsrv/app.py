@@ -50,8 +50,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
     )
     _configure_logging(settings["LOG_LEVEL"])
     from .logbuffer import install as install_log_buffer
+    from .redact import install_log_filter
 
-    install_log_buffer(app)  # recent records for /api/system/logs
+    # Recent records for /api/system/logs; every record masks secrets in URLs.
+    install_log_filter(install_log_buffer(app))
     Path(settings["CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)

@@ -4,6 +4,9 @@ One ring buffer per process, on the root logger, installed once however
 many apps are created: what the ``comicsrv`` loggers (and plugins, and the
 libraries they use) let through at their levels is kept, the oldest dropped
 first. Reading filters by minimum level and answers newest first.
+
+Records arrive with their secrets masked (``comicsrv.redact``, installed by
+``create_app`` on this handler too): the log APIs show what the console shows.
 """
 from __future__ import annotations
 
@@ -30,8 +33,10 @@ class LogBuffer(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
-            if record.exc_info:
-                message += "\n" + logging.Formatter().formatException(record.exc_info)
+            if record.exc_info or record.exc_text:
+                # exc_text is the traceback as the secrets filter masked it.
+                message += "\n" + (record.exc_text
+                                   or logging.Formatter().formatException(record.exc_info))
         except Exception:  # a bad format string must not break the logging caller
             message = str(record.msg)
         with self._seq_lock:

@@ -26,12 +26,14 @@ from .automation import naming
 from .errors import BadRequest, Conflict, NotFound
 from .extensions import db
 from .models import Setting, SettingChange, User, UserPreference, utcnow
+from .redact import MASK
 
 log = logging.getLogger(__name__)
 
 BOOLEAN, INTEGER, STRING, PATH_LIST = "boolean", "integer", "string", "path_list"
 MAX_STRING_LENGTH = 200
-SECRET_MASK = "********"
+# How a stored secret is shown; sent back unchanged, it keeps the stored value.
+SECRET_MASK = MASK
 MAX_PATHS = 100
 
 
@@ -220,13 +222,12 @@ SETTINGS: dict[str, Option] = _table(
     Option("postprocess.folder_mode", STRING, "0755",
            "Permissions of folders created for imports (octal).",
            pattern=r"0?[0-7]{3}", pattern_hint="an octal mode such as 0755"),
-    # Empty means automatic (see comicsrv.api.v1.filesystem.browse_roots): the
-    # folders an admin plausibly adds a library from, never the whole system
-    # unless the server itself sits at the top of it (a container's /config).
+    # Empty means automatic (comicsrv.library.libraries.library_roots): the
+    # Docker image's media volumes and the existing libraries, never the
+    # server user's home or the whole system.
     Option("filesystem.allowed_roots", PATH_LIST, [],
-           "Folders an admin may browse when adding a library. Empty: automatic, the "
-           "parent folder of every library, the data directory's parent and the server "
-           "user's home folder."),
+           "Folders libraries may be added from through the API, and browsed. Empty: "
+           "/comics and /downloads where they exist, and the folder of every library."),
 )
 
 # Per-user preferences, changed by each user through /api/v1/user/preferences.

@@ -17,6 +17,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
+from ..redact import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,8 @@ def _summarise(messages: Any) -> str:
 
 
 def _domain_error(exc: DomainError) -> Response:
-    response = render_error(exc.status, exc.code, exc.message, exc.details)
+    # A plugin's message may name the URL it failed on, apikey= and all.
+    response = render_error(exc.status, exc.code, mask_text(exc.message), exc.details)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)

@@ -22,7 +22,7 @@ from ..models import ApiKey, ClientToken, User, utcnow
 from .csrf import SAFE_METHODS, check_cookie_request
 from .declarations import changes_state_on_get_here
 from .login import password_login
-from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS
+from .permissions import ADMIN, PERMISSIONS, for_user
 from .secrets import hash_token
 from .tokens import SESSION_COOKIE, user_for_token
 
@@ -44,7 +44,7 @@ class Principal:
 
 
 def user_permissions(user: User) -> frozenset[str]:
-    return frozenset(PERMISSIONS) if user.is_admin else USER_PERMISSIONS
+    return for_user(user.is_admin, user.granted_permissions)
 
 
 # ``last_used_at`` is for people ("used today?"); writing it at most once a

@@ -11,7 +11,7 @@ from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..extensions import db
 from ..models import ApiKey, ClientToken, Library, Setting, User, utcnow
 from .hashing import hash_password
-from .permissions import ADMIN, PERMISSIONS, USER_PERMISSIONS, is_valid
+from .permissions import ADMIN, GRANTABLE, PERMISSIONS, for_user, is_valid
 from .secrets import hash_token, new_api_key, new_token
 
 MIN_PASSWORD_LENGTH = 8
@@ -49,9 +49,27 @@ def _check_library_ids(library_ids: list[int] | None) -> list[int] | None:
     return wanted
 
 
+def _check_grants(granted: Iterable[str] | None) -> list[str]:
+    """Permissions an admin grants a plain user beyond the defaults, in the
+    canonical order; unknown names and ones no plain user may hold (the
+    account permissions, SystemAdmin: make the user an admin instead) are a
+    ``BadRequest``."""
+    wanted = set(granted or ())
+    unknown = sorted(p for p in wanted if not is_valid(p))
+    if unknown:
+        raise BadRequest(f"Unknown permission(s): {', '.join(unknown)}",
+                         details={"unknown_permissions": unknown})
+    refused = sorted(wanted - GRANTABLE)
+    if refused:
+        raise BadRequest(f"Permission(s) a plain user cannot be granted: {', '.join(refused)} "
+                         "(make the user an admin instead)", details={"permissions": refused})
+    return [p for p in PERMISSIONS if p in wanted]
+
+
 def create_user(username: str, password: str, *, is_admin: bool = False,
                 email: str | None = None, is_active: bool = True,
-                library_ids: list[int] | None = None) -> User:
+                library_ids: list[int] | None = None,
+                granted_permissions: list[str] | None = None) -> User:
     username = (username or "").strip()
     if not username:
         raise BadRequest("A username is required")
@@ -59,7 +77,8 @@ def create_user(username: str, password: str, *, is_admin: bool = False,
     _check_username_free(username)
     user = User(username=username, password_hash=hash_password(password),
                 is_admin=is_admin, is_active=is_active, email=email,
-                library_ids=_check_library_ids(library_ids), token_generation=0)
+                library_ids=_check_library_ids(library_ids), token_generation=0,
+                granted_permissions=_check_grants(granted_permissions))
     db.session.add(user)
     db.session.commit()
     return user
@@ -129,6 +148,8 @@ def update_user(user: User, changes: dict[str, Any]) -> User:
         _check_password(changes["password"])
     if "library_ids" in changes:
         changes["library_ids"] = _check_library_ids(changes["library_ids"])
+    if "granted_permissions" in changes:
+        changes["granted_permissions"] = _check_grants(changes["granted_permissions"])
     if _would_leave_no_admin(user, is_admin=changes.get("is_admin", user.is_admin),
                              is_active=changes.get("is_active", user.is_active)):
         raise Conflict("This is the last active admin: make another admin first",
@@ -139,7 +160,8 @@ def update_user(user: User, changes: dict[str, Any]) -> User:
         _bump_generation(user)
     if user.is_active and changes.get("is_active") is False:
         _bump_generation(user)
-    for name in ("username", "email", "is_admin", "is_active", "library_ids"):
+    for name in ("username", "email", "is_admin", "is_active", "library_ids",
+                 "granted_permissions"):
         if name in changes:
             setattr(user, name, changes[name])
     db.session.commit()
@@ -178,7 +200,7 @@ def check_permissions(requested: Iterable[str], *, owner: User,
             raise Forbidden(f"You cannot grant permission(s) you lack: {', '.join(lacking)}",
                             details={"permissions": lacking})
     if not owner.is_admin:
-        beyond = sorted(wanted - USER_PERMISSIONS)
+        beyond = sorted(wanted - for_user(False, owner.granted_permissions))
         if beyond:
             raise BadRequest(f"User {owner.username!r} cannot hold permission(s): "
                              f"{', '.join(beyond)}", details={"permissions": beyond})
@@ -228,7 +250,7 @@ def create_api_key(username: str, name: str = "default",
     if user is None:
         raise NotFound(f"No user named {username!r}")
     if permissions is None:
-        permissions = list(PERMISSIONS if user.is_admin else sorted(USER_PERMISSIONS))
+        permissions = sorted(for_user(user.is_admin, user.granted_permissions))
     return issue_api_key(user, name, permissions)
 
 

@@ -31,6 +31,7 @@ from ..models.automation import (
     SNATCHED, WANTED, BlockedRelease, Download, DownloadClientConfig, WatchedIssue,
 )
 from ..models.base import utcnow
+from ..redact import mask_text
 from .integrations import instance_for
 from .paths import map_remote_path
 
@@ -108,7 +109,7 @@ def _monitor_client(client_id: int, downloads: list[Download], result: MonitorRe
     except Exception as exc:  # a plugin's failure is the client's problem, not the job's
         reason = str(exc) if isinstance(exc, IntegrationError) else f"{type(exc).__name__}: {exc}"
         log.warning("download client %s cannot be asked: %s", row.name, reason)
-        row.last_error = reason[:5000]
+        row.last_error = mask_text(reason)[:5000]
         db.session.commit()
         result.unreachable.append(row.name)
         return

@@ -21,6 +21,7 @@ from ..models.automation import (
     DL_QUEUED, SNATCHED, Download, DownloadClientConfig, ReleaseDecision, WatchedIssue,
 )
 from ..models.base import utcnow
+from ..redact import mask_text
 from . import integrations
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def grab(release: Release, issue: WatchedIssue | None, *, decision=None,
             plugin = integrations.instance_for("download_client", client)
             item_id = plugin.add(release, category=client.category)
         except Exception as exc:  # a plugin's failure of any kind is this client's error
-            message = str(exc) or type(exc).__name__
+            message = mask_text(str(exc)) or type(exc).__name__
             log.warning("download client %s refused %r: %s", client.name, release.title, message)
             client.last_error = message[:2000]
             errors.append(f"{client.name}: {message}")

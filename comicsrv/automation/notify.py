@@ -26,6 +26,7 @@ from ..hookspecs import Notification, TestResult
 from ..jobs import pool
 from ..models import utcnow
 from ..models.automation import Download, NotificationTarget, WatchedIssue
+from ..redact import mask_text
 from .integrations import instance_for
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def deliver(target_id: int, notification: Notification) -> TestResult:
     try:
         instance_for("notifier", target).send(notification)
     except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}"[:2000]
+        message = mask_text(f"{type(exc).__name__}: {exc}")[:2000]
         log.warning("notification %s to target %s (%s) failed: %s", notification.event,
                     target.name, target.kind, message)
         db.session.rollback()

@@ -30,6 +30,7 @@ from ..models.automation import (
     WatchedSeries,
 )
 from ..models.base import utcnow
+from ..redact import mask_text
 from ..settings_store import get_setting
 from . import integrations
 from .decisions import Decision, History, SeriesIndex, evaluate, match, rank, record
@@ -75,7 +76,8 @@ def _record_result(row: IndexerConfig, error: BaseException | None) -> None:
         row.failure_count, row.last_error, row.disabled_until = 0, None, None
         return
     row.failure_count = (row.failure_count or 0) + 1
-    row.last_error = (str(error) or type(error).__name__)[:2000]
+    # Plugins name the URL they failed on; its apikey= stays out of the row.
+    row.last_error = (mask_text(str(error)) or type(error).__name__)[:2000]
     if isinstance(error, IntegrationRateLimited):
         wait = BACKOFF_BASE_SECONDS * 2 ** (row.failure_count - 1)
         wait = min(max(wait, error.retry_after or 0.0), BACKOFF_MAX_SECONDS)
@@ -93,7 +95,7 @@ def fan_out(rows: list[IndexerConfig], call: Callable[[Any], list[Release]],
         try:
             plugins[row.id] = integrations.instance_for("indexer", row)
         except Exception as exc:
-            outcome.errors[row.name] = str(exc)
+            outcome.errors[row.name] = mask_text(str(exc))
             _record_result(row, exc)
             yield row, None
     by_id = {row.id: row for row in rows}
@@ -106,7 +108,7 @@ def fan_out(rows: list[IndexerConfig], call: Callable[[Any], list[Release]],
                     releases = future.result()
                 except Exception as exc:  # one failing indexer never stops the others
                     log.warning("indexer %s failed: %s", row.name, exc)
-                    outcome.errors[row.name] = str(exc) or type(exc).__name__
+                    outcome.errors[row.name] = mask_text(str(exc)) or type(exc).__name__
                     _record_result(row, exc)
                     yield row, None
                     continue

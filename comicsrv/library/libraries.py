@@ -4,6 +4,14 @@ Every change goes through here so the checks are the same from the CLI and
 the API (a readable folder that overlaps no other library, a valid cron
 expression) and the scan schedule follows the row: a library with a cron
 expression that is enabled has a ``scan:<id>`` schedule, any other has none.
+
+Library roots: through the API a library's folder must lie inside
+:func:`library_roots` (the ``filesystem.allowed_roots`` setting), judged
+after symlinks and ``..`` are resolved, the same fence as folder browsing.
+Whoever holds LibrariesWrite then cannot make ``/etc`` or another user's
+home a library and read it through the reader APIs. The CLI is not fenced:
+it runs as the server's user on the machine, who can read those folders
+anyway, and it is how an admin adds a library outside the roots on purpose.
 """
 from __future__ import annotations
 
@@ -13,23 +21,65 @@ from typing import Any, Mapping
 
 from flask import current_app
 
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..events import LibraryCreated, LibraryUpdated
 from ..extensions import db
 from ..models import Library
+from ..settings_store import get_setting
 from .scanner import SCAN_JOB
 
 SCAN_MODES = ("normal", "deep")
+# Offered when ``filesystem.allowed_roots`` is empty: the Docker image's media
+# volumes (see the Dockerfile), where they exist.
+DEFAULT_ROOTS = ("/comics", "/downloads")
 # What ``update_library`` may change.
 EDITABLE = frozenset({"name", "path", "enabled", "scan_cron", "scan_on_start",
                       "default_scan_mode"})
 
 
+def library_roots() -> list[str]:
+    """The folders libraries may be added from (and an admin may browse),
+    resolved, none inside another.
+
+    ``filesystem.allowed_roots`` when set. Otherwise the Docker image's
+    ``/comics`` and ``/downloads`` where they exist, and the folder of every
+    existing library (to browse and re-point inside it). Never the server
+    user's home or ``/`` by default: on a plain install the admin names the
+    roots (or adds a library with the CLI).
+    """
+    roots = get_setting("filesystem.allowed_roots")
+    if not roots:
+        roots = [root for root in DEFAULT_ROOTS if os.path.isdir(root)]
+        roots += db.session.execute(db.select(Library.path)).scalars()
+    resolved = sorted({os.path.realpath(root) for root in roots})
+    return [r for r in resolved if not any(o != r and within(r, [o]) for o in resolved)]
+
+
+def within(path: str, roots: list[str]) -> bool:
+    """``path`` (resolved) is one of ``roots`` or inside one."""
+    return any(os.path.commonpath([root, path]) == root for root in roots)
+
+
+def check_within_roots(folder: Path | str) -> None:
+    """``Forbidden`` (``path_not_allowed``) unless the resolved ``folder`` is
+    inside the library roots."""
+    roots = library_roots()
+    if not within(os.path.realpath(folder), roots):
+        where = ", ".join(roots) if roots else "none yet: set filesystem.allowed_roots"
+        raise Forbidden(f"{folder} is outside the folders libraries may be added from "
+                        f"(the filesystem.allowed_roots setting; now {where})",
+                        code="path_not_allowed")
+
+
 def create_library(name: str, path: str, *, scan_cron: str | None = None,
                    scan_on_start: bool = True, enabled: bool = True,
-                   default_scan_mode: str = "normal") -> Library:
+                   default_scan_mode: str = "normal", within_roots: bool = False) -> Library:
+    """A new library. ``within_roots`` (every API) fences its folder to the
+    library roots; the CLI and internal callers leave it off."""
     name = _check_name(name)
     folder = _check_folder(path)
+    if within_roots:
+        check_within_roots(folder)
     if db.session.execute(db.select(Library.id).where(Library.name == name)).first():
         raise Conflict(f"A library named {name!r} already exists")
     _check_overlap(folder)
@@ -45,30 +95,38 @@ def create_library(name: str, path: str, *, scan_cron: str | None = None,
     return library
 
 
-def update_library(library: Library, changes: Mapping[str, Any]) -> Library:
+def update_library(library: Library, changes: Mapping[str, Any], *,
+                   within_roots: bool = False) -> Library:
     """Apply ``changes`` (any of ``EDITABLE``) with the checks of
-    ``create_library``; re-register the scan schedule when it changed."""
+    ``create_library``; re-register the scan schedule when it changed. A new
+    path is fenced to the library roots with ``within_roots``. Everything is
+    checked before anything changes."""
     unknown = set(changes) - EDITABLE
     if unknown:
         raise BadRequest(f"Cannot change {', '.join(sorted(unknown))} of a library")
+    checked: dict[str, Any] = {}
     if "name" in changes:
         name = _check_name(changes["name"])
         clash = db.session.execute(db.select(Library.id).where(
             Library.name == name, Library.id != library.id)).first()
         if clash:
             raise Conflict(f"A library named {name!r} already exists")
-        library.name = name
+        checked["name"] = name
     if "path" in changes:
         folder = _check_folder(changes["path"])
+        if within_roots:
+            check_within_roots(folder)
         _check_overlap(folder, exclude_id=library.id)
-        library.path = str(folder)
+        checked["path"] = str(folder)
     if "scan_cron" in changes:
-        library.scan_cron = _check_cron(changes["scan_cron"])
+        checked["scan_cron"] = _check_cron(changes["scan_cron"])
     if "default_scan_mode" in changes:
-        library.default_scan_mode = _check_mode(changes["default_scan_mode"])
+        checked["default_scan_mode"] = _check_mode(changes["default_scan_mode"])
     for flag in ("enabled", "scan_on_start"):
         if flag in changes:
-            setattr(library, flag, bool(changes[flag]))
+            checked[flag] = bool(changes[flag])
+    for field, value in checked.items():
+        setattr(library, field, value)
     db.session.commit()
     if {"scan_cron", "enabled", "default_scan_mode"} & set(changes):
         sync_scan_schedule(library)

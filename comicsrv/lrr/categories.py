@@ -1,5 +1,10 @@
 """LANraragi categories: static lists of archives and saved searches.
 
+A category is the server's (``owner_id`` None), which every user sees and
+only a curator (MetadataWrite) changes, or one user's own, which only that
+user sees and changes. A curator's new categories are the server's; anyone
+else's are their own. A category a user cannot see does not exist for them.
+
 Errors carry LANraragi's own messages (clients show them as they are).
 """
 from __future__ import annotations
@@ -9,9 +14,9 @@ import time
 from collections import defaultdict
 from typing import Any, Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, Forbidden, NotFound
 from ..extensions import db
 from ..models import Book, Category, CategoryBook, User, utcnow
 from .search import archive_scope
@@ -60,15 +65,45 @@ def category_objects(categories: Sequence[Category], user: User | None) -> list[
              "archives": archives.get(category.id, [])} for category in categories]
 
 
-def list_categories() -> list[Category]:
-    return list(db.session.execute(select(Category).order_by(Category.id)).scalars())
+def visible_to(user: User | None) -> ColumnElement[bool]:
+    """The categories ``user`` sees: the server's and their own."""
+    if user is None:
+        return Category.owner_id.is_(None)
+    return or_(Category.owner_id.is_(None), Category.owner_id == user.id)
 
 
-def get_category(category_id: str) -> Category:
-    category = db.session.get(Category, category_id)
+def list_categories(user: User | None) -> list[Category]:
+    return list(db.session.execute(
+        select(Category).where(visible_to(user)).order_by(Category.id)).scalars())
+
+
+def find_category(category_id: str, user: User | None) -> Category | None:
+    return db.session.execute(
+        select(Category).where(Category.id == category_id, visible_to(user))).scalar()
+
+
+def get_category(category_id: str, user: User | None) -> Category:
+    category = find_category(category_id, user)
     if category is None:
         raise BadRequest("The given category does not exist.")
     return category
+
+
+def check_may_change(category: Category, user: User | None, curator: bool) -> Category:
+    """A user changes their own categories; the server's need a curator."""
+    if category.owner_id is not None and user is not None and category.owner_id == user.id:
+        return category
+    if category.owner_id is None and curator:
+        return category
+    raise Forbidden(f"{category.id} is one of the server's categories: changing it needs the "
+                    "MetadataWrite permission.")
+
+
+def changeable_category(category_id: str, user: User | None, curator: bool) -> Category:
+    """The category, if ``user`` may change it: ``BadRequest`` when they
+    cannot see it, ``Forbidden`` when it is the server's and they are no
+    curator."""
+    return check_may_change(get_category(category_id, user), user, curator)
 
 
 def _clean_name(name: str | None) -> str:
@@ -79,12 +114,15 @@ def _clean_search(search: str | None) -> str:
     return (search or "").strip()[:MAX_SEARCH]
 
 
-def create_category(name: str | None, search: str | None, pinned: bool) -> Category:
+def create_category(name: str | None, search: str | None, pinned: bool,
+                    owner: User | None = None) -> Category:
+    """A server category, or with ``owner`` that user's own."""
     name = _clean_name(name)
     if not name:
         raise BadRequest("Category name not specified.")
     category = Category(id=new_category_id(), name=name, search=_clean_search(search),
-                        pinned=pinned, bookmark=False, last_used_at=utcnow())
+                        pinned=pinned, bookmark=False, last_used_at=utcnow(),
+                        owner_id=owner.id if owner is not None else None)
     db.session.add(category)
     db.session.commit()
     return category
@@ -111,11 +149,9 @@ def update_category(category: Category, name: str | None, search: str | None,
     return category
 
 
-def delete_category(category_id: str) -> None:
-    category = db.session.get(Category, category_id)
-    if category is not None:
-        db.session.delete(category)
-        db.session.commit()
+def delete_category(category: Category) -> None:
+    db.session.delete(category)
+    db.session.commit()
 
 
 def _static(category: Category) -> Category:
@@ -146,20 +182,23 @@ def remove_book(category: Category, book: Book) -> None:
     db.session.commit()
 
 
-def categories_with_book(book: Book) -> list[Category]:
+def categories_with_book(book: Book, user: User | None) -> list[Category]:
     return list(db.session.execute(
         select(Category).join(CategoryBook, CategoryBook.category_id == Category.id)
-        .where(CategoryBook.book_id == book.id).order_by(Category.id)).scalars())
+        .where(CategoryBook.book_id == book.id, visible_to(user)).order_by(Category.id)).scalars())
 
 
 def bookmark_category() -> Category | None:
-    return db.session.execute(select(Category).where(Category.bookmark.is_(True))
+    """The server's bookmark category: LANraragi has one bookmark button, so
+    only a server category can be linked to it."""
+    return db.session.execute(select(Category).where(Category.bookmark.is_(True),
+                                                     Category.owner_id.is_(None))
                               .order_by(Category.id).limit(1)).scalar()
 
 
 def link_bookmark(category_id: str) -> Category:
     category = db.session.get(Category, category_id)
-    if category is None:
+    if category is None or category.owner_id is not None:
         raise NotFound("The given category does not exist.")
     if category.search:
         raise BadRequest("Only a static category can be linked to bookmarks.")

@@ -268,7 +268,13 @@ def filtered_ids(query: SearchQuery, user: User | None) -> Select:
     """The SELECT of matching book ids, in the requested order."""
     statement = select(Book.id).where(archive_scope(user))
     terms = parse_filter(query.filter)
-    category = db.session.get(Category, query.category_id) if query.category_id else None
+    # A category the caller cannot see (another user's own) filters nothing,
+    # as an unknown id does.
+    visible = Category.owner_id.is_(None)
+    if user is not None:
+        visible = or_(visible, Category.owner_id == user.id)
+    category = db.session.execute(select(Category).where(
+        Category.id == query.category_id, visible)).scalar() if query.category_id else None
     if category is not None:
         if category.search:
             terms += parse_filter(category.search)

@@ -31,7 +31,7 @@ from ..library.walker import COMIC_EXTENSIONS
 from ..models import Book, Library, User
 from . import settings
 from .archives import update_metadata
-from .categories import add_book, get_category
+from .categories import add_book, changeable_category
 from .search import archive_scope
 from .tags import add_book_tags
 
@@ -179,9 +179,12 @@ def _store(stream: BinaryIO, filename: str | None, fields: UploadFields, folder:
 
 
 def receive_upload(stream: BinaryIO, filename: str | None, fields: UploadFields,
-                   user: User | None) -> Book:
-    """Store, check and index an uploaded archive; return its book."""
-    category = get_category(fields.category_id) if fields.category_id else None
+                   user: User | None, *, curator: bool = False) -> Book:
+    """Store, check and index an uploaded archive; return its book. A
+    category named must be one the uploader may change (their own, or with
+    ``curator`` the server's)."""
+    category = (changeable_category(fields.category_id, user, curator)
+                if fields.category_id else None)
     if category is not None and category.search:
         raise UploadRejected(400, f"{category.id} is a dynamic category: it holds no archives.")
     library = upload_library()

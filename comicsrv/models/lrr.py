@@ -2,9 +2,13 @@
 
 A static category lists its books; a dynamic one is a saved search (``search``
 holds a LANraragi filter) and lists none. Ids keep LANraragi's form,
-``SET_`` and ten digits, because clients check that length. Categories are
-server-wide, as in LANraragi: every user sees the same ones, each only with
-the books of the libraries they may see.
+``SET_`` and ten digits, because clients check that length.
+
+LANraragi has one user, so its categories are everyone's. Here a category
+is either the server's (``owner_id`` None: every user sees it, and changing
+it needs MetadataWrite) or one user's own, seen and changed by that user
+only, like their favorites. Either way a user sees in it only the books of
+the libraries they may see.
 """
 from __future__ import annotations
 
@@ -28,6 +32,10 @@ class Category(TimestampMixin, db.Model):
     # The one category LANraragi's bookmark button adds to (at most one row).
     bookmark: Mapped[bool] = mapped_column(Boolean, default=False)
     last_used_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # None: a server category; else the user whose own category this is
+    # (deleted with them, like the rest of their reading data).
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
 class CategoryBook(db.Model):

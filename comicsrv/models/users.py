@@ -27,6 +27,9 @@ class User(TimestampMixin, db.Model):
     token_generation: Mapped[int] = mapped_column(Integer, default=0)
     # None: every library; else the ids this user may see.
     library_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    # Permissions an admin granted this (non-admin) user beyond the plain
+    # user's defaults (``comicsrv.auth.permissions.GRANTABLE``); None: none.
+    granted_permissions: Mapped[list[str] | None] = mapped_column(JSON)
 
     api_keys: Mapped[list[ApiKey]] = relationship(
         back_populates="user", passive_deletes=True, cascade="all, delete-orphan"

@@ -17,10 +17,15 @@ def test_health_is_public_and_checks_the_database(client):
 
 
 def test_metrics_need_system_health_and_speak_prometheus(client):
+    """Metrics count every library's books and every user's jobs and requests:
+    a plain user's key gets a 403, a scraper's key (SystemHealth, which an
+    admin holds or grants) the Prometheus text."""
     assert client.get("/api/v1/metrics").status_code == 401
     BookFactory.create_batch(3)
     BookFactory(state="missing")
-    key = api_key_for(UserFactory(), ["SystemHealth"])
+    plain = api_key_for(UserFactory(), ["SystemHealth", "BooksRead"])
+    assert client.get("/api/v1/metrics", headers={"X-API-Key": plain}).status_code == 403
+    key = api_key_for(UserFactory(granted_permissions=["SystemHealth"]), ["SystemHealth"])
     client.get("/ping")
     response = client.get("/api/v1/metrics", headers={"X-API-Key": key})
     assert response.status_code == 200

@@ -22,6 +22,7 @@ from ...models import Page
 from .auth import (
     SECURITY,
     archive_or_error,
+    lrr_principal,
     lrr_user,
     progress_writer,
     reader,
@@ -140,7 +141,8 @@ class ArchiveUpload(MethodView):
                               tags=args.get("tags"), summary=args.get("summary"),
                               category_id=args.get("category_id"))
         try:
-            book = receive_upload(upload.stream, upload.filename, fields, lrr_user())
+            book = receive_upload(upload.stream, upload.filename, fields, lrr_user(),
+                                  curator=lrr_principal().can("MetadataWrite"))
         except UploadRejected as exc:
             extra = {"id": exc.arcid} if exc.arcid else {}
             raise operation_error("upload", exc.message, exc.status, **extra) from None
@@ -422,7 +424,7 @@ class ArchiveCategories(MethodView):
     def get(self, arcid):
         """The static categories holding this archive."""
         book = archive_or_error(arcid)
-        found = categories.categories_with_book(book)
+        found = categories.categories_with_book(book, lrr_user())
         return {"operation": "find_arc_categories", "success": 1,
                 "categories": categories.category_objects(found, lrr_user())}
 

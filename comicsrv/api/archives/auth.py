@@ -5,7 +5,9 @@ raw key in that header, ``?key=<api key>`` (OPDS readers), and everything
 the other surfaces accept (``X-API-Key``, client tokens, login sessions).
 
 Reads (what LANraragi leaves public) need a key unless the admin setting
-``library.public_reading`` is on; writes always do. A missing key on a read
+``library.public_reading`` is on; writes always do, and those that change
+what every user sees (metadata, covers, the "new" flag, the server's
+categories) need MetadataWrite. A missing key on a read
 answers LANraragi's No-Fun Mode 401, on a write its OpenAPI security 401 —
 clients only look at the status, but the bodies match.
 """
@@ -13,12 +15,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
-from typing import Any, Callable
+from typing import Callable
 
 from flask import request
 
 from ...auth import Principal, current_principal
+from ...auth.decorators import NEVER, PUBLIC_READING, Access, declare
 from ...auth.principal import principal_for_api_key, principal_for_client_token
 from ...lrr.archives import find_archive
 from ...lrr.settings import public_reading
@@ -76,17 +78,16 @@ def _check_permission(principal: Principal, permission: str) -> None:
                               f"This API key lacks the {permission} permission.", 403)
 
 
-def _guard(check: Callable[[], None], name: str) -> Callable:
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            request.environ[OPERATION_KEY] = name
-            check()
-            return view(*args, **kwargs)
+def _declare(name: str, permission: str, anonymous: str, check: Callable[[], None]) -> Callable:
+    """Declare the route's access (``comicsrv.auth.decorators``); its check
+    names LANraragi's operation first, so every error of the route, a 401
+    included, carries it."""
 
-        return wrapper
+    def named_check() -> None:
+        request.environ[OPERATION_KEY] = name
+        check()
 
-    return decorate
+    return declare(Access(permission, anonymous, named_check))
 
 
 def reader(name: str) -> Callable:
@@ -100,11 +101,16 @@ def reader(name: str) -> Callable:
             return
         _check_permission(principal, "BooksRead")
 
-    return _guard(check, name)
+    return _declare(name, "BooksRead", PUBLIC_READING, check)
 
 
-def writer(name: str, permission: str = "BooksWrite") -> Callable:
-    """A LANraragi 🔑 endpoint: always needs a key with ``permission``."""
+def writer(name: str, permission: str = "MetadataWrite") -> Callable:
+    """A LANraragi 🔑 endpoint: always needs a key with ``permission``.
+
+    LANraragi has one user, so its 🔑 edits change what every user sees here:
+    by default they need MetadataWrite, which a plain user holds only when an
+    admin grants it. A route that touches only the caller's own data names a
+    plain user's permission instead."""
 
     def check() -> None:
         principal = lrr_principal()
@@ -112,7 +118,7 @@ def writer(name: str, permission: str = "BooksWrite") -> Callable:
             raise LrrError(401, SECURITY_BODY)
         _check_permission(principal, permission)
 
-    return _guard(check, name)
+    return _declare(name, permission, NEVER, check)
 
 
 def progress_writer(name: str) -> Callable:
@@ -128,7 +134,7 @@ def progress_writer(name: str) -> Callable:
             raise operation_error(name, "This operation requires authentication.", 401)
         _check_permission(principal, "BooksRead")
 
-    return _guard(check, name)
+    return _declare(name, "BooksRead", NEVER, check)
 
 
 def archive_or_error(arcid: str) -> Book:

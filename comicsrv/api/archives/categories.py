@@ -1,4 +1,10 @@
-"""``/api/categories``: LANraragi's static and dynamic categories."""
+"""``/api/categories``: LANraragi's static and dynamic categories.
+
+Each caller sees the server's categories and their own. A plain user's new
+category is their own and only they change it; the server's categories and
+the bookmark link are changed by curators (MetadataWrite), since every user
+sees them (``comicsrv.lrr.categories``).
+"""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -6,7 +12,7 @@ from flask.views import MethodView
 from ...lrr import categories as service
 from ...lrr import stats
 from ...lrr.archives import find_archive
-from .auth import SECURITY, lrr_user, reader, writer
+from .auth import SECURITY, lrr_principal, lrr_user, reader, writer
 from .common import (
     LrrBlueprint,
     current_operation,
@@ -26,6 +32,8 @@ from .schemas import (
 blp = LrrBlueprint("lrr_categories", __name__, url_prefix="/api/categories",
                    description="LANraragi archive API: categories")
 
+# Who may change the server's categories and the bookmark link.
+CURATOR_PERMISSION = "MetadataWrite"
 BAD_ID = {"schema": LrrValidationErrorSchema, "description": "Malformed or unknown category id"}
 
 
@@ -40,6 +48,17 @@ def _pinned(args: dict) -> bool:
     """LANraragi pins when the parameter is there and not "false"."""
     value = args.get("pinned")
     return value is not None and value.strip().lower() not in {"", "false", "0"}
+
+
+def _curator() -> bool:
+    principal = lrr_principal()
+    return principal is not None and principal.can(CURATOR_PERMISSION)
+
+
+def _changeable(category_id: str):
+    """The category, if the caller may change it (their own, or the server's
+    for a curator); LANraragi's 400 when they cannot see it, 403 otherwise."""
+    return service.changeable_category(_category_id(category_id), lrr_user(), _curator())
 
 
 def _book(arcid: str):
@@ -59,16 +78,19 @@ class CategoryList(MethodView):
     @reader("get_category_list")
     def get(self):
         """Every category."""
-        return service.category_objects(service.list_categories(), lrr_user())
+        return service.category_objects(service.list_categories(lrr_user()), lrr_user())
 
     @blp.doc(security=SECURITY)
     @blp.arguments(CategoryArgs, location="query")
     @blp.response(200, LrrCategoryIdSchema)
     @blp.alt_response(400, schema=LrrOperationSchema, description="No name")
-    @writer("create_category")
+    @writer("create_category", "BooksWrite")
     def put(self, args):
-        """Create a category: static, or dynamic when ``search`` is given."""
-        category = service.create_category(args.get("name"), args.get("search"), _pinned(args))
+        """Create a category: static, or dynamic when ``search`` is given. A
+        curator's is the server's; anyone else's is their own."""
+        owner = None if _curator() else lrr_user()
+        category = service.create_category(args.get("name"), args.get("search"), _pinned(args),
+                                           owner)
         return {"operation": "create_category", "category_id": category.id, "success": 1}
 
 
@@ -85,7 +107,7 @@ class BookmarkLink(MethodView):
 
     @blp.doc(security=SECURITY)
     @blp.response(200, LrrCategoryIdSchema)
-    @writer("remove_bookmark_link")
+    @writer("remove_bookmark_link", CURATOR_PERMISSION)
     def delete(self):
         """Turn the bookmark feature off; answers the category it pointed to."""
         return {"operation": "remove_bookmark_link", "success": 1,
@@ -98,9 +120,9 @@ class BookmarkLinkUpdate(MethodView):
     @blp.response(200, LrrCategoryIdSchema)
     @blp.alt_response(400, **BAD_ID)
     @blp.alt_response(404, schema=LrrOperationSchema, description="No such category")
-    @writer("update_bookmark_link")
+    @writer("update_bookmark_link", CURATOR_PERMISSION)
     def put(self, category_id):
-        """Link the bookmark button to a static category."""
+        """Link the bookmark button to a static server category."""
         category = service.link_bookmark(_category_id(category_id))
         return {"operation": "update_bookmark_link", "success": 1, "category_id": category.id}
 
@@ -113,28 +135,32 @@ class CategoryItem(MethodView):
     @reader("get_category")
     def get(self, category_id):
         """One category."""
-        category = service.get_category(_category_id(category_id))
+        category = service.get_category(_category_id(category_id), lrr_user())
         return service.category_objects([category], lrr_user())[0]
 
     @blp.doc(security=SECURITY)
     @blp.arguments(CategoryArgs, location="query")
     @blp.response(200, LrrCategoryIdSchema)
     @blp.alt_response(400, **BAD_ID)
-    @writer("update_category")
+    @writer("update_category", "BooksWrite")
     def put(self, args, category_id):
         """Rename, change the search of, or (un)pin a category. Without
         ``pinned`` the category is unpinned, as in LANraragi."""
-        category = service.get_category(_category_id(category_id))
+        category = _changeable(category_id)
         service.update_category(category, args.get("name"), args.get("search"), _pinned(args))
         return {"operation": "update_category", "category_id": category.id, "success": 1}
 
     @blp.doc(security=SECURITY)
     @blp.response(200, LrrOperationSchema)
     @blp.alt_response(400, **BAD_ID)
-    @writer("delete_category")
+    @writer("delete_category", "BooksWrite")
     def delete(self, category_id):
-        """Delete a category (its archives stay)."""
-        service.delete_category(_category_id(category_id))
+        """Delete a category (its archives stay). An id the caller cannot see
+        is already gone for them, as in LANraragi."""
+        category = service.find_category(_category_id(category_id), lrr_user())
+        if category is not None:
+            service.check_may_change(category, lrr_user(), _curator())
+            service.delete_category(category)
         stats.clear_search_cache()
         return operation_body("delete_category")
 
@@ -144,10 +170,10 @@ class CategoryArchive(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, LrrOperationSchema)
     @blp.alt_response(400, **BAD_ID)
-    @writer("add_to_category")
+    @writer("add_to_category", "BooksWrite")
     def put(self, category_id, arcid):
         """Add an archive to a static category."""
-        category = service.get_category(_category_id(category_id))
+        category = _changeable(category_id)
         service.add_book(category, _book(arcid))
         return operation_body("add_to_category", success_message=(
             f"Added {arcid} to Category {category.id}!"))
@@ -155,10 +181,10 @@ class CategoryArchive(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, LrrOperationSchema)
     @blp.alt_response(400, **BAD_ID)
-    @writer("remove_from_category")
+    @writer("remove_from_category", "BooksWrite")
     def delete(self, category_id, arcid):
         """Remove an archive from a static category."""
-        category = service.get_category(_category_id(category_id))
+        category = _changeable(category_id)
         service.remove_book(category, _book(arcid))
         return operation_body("remove_from_category", success_message=(
             f"Removed {arcid} from Category {category.id}!"))

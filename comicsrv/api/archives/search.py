@@ -77,7 +77,7 @@ class RandomSearch(MethodView):
 class SearchCache(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, LrrOperationSchema)
-    @writer("clear_cache")
+    @writer("clear_cache", "BooksWrite")
     def delete(self):
         """Clear the search cache: searches are not cached here, so this
         only moves ``cache_last_cleared`` to make clients reload."""

@@ -2,7 +2,10 @@
 ``/api?cmd=...`` commands that Prowlarr's Mylar application calls.
 
 Auth is an API key in ``X-Api-Key`` (or ``?apikey=``, as Mylar-style tools
-send it). Every answer is Comicarr's envelope: ``{"success": true, "data":
+send it). Comicarr and Mylar have one user, their admin, and the *arr side
+(the watchlist, wanted issues, story arcs, downloads, indexers) is server
+state that ignores which libraries a user may see: every route needs
+SystemAdmin, except logging in and out and the version. Every answer is Comicarr's envelope: ``{"success": true, "data":
 ...}``, lists as ``{"results", "total", "limit", "offset", "has_more"}``, and
 errors as ``{"success": false, "error": {"code": <HTTP status>, "message"}}``.
 

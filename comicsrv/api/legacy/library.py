@@ -1,6 +1,6 @@
 """Comicarr's read-only browsing: ``/api/wanted``, ``/api/watchlist``,
 ``/api/comics``, ``/api/comic/{comic_id}`` and its issues, all from the
-watchlist tables."""
+watchlist tables (the admin's *arr state: SystemAdmin)."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -21,7 +21,7 @@ blp = Blueprint("legacy_library", __name__, url_prefix="/api",
 
 @blp.route("/wanted")
 class Wanted(MethodView):
-    @require("SeriesRead")
+    @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(LimitOffsetArgs, location="query")
     @blp.response(200, Envelope)
@@ -37,7 +37,7 @@ class Wanted(MethodView):
 
 @blp.route("/watchlist")
 class Watchlist(MethodView):
-    @require("SeriesRead")
+    @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(LimitOffsetArgs, location="query")
     @blp.response(200, Envelope)
@@ -48,7 +48,7 @@ class Watchlist(MethodView):
 
 @blp.route("/comics")
 class Comics(MethodView):
-    @require("SeriesRead")
+    @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(LimitOffsetArgs, location="query")
     @blp.response(200, Envelope)
@@ -59,7 +59,7 @@ class Comics(MethodView):
 
 @blp.route("/comic/<comic_id>")
 class Comic(MethodView):
-    @require("SeriesRead")
+    @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.response(200, Envelope)
     def get(self, comic_id):
@@ -70,7 +70,7 @@ class Comic(MethodView):
 
 @blp.route("/comic/<comic_id>/issues")
 class ComicIssues(MethodView):
-    @require("SeriesRead")
+    @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(LimitOffsetArgs, location="query")
     @blp.response(200, Envelope)

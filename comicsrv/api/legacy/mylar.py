@@ -10,6 +10,10 @@ browser with a link). The answer is ``{"success": true, "data": ...}`` or
 Comicarr's error envelope. Providers are the Newznab/Torznab indexers (``IndexerConfig``
 rows); the ones Prowlarr adds are marked ``managed_by="prowlarr"`` and are
 searched by the next search like any other.
+
+``listProviders`` shows each provider's API key masked, as Sonarr v4 shows
+its indexers' keys (Prowlarr keeps its own copy and sends it again on every
+``changeProvider``); ``prov_apikey`` sent back masked keeps the stored key.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from ...auth import changes_state_on_get, require
 from ...errors import BadRequest, Conflict, NotFound
 from ...extensions import db
 from ...models.automation import IndexerConfig
+from ...redact import MASK, mask_url
 from .common import SECURITY, EnvelopeSchema, ok
 
 blp = Blueprint("legacy_mylar", __name__, url_prefix="/api",
@@ -87,7 +92,7 @@ def _settings(args: dict[str, Any], old: dict[str, Any] | None = None) -> dict[s
     settings = dict(old or {})
     settings.update({"url": url, "api_path": path, "host": host,
                      "categories": _categories(args.get("categories"))})
-    if args.get("prov_apikey") is not None:
+    if args.get("prov_apikey") is not None and args["prov_apikey"] != MASK:
         settings["api_key"] = args["prov_apikey"]
     return settings
 
@@ -107,7 +112,8 @@ def _listed(row: IndexerConfig) -> dict[str, Any]:
         categories = categories.split(",")
     host = settings.get("host") or (str(settings.get("url") or "").rstrip("/")
                                     + str(settings.get("api_path") or "/api"))
-    return {"id": row.id, "name": row.name, "host": host, "apikey": settings.get("api_key") or "",
+    return {"id": row.id, "name": row.name, "host": mask_url(host),
+            "apikey": MASK if settings.get("api_key") else "",
             "categories": ",".join(str(c) for c in categories), "enabled": bool(row.enabled)}
 
 

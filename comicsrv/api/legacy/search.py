@@ -19,6 +19,7 @@ from ...automation.search import RSS_JOB, SEARCH_WANTED_JOB
 from ...errors import BadRequest
 from ...extensions import db
 from ...models.automation import IndexerConfig
+from ...redact import mask_text
 from ...settings_store import get_setting
 from .common import SECURITY, ok, page
 from .schemas import ComicIdBody, Envelope, SearchBody, search_result, watched_ids
@@ -104,14 +105,14 @@ class SearchProviders(MethodView):
     @blp.response(200, Envelope)
     def get(self):
         """Metadata providers (series search) and configured indexers
-        (release search)."""
+        (release search); an indexer's last error has its URL's secrets masked."""
         default = (get_setting("metadata.default_provider") or "").strip().lower()
         metadata = [{"name": kind, "type": "metadata", "default": kind == default}
                     for kind in sorted(integrations.kinds("metadata"))]
         indexers = [{"id": row.id, "name": row.name, "type": "indexer", "kind": row.kind,
                      "protocol": row.protocol, "enabled": row.enabled,
                      "enable_search": row.enable_search, "enable_rss": row.enable_rss,
-                     "priority": row.priority, "last_error": row.last_error}
+                     "priority": row.priority, "last_error": mask_text(row.last_error)}
                     for row in db.session.scalars(db.select(IndexerConfig).order_by(
                         IndexerConfig.priority, IndexerConfig.id))]
         return ok({"metadata": metadata, "indexers": indexers})

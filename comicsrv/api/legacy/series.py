@@ -55,7 +55,7 @@ def add_by_comic_id(body: dict) -> dict:
 
 @blp.route("/series")
 class SeriesCollection(MethodView):
-    @require("SeriesRead")
+    @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(LimitOffsetArgs, location="query")
     @blp.response(200, Envelope)
@@ -75,7 +75,7 @@ class SeriesCollection(MethodView):
 
 @blp.route("/series/<comic_id>")
 class SeriesItem(MethodView):
-    @require("SeriesRead")
+    @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.response(200, Envelope)
     def get(self, comic_id):

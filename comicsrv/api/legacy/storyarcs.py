@@ -66,7 +66,7 @@ def arc_detail(arc: StoryArc) -> dict:
 
 @blp.route("/storyarcs")
 class StoryArcs(MethodView):
-    @require("SeriesRead")
+    @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(LimitOffsetArgs, location="query")
     @blp.response(200, Envelope)
@@ -90,7 +90,7 @@ class StoryArcs(MethodView):
 
 @blp.route("/storyarcs/<arc_id>")
 class StoryArcItem(MethodView):
-    @require("SeriesRead")
+    @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.response(200, Envelope)
     def get(self, arc_id):

@@ -21,6 +21,7 @@ from sqlalchemy import exists, or_, select
 
 from ... import settings_store
 from ...auth import current_principal
+from ...auth.decorators import Access, declare_blueprint
 from ...errors import BadRequest, Forbidden, Unauthorized, Unavailable
 from ...extensions import db
 from ...models import ApiKey, ClientToken, User
@@ -44,6 +45,7 @@ def clu_blueprint(name: str, description: str) -> Blueprint:
         f"{description}. Every route needs a client token or API key (Authorization: Bearer, "
         "or X-API-Key): 401 without, 503 api_disabled while none exists on the server."))
     blueprint.before_request(_guard)
+    declare_blueprint(blueprint, Access(READ_PERMISSION))  # what _guard enforces
     return blueprint
 
 

@@ -18,10 +18,11 @@ from marshmallow import Schema, fields, validate
 
 from ...auth import require
 from ...automation import downloads, integrations
-from ...errors import Conflict, DomainError, NotFound
+from ...errors import BadRequest, Conflict, DomainError, NotFound
 from ...extensions import db
 from ...hookspecs import IntegrationError, TestResult
 from ...models.automation import Download, DownloadClientConfig
+from ...redact import MASK, MaskedSecretMissing, mask_text, unmask_url
 from ..pagination import PageArgs
 from .auth import MAX_ID, page_of, plain_text
 from .preferences import page_of as page_of_list
@@ -30,7 +31,6 @@ from .rss import SECURITY
 blp = Blueprint("v1_downloader", __name__, url_prefix="/api/v1",
                 description="Download clients and the items they hold")
 
-MASK = "********"
 CATEGORY = "download_client"
 
 
@@ -50,9 +50,24 @@ def run_test(category: str, kind: str, settings: dict[str, Any], name: str = "te
 
 
 def masked(row: DownloadClientConfig) -> dict[str, Any]:
+    """Secret fields as the mask; secrets inside other text (a URL's
+    ``user:password@`` or ``apikey=``) masked in place."""
     secrets = integrations.secret_fields(CATEGORY, row.kind)
-    return {key: (MASK if key in secrets and value else value)
+    return {key: (MASK if key in secrets and value else
+                  mask_text(value) if isinstance(value, str) else value)
             for key, value in (row.settings or {}).items()}
+
+
+def _unmasked(value: Any, old: Any) -> Any:
+    """A value sent back as it was shown keeps the stored secrets in it."""
+    if value == MASK:
+        return old
+    if isinstance(value, str) and MASK in value and isinstance(old, str):
+        try:
+            return unmask_url(value, old)
+        except MaskedSecretMissing as exc:
+            raise BadRequest(str(exc), code="masked_secret") from None
+    return value
 
 
 def _get_client(client_id: int) -> DownloadClientConfig:
@@ -88,7 +103,7 @@ def update_client(client_id: int, data: dict[str, Any]) -> DownloadClientConfig:
     if "settings" in data:
         # A masked secret sent back unchanged keeps the stored one.
         old = row.settings or {}
-        data["settings"] = {key: (old.get(key) if value == MASK else value)
+        data["settings"] = {key: _unmasked(value, old.get(key))
                             for key, value in data["settings"].items()}
     for key, value in data.items():
         setattr(row, key, value)

@@ -1,9 +1,10 @@
 """``/api/v1/duplicates``: groups of books that look like copies of each other.
 
-Groups come from the duplicates job (``comicsrv.library.duplicates``). A user
-sees a group only when at least two of its books are in libraries they can
-see, and only those books; scanning and dismissing change what every user
-sees, so they need LibrariesWrite.
+Groups come from the duplicates job (``comicsrv.library.duplicates``). This
+is a library-keeping tool: it lists files by their paths for whoever decides
+which copy goes, so listing, scanning and dismissing all need LibrariesWrite
+(an admin's, or granted by one). A caller sees a group only when at least two
+of its books are in libraries they can see, and only those books.
 """
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ class Duplicates(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(DuplicateListArgs, location="query")
     @blp.response(200, DuplicateListSchema)
-    @require("BooksRead")
+    @require("LibrariesWrite")
     def get(self, args):
         """Duplicate groups, newest first, each with its books."""
         visible = visible_books(current_principal().user)

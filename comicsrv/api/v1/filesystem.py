@@ -6,25 +6,25 @@ Only folders under the browse roots can be listed, judged after symlinks and
 so the endpoint never tells what lies outside. Only folder names and comic
 files are listed, never other files or any content.
 
-The roots are the ``filesystem.allowed_roots`` setting or, while it is empty,
-:func:`browse_roots` picks them.
+The roots are the library roots (``comicsrv.library.libraries.library_roots``):
+the ``filesystem.allowed_roots`` setting or, while it is empty, the Docker
+image's ``/comics`` and ``/downloads`` and the existing libraries' folders.
+A library can only be added inside them, so browsing offers nothing it could
+not use.
 """
 from __future__ import annotations
 
 import os
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ...auth import require
 from ...errors import BadRequest, Forbidden, NotFound
-from ...extensions import db
 from ...jobs.pool import run_cpu
+from ...library.libraries import library_roots, within as _within
 from ...library.walker import COMIC_EXTENSIONS
-from ...models import Library
-from ...settings_store import get_setting
 from ..pagination import PageArgs
 from .preferences import page_of
 
@@ -74,27 +74,8 @@ class DrivesSchema(Schema):
 
 
 def browse_roots() -> list[str]:
-    """The folders an admin may browse, resolved, none inside another.
-
-    ``filesystem.allowed_roots`` when set. Otherwise the parent of every
-    library folder (to add a library beside one), the data directory's parent
-    and the server user's home folder: on a plain install that reaches the
-    usual places for comics without exposing ``/etc`` or ``/proc``; in a
-    container whose data directory is ``/config`` it is ``/``, and the
-    container's own file system is the boundary.
-    """
-    roots = get_setting("filesystem.allowed_roots")
-    if not roots:
-        library_paths = db.session.execute(db.select(Library.path)).scalars()
-        roots = [os.path.dirname(os.path.normpath(p)) for p in library_paths]
-        roots.append(os.path.dirname(current_app.config["DATA_DIR"]))
-        roots.append(os.path.expanduser("~"))
-    resolved = sorted({os.path.realpath(root) for root in roots})
-    return [r for r in resolved if not any(o != r and _within(r, [o]) for o in resolved)]
-
-
-def _within(path: str, roots: list[str]) -> bool:
-    return any(os.path.commonpath([root, path]) == root for root in roots)
+    """The folders an admin may browse: the library roots."""
+    return library_roots()
 
 
 def _entries(folder: str, roots: list[str], include_files: bool,

@@ -3,7 +3,8 @@
 A caller who may change libraries (LibrariesWrite) sees every library,
 disabled ones included, so they can manage them; anyone else sees the
 enabled libraries in their scope (``comicsrv.library.access``), and any
-other id answers 404.
+other id answers 404. A library's folder must lie inside the library roots
+(``filesystem.allowed_roots``): 403 ``path_not_allowed`` otherwise.
 """
 from __future__ import annotations
 
@@ -60,11 +61,12 @@ class Libraries(MethodView):
     @blp.response(201, LibrarySchema)
     @require("LibrariesWrite")
     def post(self, body):
-        """Add a library (a readable folder overlapping no other library). Scanning
+        """Add a library (a readable folder inside the library roots, overlapping
+        no other library; 403 `path_not_allowed` outside the roots). Scanning
         settings come flat or as Codex's `scanning_config`; a cron schedule is
         registered at once. Scan it with `POST /libraries/{id}/scan`."""
         name, path = body.pop("name"), body.pop("path")
-        library = create_library(name, path, **body)
+        library = create_library(name, path, **body, within_roots=True)
         return library_items([library])[0]
 
 
@@ -84,7 +86,7 @@ class LibraryDetail(MethodView):
     def put(self, body, library_id):
         """Change a library: only the fields sent change. A new cron schedule
         (or disabling the library) re-registers its scheduled scans."""
-        library = update_library(library_for_caller(library_id), body)
+        library = update_library(library_for_caller(library_id), body, within_roots=True)
         return library_items([library])[0]
 
     @blp.doc(security=SECURITY)

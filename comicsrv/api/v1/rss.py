@@ -6,6 +6,11 @@ or all, the items a feed held with the decision taken on each, analyse a URL
 without subscribing, subscribe (add and check at once), and collect every
 missing issue a feed offers. The schemas for id batches live here and are
 shared by the other AutoBangumi resources.
+
+Feed URLs carry their tracker's or indexer's secret (``apikey=``,
+``passkey=``, ``user:password@``): every URL and error shown here has it
+masked (``comicsrv.redact``), and a URL sent back with the mask in place
+keeps the stored secret.
 """
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from marshmallow import Schema, fields, validate
 
 from ...auth import require
 from ...automation import feeds
+from ...errors import BadRequest
+from ...redact import MaskedSecretMissing, mask_text, mask_url, unmask_url
 from ..pagination import PageArgs
 from .auth import MAX_ID, id_field, page_of, plain_text
 
@@ -23,6 +30,24 @@ blp = Blueprint("v1_rss", __name__, url_prefix="/api/v1",
 
 SECURITY = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
 MAX_BATCH = 500
+
+
+class MaskedString(fields.String):
+    """A string shown with its secrets masked."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return mask_text(super()._serialize(value, attr, obj, **kwargs))
+
+
+def _feed_url(row) -> str | None:
+    return mask_url((row.settings or {}).get("url")) if row.kind == "rss" else None
+
+
+def _unmasked(url: str, stored: str | None = None) -> str:
+    try:
+        return unmask_url(url, stored)
+    except MaskedSecretMissing as exc:
+        raise BadRequest(f"url: {exc}", code="masked_secret") from None
 
 
 class IdsSchema(Schema):
@@ -48,13 +73,13 @@ class FeedSchema(Schema):
     id = fields.Integer()
     name = fields.String()
     kind = fields.String(metadata={"description": "rss, or the indexer kind reading its RSS"})
-    url = fields.Function(lambda row: (row.settings or {}).get("url") if row.kind == "rss" else None,
-                          allow_none=True)
+    url = fields.Function(_feed_url, allow_none=True,
+                          metadata={"description": "secrets in it shown as ********"})
     protocol = fields.String()
     enabled = fields.Boolean()
     priority = fields.Integer()
     last_rss_at = fields.DateTime(allow_none=True)
-    last_error = fields.String(allow_none=True)
+    last_error = MaskedString(allow_none=True)
     failure_count = fields.Integer()
     disabled_until = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
@@ -89,12 +114,12 @@ class FeedUpdateSchema(Schema):
 
 class RefreshSchema(Schema):
     indexers = fields.List(fields.String(), metadata={"description": "feeds read"})
-    errors = fields.Dict(keys=fields.String(), values=fields.String())
+    errors = fields.Dict(keys=fields.String(), values=MaskedString())
     skipped = fields.List(fields.String(), metadata={"description": "backing off"})
     new = fields.Integer(metadata={"description": "items not seen before"})
     matched = fields.Integer()
     grabbed = fields.List(fields.Integer(), metadata={"description": "download ids"})
-    grab_errors = fields.Dict(keys=fields.String(), values=fields.String())
+    grab_errors = fields.Dict(keys=fields.String(), values=MaskedString())
 
 
 class SubscribedSchema(Schema):
@@ -113,7 +138,7 @@ class FeedItemSchema(Schema):
     id = fields.Integer()
     title = fields.String()
     guid = fields.String()
-    download_url = fields.String(allow_none=True)
+    download_url = MaskedString(allow_none=True)
     size = fields.Integer(allow_none=True)
     published = fields.DateTime(allow_none=True)
     seen_at = fields.DateTime()
@@ -133,7 +158,7 @@ class AnalysisArgs(Schema):
 
 class AnalysedItemSchema(Schema):
     title = fields.String()
-    download_url = fields.String()
+    download_url = MaskedString()
     guid = fields.String(allow_none=True)
     size = fields.Integer(allow_none=True)
     published = fields.DateTime(allow_none=True)
@@ -143,7 +168,7 @@ class AnalysedItemSchema(Schema):
 
 
 class AnalysisSchema(Schema):
-    url = fields.String()
+    url = MaskedString()
     protocol = fields.String()
     total = fields.Integer()
     items = fields.List(fields.Nested(AnalysedItemSchema))
@@ -161,7 +186,7 @@ class CollectSchema(Schema):
     candidates = fields.Integer(metadata={"description": "missing issues considered"})
     matched = fields.Integer()
     grabbed = fields.List(fields.Integer())
-    grab_errors = fields.Dict(keys=fields.String(), values=fields.String())
+    grab_errors = fields.Dict(keys=fields.String(), values=MaskedString())
 
 
 @blp.route("/rss")
@@ -181,7 +206,14 @@ class Feeds(MethodView):
     @blp.alt_response(409, description="A feed with this URL or name exists")
     def post(self, data):
         """Add a feed; the next RSS check reads it."""
-        return feeds.add_feed(data.pop("url"), **data)
+        return feeds.add_feed(_unmasked(data.pop("url")), **data)
+
+
+def _update(feed_id: int, data: dict):
+    if "url" in data:
+        stored = (feeds.get_feed(feed_id).settings or {}).get("url")
+        data["url"] = _unmasked(data["url"], stored)
+    return feeds.update_feed(feed_id, data)
 
 
 @blp.route("/rss/<int:feed_id>")
@@ -198,8 +230,9 @@ class FeedItemView(MethodView):
     @blp.arguments(FeedUpdateSchema)
     @blp.response(200, FeedSchema)
     def patch(self, data, feed_id):
-        """Change a feed's URL, name, protocol, priority or enabled state."""
-        return feeds.update_feed(feed_id, data)
+        """Change a feed's URL, name, protocol, priority or enabled state; a URL
+        sent back with its secrets masked keeps the stored ones."""
+        return _update(feed_id, data)
 
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
@@ -207,7 +240,7 @@ class FeedItemView(MethodView):
     @blp.response(200, FeedSchema)
     def put(self, data, feed_id):
         """Same as PATCH: only the fields sent change."""
-        return feeds.update_feed(feed_id, data)
+        return _update(feed_id, data)
 
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
@@ -315,7 +348,7 @@ class FeedSubscribe(MethodView):
     @blp.response(201, SubscribedSchema)
     def post(self, data):
         """Add a feed and check it at once."""
-        row, result = feeds.subscribe(data.pop("url"), **data)
+        row, result = feeds.subscribe(_unmasked(data.pop("url")), **data)
         return {"feed": row, "refresh": result}
 
 

@@ -1,11 +1,17 @@
-"""``/api/v1/users``: user accounts (admin only, Codex's paths)."""
+"""``/api/v1/users``: user accounts (admin only, Codex's paths).
+
+``granted_permissions`` are what an admin gives a plain user beyond the
+defaults (say MetadataWrite, to edit titles, covers and the server's
+categories); the user's API keys may then carry them too.
+"""
 from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ...auth import require
+from ...auth.permissions import GRANTABLE, PERMISSIONS
 from ...auth.users import create_user, delete_user, update_user
 from ...errors import NotFound
 from ...extensions import db
@@ -18,6 +24,20 @@ from .auth import (
 
 blp = Blueprint("v1_users", __name__, url_prefix="/api/v1", description="User accounts (admin)")
 
+GRANTS_DESCRIPTION = ("permissions beyond a plain user's defaults; any of: "
+                      + ", ".join(p for p in PERMISSIONS if p in GRANTABLE))
+
+
+def _grants_field(**kwargs) -> fields.List:
+    return fields.List(fields.String(validate=validate.Length(max=64)),
+                       validate=validate.Length(max=len(PERMISSIONS) * 2),
+                       metadata={"description": GRANTS_DESCRIPTION}, **kwargs)
+
+
+class AccountSchema(UserSchema):
+    granted_permissions = fields.Function(lambda user: list(user.granted_permissions or []),
+                                          metadata={"description": GRANTS_DESCRIPTION})
+
 
 class UserCreateSchema(Schema):
     username = username_field(required=True)
@@ -27,6 +47,7 @@ class UserCreateSchema(Schema):
     is_active = fields.Boolean(load_default=True)
     library_ids = fields.List(id_field(strict=True), load_default=None, allow_none=True,
                               metadata={"description": "libraries this user sees; null = all"})
+    granted_permissions = _grants_field(load_default=list)
 
 
 class UserUpdateSchema(Schema):
@@ -38,10 +59,11 @@ class UserUpdateSchema(Schema):
     is_admin = fields.Boolean()
     is_active = fields.Boolean(metadata={"description": "false revokes the user's sessions"})
     library_ids = fields.List(id_field(strict=True), allow_none=True)
+    granted_permissions = _grants_field()
 
 
 class UserListSchema(Schema):
-    items = fields.List(fields.Nested(UserSchema))
+    items = fields.List(fields.Nested(AccountSchema))
     total = fields.Integer()
     page = fields.Integer()
     page_size = fields.Integer()
@@ -69,7 +91,7 @@ class Users(MethodView):
     @require("UsersWrite")
     @blp.doc(security=AUTHENTICATED)
     @blp.arguments(UserCreateSchema)
-    @blp.response(201, UserSchema)
+    @blp.response(201, AccountSchema)
     @blp.alt_response(409, description="The username is taken")
     def post(self, data):
         """Create a user (needs UsersWrite). The password is never returned."""
@@ -80,7 +102,7 @@ class Users(MethodView):
 class UserItem(MethodView):
     @require("UsersRead")
     @blp.doc(security=AUTHENTICATED)
-    @blp.response(200, UserSchema)
+    @blp.response(200, AccountSchema)
     def get(self, user_id):
         """One user (needs UsersRead)."""
         return get_user(user_id)
@@ -88,7 +110,7 @@ class UserItem(MethodView):
     @require("UsersWrite")
     @blp.doc(security=AUTHENTICATED)
     @blp.arguments(UserUpdateSchema)
-    @blp.response(200, UserSchema)
+    @blp.response(200, AccountSchema)
     @blp.alt_response(409, description="Taken username, or the last active admin "
                                        "would be demoted or deactivated")
     def put(self, data, user_id):

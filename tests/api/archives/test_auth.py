@@ -77,6 +77,39 @@ def test_a_key_without_the_permission_is_refused_with_lanraragis_body(client, ca
     assert client.get(f"/api/archives/{captain.arcid}/metadata", headers=lrr_reader).status_code == 200
 
 
+def test_a_plain_user_cannot_change_what_every_user_sees(client, captain, lrr_reader, lrr_admin):
+    """Retitling, re-covering and flagging an archive "new" are LANraragi 🔑
+    edits of shared metadata: a plain user's default key gets LANraragi's 403
+    body and nothing changes; the admin's key does them."""
+    from comicsrv.extensions import db
+
+    edits = ((f"/api/archives/{captain.arcid}/metadata?title=Defaced", "update_metadata"),
+             (f"/api/archives/{captain.arcid}/thumbnail?page=2", "update_thumbnail"),
+             (f"/api/archives/{captain.arcid}/isnew", "add_new"))
+    client.delete(f"/api/archives/{captain.arcid}/isnew", headers=lrr_reader)
+    for url, operation in edits:
+        response = client.put(url, headers=lrr_reader)
+        assert response.status_code == 403, url
+        assert response.json == {"operation": operation,
+                                 "error": "This API key lacks the MetadataWrite permission.",
+                                 "success": 0, "successMessage": ""}
+    db.session.expire_all()
+    assert (captain.title, captain.cover_page, captain.is_new) == (
+        "The Beginning; The End", 0, False)
+    for url, operation in edits:
+        response = client.put(url, headers=lrr_admin)
+        assert response.status_code == 200 and response.json["success"] == 1, url
+    db.session.expire_all()
+    assert (captain.title, captain.cover_page, captain.is_new) == ("Defaced", 1, True)
+
+
+def test_metadata_write_granted_by_an_admin_opens_the_edits(client, captain):
+    user = UserFactory(granted_permissions=["MetadataWrite"])
+    headers = bearer(api_key_for(user, [*sorted(USER_PERMISSIONS), "MetadataWrite"]))
+    response = client.put(f"/api/archives/{captain.arcid}/metadata?title=Fixed", headers=headers)
+    assert response.status_code == 200 and response.json["success"] == 1
+
+
 def test_a_key_limited_to_other_libraries_does_not_see_the_archive(client, captain):
     user = UserFactory(library_ids=[captain.library_id + 1000])
     headers = bearer(api_key_for(user, sorted(USER_PERMISSIONS)))

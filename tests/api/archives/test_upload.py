@@ -150,3 +150,24 @@ def test_without_any_library_upload_is_refused(client, app, lrr_admin):
     response = upload(client, lrr_admin, NEW_COMIC.read_bytes())
     assert response.status_code == 400
     assert response.json["error"] == "There is no library to upload into: add one first."
+
+
+def test_an_uploader_files_into_their_own_categories_not_the_servers(client, scanned_library):
+    """Uploading needs LibrariesWrite; filing the upload into a category needs
+    the right to change that category (the server's: MetadataWrite)."""
+    from comicsrv.auth.permissions import USER_PERMISSIONS
+    from tests.factories import UserFactory, api_key_for
+
+    from .conftest import bearer
+
+    uploader = UserFactory(granted_permissions=["LibrariesWrite"])
+    headers = bearer(api_key_for(uploader, [*sorted(USER_PERMISSIONS), "LibrariesWrite"]))
+    server_category = CategoryFactory()
+    response = upload(client, headers, NEW_COMIC.read_bytes(), category_id=server_category.id)
+    assert response.status_code == 403 and response.json["operation"] == "upload"
+    assert not os.path.exists(os.path.join(scanned_library.path, "Uploads", "My Upload.cbz"))
+    own = CategoryFactory(owner_id=uploader.id)
+    response = upload(client, headers, NEW_COMIC.read_bytes(), category_id=own.id)
+    assert response.status_code == 200
+    book = db.session.execute(select(Book).where(Book.arcid == response.json["id"])).scalar_one()
+    assert db.session.get(CategoryBook, (own.id, book.id)) is not None

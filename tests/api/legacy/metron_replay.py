@@ -64,7 +64,9 @@ def headers(admin):
 
 @pytest.fixture
 def read_headers(admin):
-    return {"X-Api-Key": api_key_for(admin, ["SeriesRead"])}
+    """A second admin key for the reads. The watchlist is the admin's *arr
+    state: a key without SystemAdmin (SeriesRead is every user's) gets 403."""
+    return {"X-Api-Key": api_key_for(admin, ["SystemAdmin"])}
 
 
 def add_inhumans(client, headers) -> dict:

@@ -59,3 +59,21 @@ def test_comic_issues_in_number_order(client, headers, read_headers):
 def test_bad_paging_is_a_400_in_the_envelope(client, read_headers):
     response = client.get("/api/wanted", query_string={"limit": 0}, headers=read_headers)
     assert response.status_code in (400, 422) and response.json["success"] is False
+
+
+def test_a_plain_users_key_cannot_read_the_admins_watchlist(client, headers, reader):
+    """SeriesRead lets a user browse the library's series; the *arr watchlist,
+    wanted issues and story arcs are the admin's and span every library."""
+    from comicsrv.auth.permissions import USER_PERMISSIONS
+    from tests.factories import api_key_for
+
+    add_inhumans(client, headers)
+    plain = {"X-Api-Key": api_key_for(reader, sorted(USER_PERMISSIONS))}
+    for path in ("/api/wanted", "/api/watchlist", "/api/comics", "/api/comic/1",
+                 "/api/comic/1/issues", "/api/series", "/api/series/1", "/api/storyarcs"):
+        response = client.get(path, headers=plain)
+        assert response.status_code == 403, path
+        assert response.json == {"success": False, "error": {
+            "code": 403, "message": "This needs the SystemAdmin permission"}}
+        assert client.get(path, query_string={"apikey": headers["X-Api-Key"]}).status_code in (
+            200, 404), path

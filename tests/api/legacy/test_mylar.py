@@ -83,8 +83,16 @@ def test_prowlarrs_five_requests_add_change_list_and_delete_an_indexer_the_searc
                    enabled="false", categories="7030,7000", altername="Renamed (Prowlarr)")
     assert changed.json["success"] is True
     torznabs = call(client, key, "listProviders").json["data"]["torznabs"]
+    # The stored key never comes back: masked, as Sonarr v4 shows its indexers' keys.
     assert torznabs == [{"id": row.id, "name": "Renamed (Prowlarr)", "host": prowlarr_host,
-                         "apikey": "new-key", "categories": "7030,7000", "enabled": False}]
+                         "apikey": "********", "categories": "7030,7000", "enabled": False}]
+    db.session.expire_all()
+    assert db.session.get(IndexerConfig, row.id).settings["api_key"] == "new-key"
+    # Sent back masked (a client saving what it listed), the stored key stays.
+    call(client, key, "changeProvider", name="Renamed (Prowlarr)", providertype="torznab",
+         host=prowlarr_host, prov_apikey="********", enabled="false", categories="7030,7000")
+    db.session.expire_all()
+    assert db.session.get(IndexerConfig, row.id).settings["api_key"] == "new-key"
 
     # 4. delProvider by name and type.
     deleted = call(client, key, "delProvider", name="Renamed (Prowlarr)", providertype="torznab")

@@ -50,9 +50,18 @@ def test_filter_by_kind_and_page(client, admin_headers, groups):
     assert client.get(URL, query_string={"kind": "size"}, headers=admin_headers).status_code == 400
 
 
+def test_a_plain_user_may_not_list_duplicates(client, reader_headers, groups):
+    """The list is a library-keeping tool with every copy's path: a plain
+    user's default permissions do not reach it."""
+    response = client.get(URL, headers=reader_headers)
+    assert response.status_code == 403 and response.json["error"] == "forbidden"
+    assert "LibrariesWrite" in response.json["message"]
+
+
 def test_a_user_sees_only_books_of_their_libraries(client, groups):
-    user = UserFactory(library_ids=[groups["lib_b"].id])
-    headers = {"X-API-Key": api_key_for(user, ["BooksRead"])}
+    # A librarian of their own libraries: granted LibrariesWrite by an admin.
+    user = UserFactory(library_ids=[groups["lib_b"].id], granted_permissions=["LibrariesWrite"])
+    headers = {"X-API-Key": api_key_for(user, ["LibrariesWrite"])}
     # Only one book of each group is in library B: nothing to show.
     assert client.get(URL, headers=headers).json["items"] == []
 

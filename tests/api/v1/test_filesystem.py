@@ -115,15 +115,17 @@ def test_without_a_path_and_drives_list_the_roots(client, admin_headers, tree):
 
 
 def test_automatic_roots_without_the_setting(app, tmp_path):
+    """Nothing set: the existing libraries' folders (and the Docker image's
+    /comics and /downloads where they exist), never the server user's home,
+    the data directory's parent or a library's parent."""
     LibraryFactory(path="/nonexistent-comicsrv/comics")
-    LibraryFactory(path=str(tmp_path / "libraries" / "manga"))  # inside the data dir's parent
-    home = os.path.realpath(os.path.expanduser("~"))
-    expected = {"/nonexistent-comicsrv", os.path.realpath(tmp_path), home}
-    # A root inside another is redundant and left out.
-    expected = {r for r in expected
-                if not any(o != r and os.path.commonpath([o, r]) == o for o in expected)}
+    LibraryFactory(path=str(tmp_path / "libraries" / "manga"))
+    docker = {os.path.realpath(r) for r in ("/comics", "/downloads") if os.path.isdir(r)}
+    expected = {"/nonexistent-comicsrv/comics", os.path.realpath(tmp_path / "libraries" / "manga"),
+                *docker}
     assert browse_roots() == sorted(expected)
-    assert app.config["DATA_DIR"] == str(tmp_path / "data0")
+    home = os.path.realpath(os.path.expanduser("~"))
+    assert home not in browse_roots() and os.path.realpath(tmp_path) not in browse_roots()
 
 
 def test_missing_roots_are_not_offered_as_drives(client, admin_headers, tree, tmp_path):

@@ -1,11 +1,15 @@
-"""``/api/v1/libraries``: list, create, read, update, delete, thumbnail."""
+"""``/api/v1/libraries``: list, create, read, update, delete, thumbnail; folders
+fenced to the library roots."""
 import io
+import os
 
 import pytest
 from PIL import Image
 
 from comicsrv.extensions import db
+from comicsrv.library.libraries import create_library, library_roots
 from comicsrv.library.scanner import SCAN_JOB
+from comicsrv.settings_store import set_setting
 from comicsrv.models import Book, Library, Series
 from tests.factories import (
     AdminFactory, BookFactory, JobFactory, LibraryFactory, SeriesFactory, UserFactory, api_key_for,
@@ -14,6 +18,13 @@ from tests.factories import (
 LIBRARY_FIELDS = {"id", "name", "path", "enabled", "scan_cron", "scan_on_start",
                   "default_scan_mode", "scanning_config", "book_count", "series_count",
                   "last_scan_at", "created_at", "updated_at"}
+
+
+@pytest.fixture(autouse=True)
+def roots(app, tmp_path):
+    """The test's folder is the one library root (``filesystem.allowed_roots``)."""
+    set_setting("filesystem.allowed_roots", [str(tmp_path)], None)
+    return tmp_path
 
 
 @pytest.fixture
@@ -244,3 +255,70 @@ def test_thumbnail_of_a_library_without_books(client, admin_headers):
     library = LibraryFactory()
     response = client.get(f"/api/v1/libraries/{library.id}/thumbnail", headers=admin_headers)
     assert response.status_code == 404 and response.json["error"] == "cover_unavailable"
+
+
+# -- library roots ----------------------------------------------------------------
+
+@pytest.fixture
+def outside(tmp_path_factory):
+    """A readable folder outside the roots (a sibling of the test's folder)."""
+    folder = tmp_path_factory.mktemp("outside")
+    (folder / "comics").mkdir()
+    return folder
+
+
+def test_a_folder_outside_the_roots_cannot_become_a_library(client, admin_headers, roots, outside):
+    """The roots fence library paths as they fence browsing, judged after
+    symlinks and ``..``: /etc, a sibling folder, a way out through ``..`` or a
+    symlink inside the roots are all 403 path_not_allowed, and nothing is stored."""
+    (roots / "escape").symlink_to(outside)
+    for path in ("/etc", str(outside / "comics"), f"{roots}/../{outside.name}",
+                 str(roots / "escape"), str(roots / "escape" / "comics")):
+        response = client.post("/api/v1/libraries", headers=admin_headers,
+                               json={"name": "Sneaky", "path": path})
+        assert response.status_code == 403, path
+        assert response.json["error"] == "path_not_allowed"
+        assert "filesystem.allowed_roots" in response.json["message"]
+    assert db.session.execute(db.select(db.func.count(Library.id))).scalar() == 0
+    (roots / "comics").mkdir()
+    inside = client.post("/api/v1/libraries", headers=admin_headers,
+                         json={"name": "Fine", "path": str(roots / "comics")})
+    assert inside.status_code == 201
+
+
+def test_a_library_cannot_be_moved_outside_the_roots(client, admin_headers, roots, outside):
+    (roots / "a").mkdir()
+    library_id = client.post("/api/v1/libraries", headers=admin_headers,
+                             json={"name": "A", "path": str(roots / "a")}).json["id"]
+    response = client.put(f"/api/v1/libraries/{library_id}", headers=admin_headers,
+                          json={"path": "/etc", "name": "Moved"})
+    assert response.status_code == 403 and response.json["error"] == "path_not_allowed"
+    db.session.expire_all()
+    library = db.session.get(Library, library_id)
+    assert (library.name, library.path) == ("A", str((roots / "a").resolve()))
+
+
+def test_default_roots_are_the_docker_volumes_and_the_libraries_never_home(app, client,
+                                                                          admin_headers, roots):
+    """With ``filesystem.allowed_roots`` empty nothing but /comics, /downloads
+    (where they exist) and the existing libraries' folders is offered: not the
+    server user's home, not the data directory's parent."""
+    set_setting("filesystem.allowed_roots", [], None)
+    (roots / "existing").mkdir()
+    existing = LibraryFactory(path=str(roots / "existing"))
+    docker = [r for r in ("/comics", "/downloads") if os.path.isdir(r)]
+    assert library_roots() == sorted({*map(os.path.realpath, docker),
+                                      os.path.realpath(existing.path)})
+    home = os.path.realpath(os.path.expanduser("~"))
+    assert home not in library_roots() and "/" not in library_roots()
+    (roots / "new").mkdir()
+    response = client.post("/api/v1/libraries", headers=admin_headers,
+                           json={"name": "New", "path": str(roots / "new")})
+    assert response.status_code == 403 and response.json["error"] == "path_not_allowed"
+
+
+def test_the_cli_path_is_not_fenced(app, outside):
+    """``comicsrv library add`` (create_library without within_roots) is the
+    machine's admin adding a folder on purpose."""
+    library = create_library("Outside", str(outside / "comics"))
+    assert library.path == str((outside / "comics").resolve())

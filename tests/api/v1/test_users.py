@@ -1,4 +1,6 @@
 """``/api/v1/users``: admin-only account management."""
+import base64
+
 import pytest
 
 from comicsrv.auth.permissions import USER_PERMISSIONS
@@ -7,7 +9,7 @@ from comicsrv.models import ApiKey, User
 from tests.factories import PASSWORD, AdminFactory, LibraryFactory, UserFactory, api_key_for
 
 USER_FIELDS = {"id", "username", "email", "is_admin", "is_active", "library_ids", "created_at",
-               "last_login_at"}
+               "last_login_at", "granted_permissions"}
 
 
 def test_list_users_in_the_envelope(client, admin, admin_headers):
@@ -66,6 +68,10 @@ def test_create_user_never_returns_or_stores_the_password(client, admin_headers)
     ({"username": "x", "password": "long enough", "library_ids": ["1"]}, 400),
     ({"username": "x", "password": "long enough", "library_ids": [2**40]}, 400),
     ({"username": "x", "password": "long enough", "role": "god"}, 400),
+    ({"username": "x", "password": "long enough", "granted_permissions": ["Fly"]}, 400),
+    ({"username": "x", "password": "long enough", "granted_permissions": ["SystemAdmin"]}, 400),
+    ({"username": "x", "password": "long enough", "granted_permissions": ["UsersWrite"]}, 400),
+    ({"username": "x", "password": "long enough", "granted_permissions": "MetadataWrite"}, 400),
     ({"username": "admin", "password": "long enough"}, 409),
 ])
 def test_create_user_rejects_bad_input(client, admin_headers, payload, status):
@@ -149,3 +155,41 @@ def test_delete_user_takes_their_keys(client, admin_headers, reader, reader_head
 def test_a_plain_users_key_cannot_reach_users_even_if_the_row_says_so(client):
     key = api_key_for(UserFactory(), ["UsersRead", *sorted(USER_PERMISSIONS)])
     assert client.get("/api/v1/users", headers={"X-API-Key": key}).status_code == 403
+
+
+def test_an_admin_grants_a_user_more_than_the_defaults_and_takes_it_back(client, admin_headers,
+                                                                        reader):
+    """MetadataWrite is no plain user's by default; granted, the user and a key
+    of theirs that names it hold it; revoked, the key keeps the name but not
+    the power (keys are capped by their owner at use time)."""
+    me = "/api/v1/auth/me"
+    key_headers = {"X-API-Key": api_key_for(reader, ["BooksRead", "MetadataWrite"])}
+    assert "MetadataWrite" not in client.get(me, headers=key_headers).json["permissions"]
+    response = client.put(f"/api/v1/users/{reader.id}", headers=admin_headers,
+                          json={"granted_permissions": ["MetadataWrite", "BooksRead"]})
+    assert response.status_code == 200
+    # Canonical order; a default named again is harmless.
+    assert response.json["granted_permissions"] == ["BooksRead", "MetadataWrite"]
+    assert client.get(me, headers=key_headers).json["permissions"] == [
+        "BooksRead", "MetadataWrite"]
+    basic = {"Authorization": "Basic " + base64.b64encode(
+        f"reader:{PASSWORD}".encode()).decode()}
+    assert "MetadataWrite" in client.get(me, headers=basic).json["permissions"]
+    # The user may now put it on a key of their own.
+    created = client.post("/api/v1/api-keys", headers=basic,
+                          json={"name": "tagger", "permissions": ["MetadataWrite"]})
+    assert created.status_code == 201, created.json
+
+    client.put(f"/api/v1/users/{reader.id}", headers=admin_headers,
+               json={"granted_permissions": []})
+    assert "MetadataWrite" not in client.get(me, headers=key_headers).json["permissions"]
+    assert "MetadataWrite" not in client.get(me, headers=basic).json["permissions"]
+
+
+def test_grants_are_refused_for_what_only_an_admin_may_hold(client, admin_headers, reader):
+    for refused in (["SystemAdmin"], ["UsersRead"], ["Nope"]):
+        response = client.put(f"/api/v1/users/{reader.id}", headers=admin_headers,
+                              json={"granted_permissions": refused})
+        assert response.status_code == 400, refused
+    db.session.expire_all()
+    assert db.session.get(User, reader.id).granted_permissions in (None, [])
