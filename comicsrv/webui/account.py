@@ -10,17 +10,15 @@ from urllib.parse import urlsplit
 
 from flask import Response, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import TooManyRequests
 
 from .. import settings_store
-from ..auth.principal import user_for_password
-from ..auth.throttle import login_throttle
+from ..auth.login import password_login
 from ..auth.users import create_first_admin, need_setup
 from ..auth.web_session import end_session, start_session
-from ..errors import BadRequest, DomainError, Forbidden, Unauthorized
+from ..errors import BadRequest, DomainError, Forbidden, TooManyRequests, Unauthorized
 from ..extensions import db
 from ..library.libraries import create_library
-from ..models import Library, User
+from ..models import Library
 from . import blp
 from .libraries import start_scan
 from .shell import login_required, principal, safe_next, setup_done
@@ -42,28 +40,6 @@ def _same_origin() -> None:
         raise Forbidden("This form was sent from another site and was refused.")
     if request.headers.get("Sec-Fetch-Site") not in (None, "same-origin", "none"):
         raise Forbidden("This form was sent from another site and was refused.")
-
-
-def _password_login(username: str, password: str) -> User:
-    """The user these credentials name, counted by the login throttle.
-
-    The same steps as ``/api/v1/auth/login``; kept in this one function so
-    it becomes ``comicsrv.auth.login.password_login`` when that lands.
-    """
-    throttle = login_throttle()
-    keys = throttle.keys(username, request.remote_addr)
-    wait = throttle.begin(keys)
-    if wait:
-        raise TooManyRequests(f"Too many failed sign-ins. Try again in {wait} seconds.",
-                              retry_after=wait)
-    user = None
-    try:
-        user = user_for_password(username, password)
-    finally:
-        throttle.end(keys, failed=user is None)
-    if user is None:
-        raise Unauthorized("Wrong username or password.")
-    return user
 
 
 def _credentials() -> tuple[str, str]:
@@ -89,9 +65,9 @@ def login():
     username = request.form.get("username", "")
     try:
         _same_origin()
-        user = _password_login(*_credentials())
+        user = password_login(*_credentials())
     except TooManyRequests as exc:
-        response = _login_failed(429, exc.description, username, target)
+        response = _login_failed(429, exc.message, username, target)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except DomainError as exc:

@@ -1,7 +1,7 @@
 """users hold permissions an admin granted them; categories may belong to a user
 
 Revision ID: b7e2
-Revises: 0006
+Revises: ath1
 Create Date: 2026-12-05 09:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'b7e2'
-down_revision = '0006'
+down_revision = 'ath1'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 address, shared by every process of a deployment
 
 Revision ID: ath1
-Revises: 0006
+Revises: 1205cbz1
 Create Date: 2026-12-05 09:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'ath1'
-down_revision = '0006'
+down_revision = '1205cbz1'
 branch_labels = None
 depends_on = None
 
