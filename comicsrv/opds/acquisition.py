@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Response, request, send_file
+from flask import Response, request, send_file
 from flask.views import MethodView
+from flask_smorest import Blueprint
 
 from ..auth import current_principal, require
 from ..errors import NotFound

@@ -6,8 +6,9 @@ The root (``/opds/v1.2/catalog``, also answered at ``/opds/v1.2`` and
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 from flask.views import MethodView
+from flask_smorest import Blueprint
 
 from ..auth import require
 from ..errors import NotFound

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response, current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
+from flask_smorest import Blueprint
 
 from ..auth import current_principal, require
 from ..errors import BadRequest, NotFound
