@@ -53,6 +53,12 @@ def readable_books(user: User | None):
             .where(visible_books(user), Book.state == "ok"))
 
 
+def readable_ids(user: User | None, *where: ColumnElement[bool]):
+    """SELECT the ids of the caller's readable books matching ``where``: what
+    a feed counts, without the publisher join (an index-only count)."""
+    return select(Book.id).where(visible_books(user), Book.state == "ok", *where)
+
+
 def book_order(sort: str) -> list:
     """ORDER BY of a book sort, each served by an index (ix_books_*_sort,
     ix_books_created_at), ending with the id so pages never overlap."""
@@ -144,21 +150,17 @@ def on_deck(user: User, at: Paging) -> BookPage:
 
 
 def recently_added(user: User, at: Paging, read: str = "all") -> BookPage:
-    query = readable_books(user)
-    if (clause := read_filter(read, user.id)) is not None:
-        query = query.where(clause)
-    return book_page(query, book_order("added"), at, user.id,
-                     count_query=query.with_only_columns(Book.id))
+    clauses = [c for c in (read_filter(read, user.id),) if c is not None]
+    return book_page(readable_books(user).where(*clauses), book_order("added"), at, user.id,
+                     count_query=readable_ids(user, *clauses))
 
 
 def books_where(user: User, where: ColumnElement[bool], at: Paging, *, sort: str,
                 read: str = "all") -> BookPage:
     """Books matching ``where`` (a series, an arc, a folder...), sorted and filtered."""
-    query = readable_books(user).where(where)
-    if (clause := read_filter(read, user.id)) is not None:
-        query = query.where(clause)
-    return book_page(query, book_order(sort), at, user.id,
-                     count_query=query.with_only_columns(Book.id))
+    clauses = [c for c in (where, read_filter(read, user.id)) if c is not None]
+    return book_page(readable_books(user).where(*clauses), book_order(sort), at, user.id,
+                     count_query=readable_ids(user, *clauses))
 
 
 def arc_order() -> list:
@@ -169,20 +171,18 @@ def arc_order() -> list:
 
 
 def arc_books(user: User, tag_id: int, at: Paging, read: str = "all") -> BookPage:
-    query = readable_books(user).where(
-        Book.id.in_(select(BookTag.book_id).where(BookTag.tag_id == tag_id)))
-    if (clause := read_filter(read, user.id)) is not None:
-        query = query.where(clause)
-    return book_page(query, arc_order(), at, user.id,
-                     count_query=query.with_only_columns(Book.id))
+    clauses = [c for c in (Book.id.in_(select(BookTag.book_id).where(BookTag.tag_id == tag_id)),
+                           read_filter(read, user.id)) if c is not None]
+    return book_page(readable_books(user).where(*clauses), arc_order(), at, user.id,
+                     count_query=readable_ids(user, *clauses))
 
 
 def search(user: User, text: str, at: Paging) -> BookPage:
     """Full-text search (``comicsrv.library.search``): series-name hits first."""
     found = search_books(text)
-    query = readable_books(user).where(found.where)
-    return book_page(query, [found.rank.desc(), *book_order("title")], at, user.id,
-                     count_query=query.with_only_columns(Book.id))
+    return book_page(readable_books(user).where(found.where),
+                     [found.rank.desc(), *book_order("title")], at, user.id,
+                     count_query=readable_ids(user, found.where))
 
 
 def _favorite_books(user: User) -> ColumnElement[bool]:
