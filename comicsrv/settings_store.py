@@ -155,6 +155,9 @@ SETTINGS: dict[str, Option] = _table(
     Option("library.recent_days", INTEGER, 30,
            "How many days after it was first indexed a book counts as recently added.",
            minimum=1, maximum=3650),
+    Option("opds.enabled", BOOLEAN, True,
+           "Serve the OPDS catalogues (/opds/v1.2 with page streaming, /opds/v2.0) to "
+           "reader apps such as Panels, Chunky, KyBook, Moon+ Reader and Thorium."),
     Option("scanner.scan_on_start", BOOLEAN, True,
            "Scan the libraries that allow it when the server starts."),
     Option("covers.size", INTEGER, 400,

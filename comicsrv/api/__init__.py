@@ -37,6 +37,9 @@ def register_api(app: Flask) -> Api:
     from . import legacy  # Comicarr's /api and Mylar's cmd API
 
     legacy.register(api, app)
+    from .. import opds  # OPDS 1.2 + page streaming, OPDS 2 + Readium progression
+
+    opds.register(api, app)
     install_error_handlers(app)
     install_permission_guard(app)
     return api

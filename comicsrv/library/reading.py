@@ -7,6 +7,7 @@ saved through one surface is the page the others report.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -21,6 +22,14 @@ class ProgressUpdate:
     total_pages: int | None = None
     time_spent: int | None = None
     completed: bool | None = None
+    # Who saved it (the Readium progression API's device); every save
+    # replaces it, so a position saved by a surface that names no device
+    # does not go on claiming the last one that did.
+    device_id: str | None = None
+    device_name: str | None = None
+    # When the reader got there, if it says (Readium's ``modified``); never
+    # later than now. Default: now.
+    at: datetime | None = None
 
 
 def get_progress(user_id: int, book_id: int) -> ReadingProgress | None:
@@ -45,13 +54,15 @@ def save_progress(user_id: int, book: Book, update: ProgressUpdate) -> ReadingPr
     was_completed = bool(progress.completed)
     progress.page = update.page
     progress.total_pages = total
+    progress.device_id, progress.device_name = update.device_id, update.device_name
     if update.time_spent:
         progress.time_spent = (progress.time_spent or 0) + max(0, int(update.time_spent))
     if update.completed is not None:
         progress.completed = update.completed
     elif total and update.page >= total:
         progress.completed = True
-    progress.updated_at = utcnow()
+    now = utcnow()
+    progress.updated_at = min(update.at, now) if update.at is not None else now
     if progress.completed and not was_completed:
         db.session.add(ReadHistory(user_id=user_id, book_id=book.id, read_at=utcnow(),
                                    page_count=total or 0, time_spent=progress.time_spent or 0))

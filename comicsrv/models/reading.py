@@ -31,6 +31,10 @@ class ReadingProgress(db.Model):
     total_pages: Mapped[int | None] = mapped_column(Integer)
     completed: Mapped[bool] = mapped_column(Boolean, default=False)
     time_spent: Mapped[int] = mapped_column(Integer, default=0)
+    # The reader that saved this position, as the Readium progression API
+    # names it (Thorium, Readest); None when the surface does not say.
+    device_id: Mapped[str | None] = mapped_column(String(200))
+    device_name: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
