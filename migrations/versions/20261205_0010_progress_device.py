@@ -1,7 +1,7 @@
 """reading progress remembers the device that saved it (Readium progression API)
 
 Revision ID: op01
-Revises: 0006
+Revises: b7e2
 Create Date: 2026-12-05 09:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'op01'
-down_revision = '0006'
+down_revision = 'b7e2'
 branch_labels = None
 depends_on = None
 
