@@ -70,6 +70,11 @@ DEFAULTS: dict[str, Any] = {
     "RENDER_CACHE_MB": 1024,
     # Cache directories default to sub-folders of the data directory.
     "CACHE_DIR": None,
+    # Folders libraries may be added from through the APIs and the web UI
+    # (comma-separated), while the admin setting filesystem.allowed_roots is
+    # empty. Set by whoever runs the server, never through the web; empty:
+    # the Docker volumes /comics and /downloads where they exist.
+    "LIBRARY_ROOTS": "",
 }
 
 

@@ -41,15 +41,17 @@ def library_roots() -> list[str]:
     """The folders libraries may be added from (and an admin may browse),
     resolved, none inside another.
 
-    ``filesystem.allowed_roots`` when set. Otherwise the Docker image's
-    ``/comics`` and ``/downloads`` where they exist, and the folder of every
-    existing library (to browse and re-point inside it). Never the server
+    ``filesystem.allowed_roots`` when set. Otherwise the ``LIBRARY_ROOTS``
+    the server was started with, else the Docker image's ``/comics`` and
+    ``/downloads`` where they exist; and the folder of every existing library (to browse and re-point inside it). Never the server
     user's home or ``/`` by default: on a plain install the admin names the
     roots (or adds a library with the CLI).
     """
     roots = get_setting("filesystem.allowed_roots")
     if not roots:
-        roots = [root for root in DEFAULT_ROOTS if os.path.isdir(root)]
+        configured = [r.strip() for r in current_app.config.get("LIBRARY_ROOTS", "").split(",")
+                      if r.strip()]
+        roots = configured or [root for root in DEFAULT_ROOTS if os.path.isdir(root)]
         roots += db.session.execute(db.select(Library.path)).scalars()
     resolved = sorted({os.path.realpath(root) for root in roots})
     return [r for r in resolved if not any(o != r and within(r, [o]) for o in resolved)]

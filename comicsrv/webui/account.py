@@ -12,12 +12,14 @@ from flask import Response, current_app, redirect, render_template, request, url
 from sqlalchemy import select
 
 from .. import settings_store
+from ..auth.decorators import NEVER, Access
 from ..auth.login import password_login
+from ..auth.permissions import ADMIN
 from ..auth.users import create_first_admin, need_setup
 from ..auth.web_session import end_session, start_session
 from ..errors import BadRequest, DomainError, Forbidden, TooManyRequests, Unauthorized
 from ..extensions import db
-from ..library.libraries import create_library
+from ..library.libraries import create_library, library_roots
 from ..models import Library
 from . import blp
 from .libraries import start_scan
@@ -67,9 +69,12 @@ def login():
         _same_origin()
         user = password_login(*_credentials())
     except TooManyRequests as exc:
-        response = _login_failed(429, exc.message, username, target)
+        response = _login_failed(429, f"Too many failed sign-ins. Try again in "
+                                      f"{exc.retry_after} seconds.", username, target)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    except Unauthorized:
+        return _login_failed(401, "Wrong username or password.", username, target)
     except DomainError as exc:
         return _login_failed(exc.status, exc.message, username, target)
     return start_session(redirect(target, 303), user)
@@ -111,8 +116,14 @@ def setup():
             and request.method == "GET":
         return redirect(url_for("web.libraries"))
     if request.method == "GET":
-        return render_template("web/setup_library.html", name="Comics", path="")
+        return render_template("web/setup_library.html", name="Comics", path="",
+                               roots=library_roots())
     return _add_first_library(who)
+
+
+# Once any user exists the page is an admin's (the view enforces it; before
+# that, anyone may create the first admin).
+setup.access = Access(ADMIN, NEVER)
 
 
 def _create_admin() -> Response:
@@ -138,7 +149,8 @@ def _add_first_library(who) -> Response:
     try:
         library = create_library(name, path)
     except DomainError as exc:
-        html = render_template("web/setup_library.html", error=exc.message, name=name, path=path)
+        html = render_template("web/setup_library.html", error=exc.message, name=name, path=path,
+                               roots=library_roots())
         return Response(html, exc.status, mimetype="text/html")
     start_scan(library, deep=False, user_id=who.user.id)
     return redirect(url_for("web.scan_page", library_id=library.id, first_run=1), 303)

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..auth import Principal, current_principal
 from ..auth.csrf import csrf_token
+from ..auth.decorators import NEVER, Access
 from ..auth.users import need_setup
 from ..errors import DomainError, Forbidden
 from ..settings_store import get_preference
@@ -125,6 +126,9 @@ def login_required(permission: str | None = None) -> Callable:
             return view(*args, **kwargs)
 
         wrapper.web_permission = permission
+        # The same declaration every API route carries, so the auth matrix
+        # reads it; the wrapper itself enforces it (a sign-in redirect, not 401).
+        wrapper.access = Access(permission, NEVER)
         return wrapper
 
     return decorate

@@ -33,12 +33,11 @@ from comicsrv.api.surfaces import surface_for_path
 from comicsrv.auth.decorators import ANONYMOUS_RULES, PUBLIC_READING, declared_access
 from comicsrv.auth.permissions import PERMISSIONS, USER_PERMISSIONS
 from comicsrv.extensions import db
-from comicsrv.models import User
+from comicsrv.models import LoginThrottleEntry, User
 from tests.factories import AdminFactory, SettingFactory, UserFactory, api_key_for
 
 # Anyone may call these, with or without credentials.
 PUBLIC = {
-    ("/", "GET"),  # the web UI's start page (server-wide counts, no names)
     ("/static/<path:filename>", "GET"),
     ("/ping", "GET"),  # Docker's HEALTHCHECK
     ("/docs", "GET"),
@@ -49,7 +48,12 @@ PUBLIC = {
     ("/api/v1/auth/login", "POST"),
     ("/api/v1/auth/register", "POST"),  # refuses unless the admin allows registration
     ("/api/auth/login", "POST"),
+    ("/login", "GET"),  # the web UI's sign-in page and form
+    ("/login", "POST"),
+    ("/opds/v2.0/auth", "GET"),  # OPDS 2's authentication document
 }
+# A web page refuses a caller without credentials with a redirect to sign-in.
+SIGN_IN = "sign-in redirect"
 PASS = "pass"  # anything but 401 and 403
 PASSWORD = "plain user's password"
 WRONG_KEY = "csrv_00000000_" + "x" * 43
@@ -150,7 +154,8 @@ def expected(access, caller: Caller, public_reading: bool) -> object:
 def _reset_login_throttle(app) -> None:
     """The matrix sends a wrong password hundreds of times on purpose; it tests
     who gets in, not the brute-force lock-out (``comicsrv.auth.throttle``)."""
-    app.extensions.pop("comicsrv.login_throttle", None)
+    db.session.execute(LoginThrottleEntry.__table__.delete())
+    db.session.commit()
 
 
 def _status(app, client, method: str, url: str, request: dict, outcome: object) -> int:
@@ -165,7 +170,14 @@ def _status(app, client, method: str, url: str, request: dict, outcome: object) 
     kwargs = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
     response = client.open(url, method=method, buffered=False, **request, **kwargs)
     status = response.status_code
-    if status in (401, 403):
+    if outcome == SIGN_IN:
+        signs_in = status in (302, 303) and "/login" in response.headers.get("Location", "")
+        response.close()
+        return SIGN_IN if signs_in else status
+    if status == 401 and _surface(app, url) == "opds":
+        # OPDS apps prompt for a password only on Basic's challenge.
+        assert response.headers.get("WWW-Authenticate", "").startswith("Basic"), url
+    elif status in (401, 403) and _surface(app, url) not in (None, "opds"):
         _check_envelope(app, url, status, response.get_json(silent=True))
     response.close()  # SSE streams would otherwise never end
     return status
@@ -190,6 +202,8 @@ def _run(app, client, request_for, caller: Caller, public_reading: bool) -> tupl
         access = None if (rule.rule, method) in PUBLIC else declared_access(
             app, rule.endpoint, method)
         outcome = expected(access, caller, public_reading)
+        if outcome == 401 and _surface(app, url) is None:
+            outcome = SIGN_IN
         if caller.name == "wrong basic":
             _reset_login_throttle(app)
         status = _status(app, client, method, url, request_for(caller, _surface(app, url)),
@@ -216,7 +230,7 @@ def test_declarations_are_well_formed_and_the_public_list_is_real(app):
             assert access.permission is None or access.permission in PERMISSIONS, rule.rule
             assert access.anonymous in ANONYMOUS_RULES, rule.rule
     surfaces = {_surface(app, _url(rule.rule)) for rule, _ in _routes(app)}
-    assert surfaces == {"v1", "archives", "legacy", None}
+    assert surfaces == {"v1", "archives", "legacy", "opds", None}
 
 
 @pytest.mark.parametrize("caller", CALLERS, ids=[c.name for c in CALLERS])

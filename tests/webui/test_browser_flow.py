@@ -65,7 +65,9 @@ def _alts(page) -> list[str]:
 
 def test_first_run_scan_browse_and_read(live_server, make_app, library_folder,  # noqa: F811
                                         browser_context, screenshots):
-    server = live_server(SSE_KEEPALIVE_SECONDS=1)
+    # The folders the server's owner lets libraries come from (no home
+    # directory is offered by default).
+    server = live_server(SSE_KEEPALIVE_SECONDS=1, LIBRARY_ROOTS=str(library_folder.parent))
     page = browser_context(DESKTOP).new_page()
 
     # No admin yet: any page leads to set-up.

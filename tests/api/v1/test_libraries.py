@@ -317,6 +317,27 @@ def test_default_roots_are_the_docker_volumes_and_the_libraries_never_home(app, 
     assert response.status_code == 403 and response.json["error"] == "path_not_allowed"
 
 
+def test_the_roots_the_server_was_started_with_apply_while_the_setting_is_empty(
+        make_app, roots, outside):
+    """``LIBRARY_ROOTS`` (environment or config.yml, set by whoever runs the
+    server) is what a plain install offers; the admin setting overrides it."""
+    (roots / "comics").mkdir()
+    app = make_app(LIBRARY_ROOTS=f" {roots / 'comics'} ,")
+    with app.app_context():
+        set_setting("filesystem.allowed_roots", [], None)
+        admin_headers = {"X-API-Key": api_key_for(AdminFactory(username="boss"), ["SystemAdmin"])}
+        assert library_roots() == [os.path.realpath(roots / "comics")]
+        client = app.test_client()
+        inside = client.post("/api/v1/libraries", headers=admin_headers,
+                             json={"name": "In", "path": str(roots / "comics")})
+        assert inside.status_code == 201, inside.json
+        refused = client.post("/api/v1/libraries", headers=admin_headers,
+                              json={"name": "Out", "path": str(outside / "comics")})
+        assert refused.status_code == 403 and refused.json["error"] == "path_not_allowed"
+        set_setting("filesystem.allowed_roots", [str(outside)], None)
+        assert library_roots() == [os.path.realpath(outside)]
+
+
 def test_the_cli_path_is_not_fenced(app, outside):
     """``comicsrv library add`` (create_library without within_roots) is the
     machine's admin adding a folder on purpose."""
