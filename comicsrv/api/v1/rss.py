@@ -15,8 +15,8 @@ from marshmallow import Schema, fields, validate
 
 from ...auth import require
 from ...automation import feeds
-from ..pagination import PageArgs
-from .auth import MAX_ID, id_field, page_of, plain_text
+from ..pagination import PageArgs, page_of
+from .auth import MAX_ID, id_field, plain_text
 
 blp = Blueprint("v1_rss", __name__, url_prefix="/api/v1",
                 description="RSS feeds: subscribe, refresh, analyse, collect")
