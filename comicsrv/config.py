@@ -51,6 +51,11 @@ DEFAULTS: dict[str, Any] = {
     "SSE_KEEPALIVE_SECONDS": 15.0,
     # Cache directories default to sub-folders of the data directory.
     "CACHE_DIR": None,
+    # The largest request body (JSON, forms): bigger ones get 413 unread.
+    "MAX_REQUEST_BYTES": 2 * 1024 * 1024,
+    # The largest archive upload (LANraragi's PUT /api/archives/upload, streamed
+    # to disk); 0 for no limit.
+    "MAX_UPLOAD_BYTES": 4 * 1024 ** 3,
 }
 
 
