@@ -19,9 +19,10 @@ the edge, before any of it costs memory or reaches a view or the database.
   surrogates, is refused by each field's validator, with the error code
   its surface documents, e.g. CLU's ``invalid_path``.)
 - **Paths.** No NUL: it cannot name a row, a file or a route.
-- **Ids in paths.** ``<int:...>`` matches 1 to 19 ASCII digits up to
-  2**63-1, the range of a 64-bit primary key; anything longer or larger is
-  a 404 like any other unknown row, never an overflow in the driver.
+- **Ids in paths.** ``<int:...>`` matches 1 to 10 ASCII digits up to
+  2**31-1, the range of the primary keys (32-bit ``integer`` columns on
+  PostgreSQL); anything longer or larger is a 404 like any other unknown
+  row, never an overflow in the database.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from werkzeug.routing import IntegerConverter
 
 MAX_JSON_DEPTH = 32
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+MAX_ROW_ID = 2**31 - 1  # primary keys are 32-bit integer columns on PostgreSQL
 # An upload limit of 0 means none; werkzeug needs a number.
 UNLIMITED = 2**62
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -187,12 +189,12 @@ def _refuse_nul_in_path() -> None:
 
 
 class RowIdConverter(IntegerConverter):
-    """``<int:...>`` for row ids: ASCII digits, at most 2**63-1."""
+    """``<int:...>`` for row ids: ASCII digits, at most ``MAX_ROW_ID``."""
 
-    regex = r"[0-9]{1,19}"
+    regex = r"[0-9]{1,10}"
 
     def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
-                 max: int | None = INT64_MAX, signed: bool = False) -> None:
+                 max: int | None = MAX_ROW_ID, signed: bool = False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 

@@ -29,6 +29,7 @@ DEEP_OBJECT = '{"a":' * 100_000 + "1" + "}" * 100_000
 HUGE_INT = "7" * 5000
 NOT_UTF8 = b'{"username": "adm\xff\xfein", "password": "x"}'
 BEYOND_64_BITS = "99999999999999999999"  # 2**63 - 1 has 19 digits
+BEYOND_ROW_IDS = str(2**31)  # primary keys are 32-bit integer columns on PostgreSQL
 MiB = 1024 * 1024
 
 
@@ -167,8 +168,12 @@ def test_an_empty_body_without_a_type_is_still_fine(client, admin_headers):
     f"/api/v1/series/{BEYOND_64_BITS}",
     f"/api/v1/users/{BEYOND_64_BITS}",
     f"/api/v1/books/{'9' * 5000}",
+    f"/api/v1/books/{BEYOND_ROW_IDS}",
+    f"/api/v1/series/{BEYOND_ROW_IDS}/books",
+    f"/api/v1/tasks/{BEYOND_ROW_IDS}",
+    f"/api/v1/libraries/{BEYOND_ROW_IDS}",
 ])
-def test_v1_ids_beyond_64_bits_are_404(client, admin_headers, path):
+def test_v1_ids_beyond_the_row_id_range_are_404(client, admin_headers, path):
     v1_error(client.get(path, headers=admin_headers), 404, "not_found")
 
 
@@ -177,21 +182,38 @@ def test_v1_writes_to_ids_beyond_64_bits_are_404(client, admin_headers):
         v1_error(client.post(path, headers=admin_headers), 404, "not_found")
 
 
-def test_the_largest_64_bit_id_is_an_ordinary_404(client, admin_headers):
-    body = v1_error(client.get(f"/api/v1/books/{2**63 - 1}", headers=admin_headers), 404)
+def test_the_largest_row_id_is_an_ordinary_404(client, admin_headers):
+    body = v1_error(client.get(f"/api/v1/books/{2**31 - 1}", headers=admin_headers), 404)
     assert "book" in body["message"].lower()
 
 
-def test_legacy_and_archive_ids_beyond_64_bits_are_4xx(client, admin, admin_headers):
+@pytest.mark.parametrize("query", [f"library_id={BEYOND_ROW_IDS}", f"series_id={BEYOND_ROW_IDS}"])
+def test_v1_ids_in_query_strings_stop_at_the_row_id_range(client, admin_headers, query):
+    body = v1_error(client.get(f"/api/v1/books?{query}", headers=admin_headers), 400)
+    assert query.split("=")[0] in body["details"]["query"]
+    v1_error(client.get(f"/api/v1/series/in-progress?library_id={BEYOND_ROW_IDS}",
+                        headers=admin_headers), 400)
+
+
+def test_legacy_and_archive_ids_beyond_the_row_id_range_are_4xx(client, admin, admin_headers):
     legacy_error(client.get(f"/api/series/{BEYOND_64_BITS}", headers=admin_headers), 404)
     legacy_error(client.get(f"/api/series/{'9' * 5000}", headers=admin_headers), 404)
     legacy_error(client.post(f"/api/downloads/{BEYOND_64_BITS}/requeue", headers=admin_headers),
                  404)
     legacy_error(client.delete(f"/api/downloads/{BEYOND_64_BITS}", headers=admin_headers), 404)
+    legacy_error(client.delete(f"/api/downloads/{BEYOND_ROW_IDS}", headers=admin_headers), 404)
     headers = lrr_headers(api_key_for(admin, ["SystemAdmin"]))
     response = client.get(f"/api/minion/{BEYOND_64_BITS}", headers=headers)
     assert response.status_code == 400 and response.json["success"] == 0
     lrr_error(client.get(f"/api/archives/{'9' * 5000}/metadata", headers=headers), 400)
+
+
+@pytest.mark.parametrize("query", ["filter=a%00b", "category=%00", "sortby=date%00added"])
+def test_archive_search_text_with_nul_is_400(client, admin, query):
+    """PostgreSQL cannot compare text holding NUL: LANraragi's envelope, not a 500."""
+    headers = lrr_headers(api_key_for(admin, ["SystemAdmin"]))
+    errors = lrr_error(client.get(f"/api/search?{query}", headers=headers), 400)
+    assert errors[0]["path"] == "/" + query.split("=")[0]
 
 
 def test_a_nul_in_a_path_is_400(client, admin_headers):
@@ -261,6 +283,34 @@ def test_archive_search_paging_out_of_range_is_400_naming_the_field(client, admi
     headers = lrr_headers(api_key_for(admin, ["SystemAdmin"]))
     errors = lrr_error(client.get(f"/api/search?{query}", headers=headers), 400)
     assert errors[0]["path"] == "/start"
+
+
+# -- body size ------------------------------------------------------------------------------
+
+def test_the_body_limit_is_a_setting_and_uploads_have_their_own(make_app, comic_tree):
+    app = make_app(MAX_REQUEST_BYTES=4096, MAX_UPLOAD_BYTES=64 * 1024)
+    client = app.test_client()
+    with app.app_context():
+        from comicsrv.library.libraries import create_library
+        from tests.factories import AdminFactory
+
+        create_library("Comics", str(comic_tree))
+        key = api_key_for(AdminFactory(), ["SystemAdmin"])
+    big_json = '{"username": "%s", "password": "x"}' % ("a" * 5000)
+    response = client.post("/api/v1/auth/login", data=big_json, content_type="application/json")
+    assert "4096 bytes" in v1_error(response, 413, "payload_too_large")["message"]
+    assert legacy_error(client.post("/api/auth/login", data=big_json,
+                                    content_type="application/json"), 413)
+    comic = (FIXTURE_ARCHIVES / "comicbox" / "Captain Science #001-cix.cbz").read_bytes()
+    assert 4096 < len(comic) < 64 * 1024
+    response = client.put("/api/archives/upload", headers=lrr_headers(key),
+                          data={"file": (io.BytesIO(comic), "Small.cbz")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 200, response.json
+    response = client.put("/api/archives/upload", headers=lrr_headers(key),
+                          data={"file": (io.BytesIO(_big_comic(70 * 1024)), "Big.cbz")},
+                          content_type="multipart/form-data")
+    assert lrr_error(response, 413)
 
 
 # -- body size, through the real server ----------------------------------------------------------

@@ -26,6 +26,7 @@ from ...library.filters import BOOK_FIELDS, FilterContext, compile_condition
 from ...library.search import search_books
 from ...models import Book, Job, Library, ReadingProgress
 from ..pagination import PageArgs, envelope, page_query, window
+from ..request_limits import MAX_ROW_ID
 from .pages import thumbnail_response
 from .schemas import (
     BOOK_SORTS, SECURITY, BookDetailSchema, BookSchema, ConditionListArgs, BookProgressSchema,
@@ -184,8 +185,8 @@ def _page(query, args, *, window_total: bool = False) -> dict:
 # -- arguments -----------------------------------------------------------------------
 
 class BookListArgs(PageArgs):
-    library_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
-    series_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
+    library_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ROW_ID))
+    series_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ROW_ID))
     sort = SortField(tuple(BOOK_SORTS), load_default=None)
     order = fields.String(validate=validate.OneOf(("asc", "desc")), load_default=None)
 

@@ -21,6 +21,7 @@ from ...library.filters import SERIES_FIELDS, FilterContext, compile_condition, 
 from ...library.search import MAX_QUERY_LENGTH, Search, search_series
 from ...models import Book, Library, Publisher, Series
 from ..pagination import PageArgs, PageBodyArgs, envelope, page_query
+from ..request_limits import MAX_ROW_ID
 from .books import submit_analysis
 from .pages import thumbnail_response
 from .schemas import (
@@ -33,7 +34,7 @@ from .tasks import TaskSchema, task_dict
 blp = Blueprint("v1_series", __name__, url_prefix="/api/v1", description="Series")
 
 DEFAULT_SORT = ("name", False)
-ID_RANGE = validate.Range(min=1, max=2**63 - 1)
+ID_RANGE = validate.Range(min=1, max=MAX_ROW_ID)
 
 
 def series_query():
