@@ -216,6 +216,13 @@ def test_archive_search_text_with_nul_is_400(client, admin, query):
     assert errors[0]["path"] == "/" + query.split("=")[0]
 
 
+def test_v1_searches_with_nul_are_400(client, admin_headers):
+    for path, body in (("/api/v1/series/search", {"query": "spider\x00man"}),
+                       ("/api/v1/books/list", {"fullTextSearch": "a\x00"})):
+        response = client.post(path, json=body, headers=admin_headers)
+        v1_error(response, 400, "invalid_query")
+
+
 def test_a_nul_in_a_path_is_400(client, admin_headers):
     v1_error(client.get("/api/v1/user/preferences/a%00b", headers=admin_headers), 400)
 
