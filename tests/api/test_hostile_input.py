@@ -390,6 +390,29 @@ def test_a_declared_300_mb_body_is_refused_before_it_is_sent(live_server):
     assert server.get("/ping").ok
 
 
+def test_malformed_input_through_the_real_server(live_server, admin):
+    """The same hostile requests against ``comicsrv serve``: each a 4xx, and
+    (checked by the fixture) no traceback in the server's log."""
+    headers = {"X-API-Key": api_key_for(admin, ["SystemAdmin"])}
+    lrr = lrr_headers(headers["X-API-Key"])
+    server = live_server()
+    json_type = {"Content-Type": "application/json"}
+    for path in ("/api/v1/auth/login", "/api/auth/login", "/api/v1/books/list"):
+        for body in (DEEP_ARRAY, DEEP_OBJECT, '{"page": %s}' % HUGE_INT, NOT_UTF8):
+            response = server.post(path, data=body, headers={**headers, **json_type})
+            assert response.status_code == 400, (path, response.text[:200])
+        response = server.post(path, data="page=2", headers={
+            **headers, "Content-Type": "application/x-www-form-urlencoded"})
+        assert response.status_code == 415, (path, response.text[:200])
+    for path, status in ((f"/api/v1/books/{BEYOND_64_BITS}", 404),
+                         (f"/api/v1/books/{BEYOND_ROW_IDS}/thumbnail", 404),
+                         ("/api/v1/books?page=abc", 400), ("/api/series?offset=-1", 400)):
+        assert server.get(path, headers=headers).status_code == status, path
+    assert server.delete(f"/api/downloads/{BEYOND_ROW_IDS}", headers=headers).status_code == 404
+    assert server.get("/api/search?start=abc", headers=lrr).status_code == 400
+    assert server.get("/api/search?filter=%00", headers=lrr).status_code == 400
+
+
 def _big_comic(size: int) -> bytes:
     """A real CBZ (the Captain Science fixture's pages) padded past ``size``
     with an incompressible extra file."""
