@@ -39,6 +39,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"],
                                                  settings["SQLITE_BUSY_TIMEOUT_MS"]),
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
+        # Uploads raise it per request (comicsrv.api.request_limits).
+        MAX_CONTENT_LENGTH=settings["MAX_REQUEST_BYTES"],
         API_TITLE="comicsrv",
         API_VERSION=__version__,
         OPENAPI_VERSION="3.0.3",

@@ -75,6 +75,11 @@ DEFAULTS: dict[str, Any] = {
     # empty. Set by whoever runs the server, never through the web; empty:
     # the Docker volumes /comics and /downloads where they exist.
     "LIBRARY_ROOTS": "",
+    # The largest request body (JSON, forms): bigger ones get 413 unread.
+    "MAX_REQUEST_BYTES": 2 * 1024 * 1024,
+    # The largest archive upload (LANraragi's PUT /api/archives/upload, streamed
+    # to disk); 0 for no limit.
+    "MAX_UPLOAD_BYTES": 4 * 1024 ** 3,
 }
 
 

@@ -10,12 +10,14 @@ from flask import Flask
 from flask_smorest import Api
 
 from ..auth.decorators import install_permission_guard
+from .request_limits import install_body_checks, install_request_limits
 from .surfaces import Surface, default_error, install_error_handlers, register_surface
 
 
 def register_api(app: Flask) -> Api:
     from . import system, v1
 
+    install_request_limits(app)  # before any rule is added: the <int:> converter
     api = Api(app, spec_kwargs={
         "info": {"description": "comicsrv: a self-hosted comic server and *arr. "
                                 "Surfaces: /api/v1 (client API), the LANraragi archive API, "
@@ -42,4 +44,5 @@ def register_api(app: Flask) -> Api:
     opds.register(api, app)
     install_error_handlers(app)
     install_permission_guard(app)
+    install_body_checks(app)  # after the credential check
     return api

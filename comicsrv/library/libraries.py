@@ -174,11 +174,14 @@ def _check_folder(path: Any) -> Path:
     if not isinstance(path, str) or not path.strip() or "\x00" in path:
         raise BadRequest("A library needs the path of a folder")
     folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise BadRequest(f"{path} is not a folder")
-    if not os.access(folder, os.R_OK | os.X_OK):
-        raise BadRequest(f"{path} is not readable by the server")
-    return folder.resolve()
+    try:
+        if not folder.is_dir():
+            raise BadRequest(f"{path} is not a folder")
+        if not os.access(folder, os.R_OK | os.X_OK):
+            raise BadRequest(f"{path} is not readable by the server")
+        return folder.resolve()
+    except OSError as exc:  # a name too long, a symlink loop...
+        raise BadRequest(f"{path[:300]} cannot be a library folder: {exc.strerror}") from None
 
 
 def _check_overlap(folder: Path, exclude_id: int | None = None) -> None:

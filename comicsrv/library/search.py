@@ -17,6 +17,7 @@ matches; ties fall back to the caller's sort.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
@@ -57,6 +58,9 @@ def terms_of(query: str | None) -> tuple[str, ...]:
         raise BadRequest(f"The search query is longer than {MAX_QUERY_LENGTH} characters",
                          code="invalid_query")
     words = [w for w in re.split(r"\s+", query.lower()) if w]
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for word in words for ch in word):
+        # NUL and lone surrogates cannot even be sent to PostgreSQL.
+        raise BadRequest("The search query holds control characters", code="invalid_query")
     return tuple(dict.fromkeys(words))[:MAX_TERMS]
 
 

@@ -92,8 +92,10 @@ def test_book_search_ranks_series_name_hits_above_titles(catalog):
     assert found_books("fantasy amazing") == ["a1.cbz"]
 
 
-@pytest.mark.parametrize("query", ["", "   ", None, "x" * 201])
-def test_empty_or_huge_queries_are_refused(app, query):
+@pytest.mark.parametrize("query", ["", "   ", None, "x" * 201,
+                                   "spider\x00man", "\x03", "half \udc00 surrogate"])
+def test_empty_huge_or_unstorable_queries_are_refused(app, query):
+    """NUL and lone surrogates cannot be sent to PostgreSQL (a 500 there)."""
     with pytest.raises(BadRequest) as caught:
         search_series(query)
     assert caught.value.code == "invalid_query"
@@ -101,4 +103,5 @@ def test_empty_or_huge_queries_are_refused(app, query):
 
 def test_terms_are_lower_cased_distinct_and_capped():
     assert terms_of("  Spider  spider MAN ") == ("spider", "man")
+    assert terms_of("spider\tman\n") == ("spider", "man")  # whitespace controls split words
     assert len(terms_of(" ".join(f"w{i}" for i in range(20)))) == MAX_TERMS

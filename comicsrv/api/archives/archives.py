@@ -19,6 +19,7 @@ from ...lrr import categories, stats, thumbnails
 from ...lrr.tags import epoch
 from ...lrr.uploads import UploadFields, UploadRejected, receive_upload
 from ...models import Page
+from ..request_limits import accepts_upload
 from .auth import (
     SECURITY,
     archive_or_error,
@@ -118,6 +119,7 @@ class UntaggedList(MethodView):
 
 @blp.route("/upload")
 class ArchiveUpload(MethodView):
+    @accepts_upload  # MAX_UPLOAD_BYTES, not the small JSON limit
     @blp.doc(security=SECURITY)
     @blp.arguments(UploadArgs, location="query")
     @blp.arguments(LrrUploadFileSchema, location="files")

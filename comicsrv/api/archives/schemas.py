@@ -7,7 +7,7 @@ the Mihon extension declares them as strings.
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from .common import MAX_INT, flag
 
@@ -233,9 +233,19 @@ class LrrMinionDetailSchema(Schema):
 # -- parameters -------------------------------------------------------------------
 
 
+class Text(fields.String):
+    """A string parameter: no NUL, which PostgreSQL cannot store or compare."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("NUL characters are not allowed.")
+        return text
+
+
 class SearchFilterArgs(Schema):
-    filter = fields.String(load_default="", metadata={"description": "LANraragi search syntax"})
-    category = fields.String(load_default="", metadata={"description": "SET_ category id"})
+    filter = Text(load_default="", metadata={"description": "LANraragi search syntax"})
+    category = Text(load_default="", metadata={"description": "SET_ category id"})
     newonly = Flag(load_default=False)
     untaggedonly = Flag(load_default=False)
     hidecompleted = Flag(load_default=False)
@@ -246,9 +256,9 @@ class SearchFilterArgs(Schema):
 class SearchArgs(SearchFilterArgs):
     start = fields.Integer(load_default=0, validate=validate.Range(min=-1, max=MAX_INT), metadata={
         "description": "offset in archives; -1 returns every match"})
-    sortby = fields.String(load_default="title", metadata={
+    sortby = Text(load_default="title", metadata={
         "description": "title, lastread, or a tag namespace (date_added, artist...)"})
-    order = fields.String(load_default="asc", metadata={"enum": ["asc", "desc"]})
+    order = Text(load_default="asc", metadata={"enum": ["asc", "desc"]})
 
 
 class RandomArgs(SearchFilterArgs):
@@ -270,21 +280,21 @@ class ForceArgs(Schema):
 
 
 class PageArgs(Schema):
-    path = fields.String(required=True, metadata={"description": "entry of the archive"})
+    path = Text(required=True, metadata={"description": "entry of the archive"})
 
 
 class MetadataArgs(Schema):
-    title = fields.String()
-    tags = fields.String()
-    summary = fields.String()
+    title = Text()
+    tags = Text()
+    summary = Text()
 
 
 class UploadArgs(Schema):
-    file_checksum = fields.String(validate=validate.Regexp(r"^[a-fA-F0-9]{40}$"))
-    category_id = fields.String()
-    tags = fields.String()
-    title = fields.String()
-    summary = fields.String()
+    file_checksum = Text(validate=validate.Regexp(r"^[a-fA-F0-9]{40}$"))
+    category_id = Text()
+    tags = Text()
+    title = Text()
+    summary = Text()
 
 
 class LrrUploadFileSchema(Schema):
@@ -297,6 +307,6 @@ class StatsArgs(Schema):
 
 
 class CategoryArgs(Schema):
-    name = fields.String()
-    search = fields.String()
-    pinned = fields.String(metadata={"description": "present and not \"false\": pinned"})
+    name = Text()
+    search = Text()
+    pinned = Text(metadata={"description": "present and not \"false\": pinned"})

@@ -1,15 +1,17 @@
-"""What every ``/api`` view shares: the envelope, paging arguments, the
-error renderer and the security declaration."""
+"""What every ``/api`` view shares: the envelope, paging (the arguments are
+``comicsrv.api.pagination.LimitOffsetArgs``), the error renderer and the
+security declaration."""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 from flask import Response, jsonify
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
+
+from ..pagination import page_query
 
 LEGACY_SURFACE = "legacy"
 SECURITY = [{"LegacyApiKey": []}]
-DEFAULT_LIMIT, MAX_LIMIT = 25, 500
 
 
 def render_error(status: int, code: str, message: str, details: Any = None) -> Response:
@@ -33,20 +35,8 @@ def page(results: Sequence[Any], total: int, limit: int, offset: int) -> dict[st
 
 def page_of_query(query, args: dict[str, int], serialize) -> dict[str, Any]:
     """Count and slice a SQLAlchemy select by ``limit``/``offset``."""
-    from sqlalchemy import func, select
-
-    from ...extensions import db
-
-    limit, offset = args["limit"], args["offset"]
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = db.session.execute(query.limit(limit).offset(offset)).scalars().all()
-    return page([serialize(row) for row in rows], total, limit, offset)
-
-
-class LimitOffsetArgs(Schema):
-    limit = fields.Integer(load_default=DEFAULT_LIMIT,
-                           validate=validate.Range(min=1, max=MAX_LIMIT))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
+    rows, total = page_query(query, args)
+    return page([serialize(row) for row in rows], total, args["limit"], args["offset"])
 
 
 class EnvelopeSchema(Schema):

@@ -31,7 +31,8 @@ from ...models.automation import (
     DL_REMOVED, SNATCHED, WANTED, Download, DownloadClientConfig, WatchedIssue,
 )
 from ...models.base import utcnow
-from .common import SECURITY, EnvelopeSchema, LimitOffsetArgs, ok, page_of_query
+from ..pagination import LimitOffsetArgs
+from .common import SECURITY, EnvelopeSchema, ok, page_of_query
 
 blp = Blueprint("legacy_downloads", __name__, url_prefix="/api",
                 description="Downloads: history, queue, post-processing, requeue, DDL, cancel")

@@ -10,7 +10,8 @@ from sqlalchemy.orm import selectinload
 from ...auth import require
 from ...extensions import db
 from ...models.automation import WANTED, WatchedIssue
-from .common import SECURITY, LimitOffsetArgs, ok, page_of_query
+from ..pagination import LimitOffsetArgs
+from .common import SECURITY, ok, page_of_query
 from .schemas import (
     Envelope, comic_row, issue_counts, issue_row, series_by_comic_id, series_page, watchlist_row,
 )

@@ -21,6 +21,7 @@ from ...models.automation import (
     DOWNLOADED, MONITORED, PAUSED, StoryArc, WatchedIssue, WatchedSeries,
 )
 from ..v1.auth import plain_text
+from ..pagination import LimitOffsetArgs, page_query
 from .common import EnvelopeSchema, page
 
 SERIES_STATUS_WORDS = {MONITORED: "Active", PAUSED: "Paused"}
@@ -143,11 +144,9 @@ def with_counts(rows: list[WatchedSeries], serialize) -> list[dict[str, Any]]:
 
 def series_page(args: dict[str, int], serialize) -> dict[str, Any]:
     """One page of watched series by name, their counts in one query."""
-    limit, offset = args["limit"], args["offset"]
-    total = db.session.scalar(db.select(func.count(WatchedSeries.id)))
-    rows = db.session.scalars(db.select(WatchedSeries).order_by(
-        WatchedSeries.sort_name, WatchedSeries.id).limit(limit).offset(offset)).all()
-    return page(with_counts(rows, serialize), total, limit, offset)
+    rows, total = page_query(db.select(WatchedSeries).order_by(
+        WatchedSeries.sort_name, WatchedSeries.id), args)
+    return page(with_counts(rows, serialize), total, args["limit"], args["offset"])
 
 
 # --- issue rows -------------------------------------------------------------------
@@ -227,14 +226,12 @@ class ProviderArgs(Schema):
     provider = fields.String(**PROVIDER_FIELD)
 
 
-class SearchBody(Schema):
+class SearchBody(LimitOffsetArgs):
     query = fields.String(validate=[validate.Length(min=1, max=200), plain_text])
     name = fields.String(validate=[validate.Length(min=1, max=200), plain_text],
                          metadata={"description": "same as query (Comicarr's name)"})
     year = fields.Integer(allow_none=True, validate=validate.Range(min=1800, max=3000))
     provider = fields.String(**PROVIDER_FIELD)
-    limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
 
 
 # Answers are the envelope; ``data`` is described by each endpoint's doc.

@@ -21,6 +21,7 @@ from ...extensions import db
 from ...models.automation import IndexerConfig
 from ...redact import mask_text
 from ...settings_store import get_setting
+from ..pagination import page_list
 from .common import SECURITY, ok, page
 from .schemas import ComicIdBody, Envelope, SearchBody, search_result, watched_ids
 from .series import add_by_comic_id
@@ -36,9 +37,8 @@ def search_providers(body: dict) -> dict:
     results = watchlist.search_series(query, body.get("year"), body.get("provider"))
     kinds = {r.provider for r in results}
     have = set().union(*(watched_ids(kind) for kind in kinds)) if kinds else set()
-    limit, offset = body["limit"], body["offset"]
-    rows = [search_result(r, have) for r in results[offset:offset + limit]]
-    return page(rows, len(results), limit, offset)
+    rows = [search_result(r, have) for r in page_list(results, body)]
+    return page(rows, len(results), body["limit"], body["offset"])
 
 
 def _search_route(path: str, name: str, what: str) -> None:

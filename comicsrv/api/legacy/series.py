@@ -16,7 +16,8 @@ from ...automation import search, watchlist
 from ...errors import BadRequest
 from ...extensions import db
 from ...models.automation import MONITORED, PAUSED, SKIPPED, WANTED, WatchedSeries
-from .common import SECURITY, LimitOffsetArgs, ok
+from ..pagination import LimitOffsetArgs
+from .common import SECURITY, ok
 from .schemas import (
     ComicIdBody, Envelope, clean_id, issue_by_issue_id, issue_counts, issue_detail, series_by_comic_id,
     series_page, series_row,

@@ -12,7 +12,8 @@ from ...auth import require
 from ...automation import arcs
 from ...extensions import db
 from ...models.automation import DOWNLOADED, StoryArc, StoryArcIssue, WatchedIssue
-from .common import SECURITY, LimitOffsetArgs, ok, page
+from ..pagination import LimitOffsetArgs, page_query
+from .common import SECURITY, ok, page
 from .schemas import (
     PROVIDER_FIELD, Envelope, arc_by_arc_id, clean_id, issue_status, provider_id_field,
 )
@@ -72,12 +73,10 @@ class StoryArcs(MethodView):
     @blp.response(200, Envelope)
     def get(self, args):
         """Stored story arcs with how many of their issues are had."""
-        limit, offset = args["limit"], args["offset"]
-        total = db.session.scalar(db.select(db.func.count(StoryArc.id)))
-        rows = db.session.scalars(db.select(StoryArc).order_by(StoryArc.name, StoryArc.id)
-                                  .limit(limit).offset(offset)).all()
+        rows, total = page_query(db.select(StoryArc).order_by(StoryArc.name, StoryArc.id), args)
         counts = _counts([row.id for row in rows])
-        return page([arc_row(row, counts.get(row.id)) for row in rows], total, limit, offset)
+        return page([arc_row(row, counts.get(row.id)) for row in rows], total, args["limit"],
+                    args["offset"])
 
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)

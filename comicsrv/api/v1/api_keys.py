@@ -18,8 +18,8 @@ from ...auth.users import issue_api_key, update_api_key
 from ...errors import Forbidden, NotFound
 from ...extensions import db
 from ...models import ApiKey, User
-from ..pagination import PageArgs
-from .auth import AUTHENTICATED, MAX_ID, id_field, page_of, plain_text
+from ..pagination import PageArgs, page_of
+from .auth import AUTHENTICATED, MAX_ID, id_field, plain_text
 
 blp = Blueprint("v1_api_keys", __name__, url_prefix="/api/v1",
                 description="API keys with permissions")

@@ -24,9 +24,7 @@ from ...auth.users import (
     registration_allowed, revoke_sessions,
 )
 from ...errors import Forbidden
-from ...extensions import db
 from ...models import User
-from ..pagination import envelope, paginate_query
 
 blp = Blueprint("v1_auth", __name__, url_prefix="/api/v1",
                 description="First-run setup, login, logout, the current user")
@@ -75,18 +73,6 @@ def email_field(**kwargs) -> fields.Email:
 def id_field(*, strict: bool = False, **kwargs) -> fields.Integer:
     """A row id; ``strict`` (for JSON bodies) refuses ``"3"`` and ``3.5``."""
     return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
-
-
-# PageArgs clamps page_size but not page, and an OFFSET beyond 64 bits makes
-# the database driver fail; no real list has this many pages.
-MAX_PAGE = 1_000_000
-
-
-def page_of(query, args: dict) -> dict:
-    """One page of ``query`` in CLU's list envelope."""
-    page = min(args["page"], MAX_PAGE)
-    rows, total = paginate_query(query, page, args["page_size"], db.session)
-    return envelope(rows, total, page, args["page_size"])
 
 
 class UserSchema(Schema):

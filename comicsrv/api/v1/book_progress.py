@@ -18,7 +18,7 @@ from ...extensions import db
 from ...library import reading
 from ...library.access import book_for_user, visible_books
 from ...models import Book, ReadingProgress
-from ..pagination import PageArgs, envelope
+from ..pagination import PageArgs, envelope, page_query
 from .schemas import (
     SECURITY, BookSchema, BookProgressSchema, BookProgressWriteSchema, book_items, list_schema,
     progress_dict,
@@ -90,10 +90,7 @@ class CurrentlyReading(MethodView):
                  .where(ReadingProgress.user_id == user.id,
                         ReadingProgress.completed.is_(False))
                  .order_by(ReadingProgress.updated_at.desc(), ReadingProgress.id.desc()))
-        total = db.session.execute(
-            db.select(db.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-        rows = db.session.execute(
-            query.limit(args["page_size"]).offset((args["page"] - 1) * args["page_size"])).all()
+        rows, total = page_query(query, args, scalars=False)
         books = book_items([book for _, book in rows], user.id)
         items = [{**progress_dict(progress), "book": book}
                  for (progress, _), book in zip(rows, books)]

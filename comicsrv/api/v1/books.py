@@ -25,11 +25,12 @@ from ...library.access import book_for_user, visible_books, visible_library_ids
 from ...library.filters import BOOK_FIELDS, FilterContext, compile_condition
 from ...library.search import search_books
 from ...models import Book, Job, Library, ReadingProgress
-from ..pagination import PageArgs, envelope
+from ..pagination import PageArgs, envelope, page_query, window
+from ..request_limits import MAX_ROW_ID
 from .pages import thumbnail_response
 from .schemas import (
     BOOK_SORTS, SECURITY, BookDetailSchema, BookSchema, ConditionListArgs, BookProgressSchema,
-    SortField, ThumbnailArgs, book_detail, book_items, book_order, list_schema, page_rows,
+    SortField, ThumbnailArgs, book_detail, book_items, book_order, list_schema,
     progress_dict, sorted_by,
 )
 from .tasks import TaskSchema, task_dict
@@ -132,8 +133,9 @@ class VisibleBooks:
         else:
             total = db.session.execute(
                 select(func.count()).select_from(self.query.subquery())).scalar_one()
-        books = db.session.execute(self.query.order_by(*order).limit(args["page_size"])
-                                   .offset((args["page"] - 1) * args["page_size"])).scalars().all()
+        offset, limit = window(args)
+        books = db.session.execute(self.query.order_by(*order).limit(limit)
+                                   .offset(offset)).scalars().all()
         return envelope(book_items(books, current_principal().user.id), total, args["page"],
                         args["page_size"])
 
@@ -175,7 +177,7 @@ def on_deck_query(user_id: int):
 
 
 def _page(query, args, *, window_total: bool = False) -> dict:
-    books, total = page_rows(query, args, window_total=window_total)
+    books, total = page_query(query, args, window_total=window_total)
     return envelope(book_items(books, current_principal().user.id), total, args["page"],
                     args["page_size"])
 
@@ -183,8 +185,8 @@ def _page(query, args, *, window_total: bool = False) -> dict:
 # -- arguments -----------------------------------------------------------------------
 
 class BookListArgs(PageArgs):
-    library_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
-    series_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
+    library_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ROW_ID))
+    series_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ROW_ID))
     sort = SortField(tuple(BOOK_SORTS), load_default=None)
     order = fields.String(validate=validate.OneOf(("asc", "desc")), load_default=None)
 

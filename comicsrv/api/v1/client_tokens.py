@@ -15,9 +15,9 @@ from ...auth.users import create_client_token
 from ...errors import NotFound
 from ...extensions import db
 from ...models import ClientToken
-from ..pagination import PageArgs
+from ..pagination import PageArgs, page_of
 from .api_keys import OwnerArgs, owner_for
-from .auth import AUTHENTICATED, MAX_ID, page_of, plain_text
+from .auth import AUTHENTICATED, MAX_ID, plain_text
 
 blp = Blueprint("v1_client_tokens", __name__, url_prefix="/api/v1",
                 description="Client API tokens for reader apps (CLU)")

@@ -23,7 +23,7 @@ from ...fspaths import display
 from ...library import browse
 from ...models import Favorite, ToReadEntry, User
 from ...settings_store import get_setting
-from ..pagination import PageArgs, envelope
+from ..pagination import CluPageArgs, envelope, page_list
 from .clu_common import (
     SECURITY, CluSchema, PageSchema, PathField, clean_text, clu_blueprint, clu_time, current_user,
     missing, resolve_mode, saved_browse_mode,
@@ -42,7 +42,7 @@ class CluPingSchema(Schema):
     browse_mode = fields.String(metadata={"enum": ["metadata", "filesystem"]})
 
 
-class CluBrowseArgs(CluSchema, PageArgs):
+class CluBrowseArgs(CluSchema, CluPageArgs):
     mode = fields.String(validate=clean_text, metadata={
         "description": "metadata | filesystem; default: the saved browse mode"})
     sort = fields.String(validate=clean_text, metadata={"description": "see each endpoint"})
@@ -200,11 +200,6 @@ def _year(value: int | None) -> str | None:
     return str(value) if value is not None else None
 
 
-def _page_slice(items: list, args: dict) -> list:
-    start = (args["page"] - 1) * args["page_size"]
-    return items[start:start + args["page_size"]]
-
-
 def folder_items(entries: list[browse.FolderEntry], *, with_volumes: bool) -> list[dict]:
     thumbnails = browse.thumbnails([e.path for e in entries])
     items = []
@@ -291,7 +286,7 @@ class Publishers(MethodView):
         page, size = args["page"], args["page_size"]
         if mode == "filesystem":
             entries = browse.list_folders(user, browse.visible_roots(user), sort=sort)
-            items = folder_items(_page_slice(entries, args), with_volumes=False)
+            items = folder_items(page_list(entries, args), with_volumes=False)
             return envelope(items, len(entries), page, size, mode=mode)
         rows, total = browse.publisher_facets(user, sort=sort, page=page, page_size=size)
         items = [{"value": row.name, "name": row.name, "count": row.count,
@@ -320,7 +315,7 @@ class SeriesList(MethodView):
                 raise missing("'publisher' parameter")
             folders = browse.resolve_folders(user, [publisher])
             entries = browse.list_folders(user, folders, sort=sort, search=search)
-            items = folder_items(_page_slice(entries, args), with_volumes=True)
+            items = folder_items(page_list(entries, args), with_volumes=True)
             return envelope(items, len(entries), page, size, mode=mode)
         rows, total = browse.series_facets(user, publisher=publisher, search=search, sort=sort,
                                            page=page, page_size=size)
@@ -350,7 +345,7 @@ class Issues(MethodView):
                 raise missing("'publisher' or 'series' parameter")
             parts = [publisher, series] + ([args["volume"]] if args.get("volume") else [])
             rows = browse.folder_issues(user, browse.resolve_folders(user, parts), sort=sort)
-            items = issue_items(user, _page_slice(rows, args), metadata=False)
+            items = issue_items(user, page_list(rows, args), metadata=False)
             return envelope(items, len(rows), page, size, mode=mode)
         if not series:
             raise missing("'series' parameter")
@@ -362,7 +357,7 @@ class Issues(MethodView):
 @blp.route("/library/favorites")
 class Favorites(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(CluPageArgs, location="query")
     @blp.response(200, CluFavoritePage)
     def get(self, args):
         """Favourite publishers, newest first; ``value`` echoes back as ``?publisher=``."""
@@ -394,7 +389,7 @@ class Favorites(MethodView):
 @blp.route("/library/to-read")
 class ToRead(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(CluPageArgs, location="query")
     @blp.response(200, CluToReadPage)
     def get(self, args):
         """The caller's want-to-read list, newest first: files with their id and
@@ -425,7 +420,7 @@ class ToRead(MethodView):
 @blp.route("/library/recent")
 class Recent(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(CluPageArgs, location="query")
     @blp.response(200, CluRecentPage)
     def get(self, args):
         """CBZ and CBR files first indexed in the last 30 days (the

@@ -23,11 +23,10 @@ from marshmallow import Schema, fields, pre_load, validate
 from sqlalchemy import select
 
 from ...errors import NotFound
-from ...extensions import db
 from ...library import reading
 from ...library.access import book_by_path, visible_books
 from ...models import Book, ReadingProgress
-from ..pagination import PageArgs, envelope
+from ..pagination import CluPageArgs, envelope, page_query
 from .clu_common import (
     MAX_INT, SECURITY, CluSchema, PageSchema, PathField, clu_blueprint, clu_time, current_user,
     missing,
@@ -59,7 +58,7 @@ class CluProgressRecord(Schema):
     time_spent = fields.Integer(metadata={"description": "seconds, summed over reports"})
 
 
-class CluProgressArgs(CluSchema, PageArgs):
+class CluProgressArgs(CluSchema, CluPageArgs):
     path = PathField(metadata={"description": "a book's absolute path: answers its record or "
                                               "null; omit it to list all your progress"})
 
@@ -93,7 +92,7 @@ class CluProgressBody(CluSchema):
         return "total_pages must be an integer" if "total_pages" in messages else None
 
 
-class CluSinceArgs(CluSchema, PageArgs):
+class CluSinceArgs(CluSchema, CluPageArgs):
     ts = fields.Integer(load_default=0, metadata={
         "description": "unix seconds: rows updated at or after it"})
 
@@ -170,7 +169,7 @@ class Progress(MethodView):
                      .where(ReadingProgress.user_id == user.id, visible_books(user),
                             Book.state != "missing")
                      .order_by(ReadingProgress.updated_at.desc(), ReadingProgress.id.desc()))
-            rows, total = _page(query, args)
+            rows, total = page_query(query, args, scalars=False)
             items = [{"book_id": progress.book_id, "path": path, "page_number": progress.page,
                       "total_pages": progress.total_pages, "completed": bool(progress.completed),
                       "updated_at": clu_time(progress.updated_at)} for progress, path in rows]
@@ -214,7 +213,7 @@ class ProgressSince(MethodView):
                         Book.state != "missing",
                         ReadingProgress.updated_at >= since.replace(tzinfo=None))
                  .order_by(ReadingProgress.updated_at.asc(), ReadingProgress.id.asc()))
-        rows, total = _page(query, args)
+        rows, total = page_query(query, args, scalars=False)
         items = [{"comic_path": path, "page_number": progress.page,
                   "total_pages": progress.total_pages, "time_spent": progress.time_spent or 0,
                   "updated_at": clu_time(progress.updated_at),
@@ -235,12 +234,3 @@ class IssueRead(MethodView):
         reading.mark_read(user.id, book, page_count=body["page_count"] or None,
                           time_spent=body["time_spent"])
         return {"ok": True}
-
-
-def _page(query, args: dict) -> tuple[list, int]:
-    """A page of ``(progress, path)`` rows and their total."""
-    total = db.session.execute(
-        select(db.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-    rows = db.session.execute(
-        query.limit(args["page_size"]).offset((args["page"] - 1) * args["page_size"])).all()
-    return rows, total

@@ -23,9 +23,8 @@ from ...extensions import db
 from ...hookspecs import IntegrationError, TestResult
 from ...models.automation import Download, DownloadClientConfig
 from ...redact import MASK, MaskedSecretMissing, mask_text, unmask_url
-from ..pagination import PageArgs
-from .auth import MAX_ID, page_of, plain_text
-from .preferences import page_of as page_of_list
+from ..pagination import PageArgs, page_of, page_of_list
+from .auth import MAX_ID, plain_text
 from .rss import SECURITY
 
 blp = Blueprint("v1_downloader", __name__, url_prefix="/api/v1",

@@ -22,7 +22,7 @@ from ...extensions import db
 from ...library.access import visible_books
 from ...library.duplicates import DUPLICATES_JOB
 from ...models import Book, DuplicateGroup, DuplicateMember, Job
-from ..pagination import PageArgs, envelope, paginate_query
+from ..pagination import PageArgs, envelope, page_query
 from .tasks import TaskSchema, task_dict
 
 blp = Blueprint("v1_duplicates", __name__, url_prefix="/api/v1",
@@ -92,7 +92,7 @@ class Duplicates(MethodView):
         if "kind" in args:
             query = query.where(DuplicateGroup.kind == args["kind"])
         query = query.order_by(DuplicateGroup.updated_at.desc(), DuplicateGroup.id.desc())
-        groups, total = paginate_query(query, args["page"], args["page_size"], db.session)
+        groups, total = page_query(query, args)
 
         books: dict[int, list[dict]] = defaultdict(list)
         if groups:

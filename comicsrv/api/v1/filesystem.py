@@ -25,8 +25,7 @@ from ...errors import BadRequest, Forbidden, NotFound
 from ...jobs.pool import run_cpu
 from ...library.libraries import library_roots, within as _within
 from ...library.walker import COMIC_EXTENSIONS
-from ..pagination import PageArgs
-from .preferences import page_of
+from ..pagination import PageArgs, page_of_list
 
 blp = Blueprint("v1_filesystem", __name__, url_prefix="/api/v1",
                 description="Server folders for choosing a library path (admin)")
@@ -134,7 +133,7 @@ class Browse(MethodView):
         without `path`, the roots. 403 outside the roots, 404 when missing."""
         roots = browse_roots()
         if not args.get("path"):
-            return page_of(run_cpu(_root_entries, roots), args, path=None, parent=None)
+            return page_of_list(run_cpu(_root_entries, roots), args, path=None, parent=None)
         folder = _resolve(args["path"], roots)
         try:
             items = run_cpu(_entries, folder, roots, args["include_files"],
@@ -149,7 +148,7 @@ class Browse(MethodView):
             raise BadRequest(f"{args['path']} cannot be listed: {exc.strerror or exc}") from None
         parent = os.path.dirname(folder)
         parent = parent if parent != folder and _within(parent, roots) else None
-        return page_of(items, args, path=folder, parent=parent)
+        return page_of_list(items, args, path=folder, parent=parent)
 
 
 @blp.route("/filesystem/drives")
@@ -161,4 +160,4 @@ class Drives(MethodView):
     def get(self, args):
         """Where browsing starts: the roots that exist (Codex lists Windows
         drives here; on Linux and macOS the roots play that part)."""
-        return page_of(run_cpu(_root_entries, browse_roots()), args)
+        return page_of_list(run_cpu(_root_entries, browse_roots()), args)

@@ -18,7 +18,7 @@ from ...extensions import db
 from ...library.access import visible_library_ids
 from ...library.libraries import create_library, delete_library, update_library
 from ...models import Book, Library
-from ..pagination import PageArgs, envelope, paginate_query
+from ..pagination import PageArgs, envelope, page_query
 from .pages import thumbnail_response
 from .schemas import (
     SECURITY, LibraryCreateSchema, LibrarySchema, LibraryWriteSchema, ThumbnailArgs,
@@ -53,7 +53,7 @@ class Libraries(MethodView):
     def get(self, args):
         """Libraries by name, with book and series counts."""
         query = libraries_query().order_by(Library.name, Library.id)
-        rows, total = paginate_query(query, args["page"], args["page_size"], db.session)
+        rows, total = page_query(query, args)
         return envelope(library_items(rows), total, args["page"], args["page_size"])
 
     @blp.doc(security=SECURITY)

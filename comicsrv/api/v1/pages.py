@@ -17,10 +17,9 @@ from sqlalchemy import select
 
 from ...auth import current_principal, require
 from ...errors import NotFound
-from ...extensions import db
 from ...library.access import book_for_user
 from ...models import Book, Page
-from ..pagination import PageArgs, envelope, paginate_query
+from ..pagination import PageArgs, envelope, page_query
 from .schemas import SECURITY, PageImageArgs, PageSchema, book_version, list_schema, page_url
 
 blp = Blueprint("v1_pages", __name__, url_prefix="/api/v1", description="Pages")
@@ -67,7 +66,7 @@ class BookPages(MethodView):
         been analyzed)."""
         book = book_for_user(current_principal().user, book_id)
         query = select(Page).where(Page.book_id == book.id).order_by(Page.index)
-        pages, total = paginate_query(query, args["page"], args["page_size"], db.session)
+        pages, total = page_query(query, args)
         items = [{"index": p.index, "number": p.index + 1, "name": p.name, "width": p.width,
                   "height": p.height, "media_type": p.media_type, "size": p.size,
                   "url": page_url(book, p.index + 1)} for p in pages]

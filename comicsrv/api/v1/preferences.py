@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 
 from ... import settings_store
 from ...auth import current_principal, require
-from ..pagination import PageArgs, envelope
+from ..pagination import PageArgs, page_of_list
 
 blp = Blueprint("v1_preferences", __name__, url_prefix="/api/v1",
                 description="Per-user preferences")
@@ -47,12 +47,6 @@ class ValueSchema(Schema):
                        metadata={"description": "a JSON value of the key's type"})
 
 
-def page_of(items: list[dict], args: dict, **extra) -> dict:
-    """The envelope over a list that is already in memory."""
-    page, size = args["page"], args["page_size"]
-    return envelope(items[(page - 1) * size: page * size], len(items), page, size, **extra)
-
-
 @blp.route("/user/preferences")
 class Preferences(MethodView):
     @blp.doc(security=SECURITY)
@@ -61,7 +55,7 @@ class Preferences(MethodView):
     @require()
     def get(self, args):
         """Every preference of the caller, with defaults for those never set."""
-        return page_of(settings_store.user_preferences(current_principal().user.id), args)
+        return page_of_list(settings_store.user_preferences(current_principal().user.id), args)
 
 
 @blp.route("/user/preferences/<key>")

@@ -22,8 +22,8 @@ from ...auth import require
 from ...automation import feeds
 from ...errors import BadRequest
 from ...redact import MaskedSecretMissing, mask_text, mask_url, unmask_url
-from ..pagination import PageArgs
-from .auth import MAX_ID, id_field, page_of, plain_text
+from ..pagination import PageArgs, page_of
+from .auth import MAX_ID, id_field, plain_text
 
 blp = Blueprint("v1_rss", __name__, url_prefix="/api/v1",
                 description="RSS feeds: subscribe, refresh, analyse, collect")

@@ -18,8 +18,8 @@ from ...automation import rules
 from ...automation.releases import FORMATS
 from ...extensions import db
 from ...models.automation import SERIES_STATUSES, WatchedSeries
-from ..pagination import PageArgs
-from .auth import page_of, plain_text
+from ..pagination import PageArgs, page_of
+from .auth import plain_text
 from .rss import SECURITY, IdsSchema
 
 blp = Blueprint("v1_rules", __name__, url_prefix="/api/v1",

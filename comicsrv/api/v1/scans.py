@@ -23,7 +23,7 @@ from ...library.libraries import SCAN_MODES
 from ...library.scanner import SCAN_JOB
 from ...models import Job, Library
 from ...models.jobs import ACTIVE_STATES
-from ..pagination import PageArgs, envelope
+from ..pagination import PageArgs, page_of_list
 from .events import SSE_DOC, BoundedCache, FilteredBus, keepalive_seconds
 from .libraries import libraries_query, library_for_caller
 from .schemas import SECURITY, list_schema
@@ -142,9 +142,7 @@ class ActiveScans(MethodView):
             libraries_query().where(Library.id.in_(wanted))).scalars()} if wanted else {}
         items = [scan_status(libraries[library_of_target(job.target)], job) for job in jobs
                  if library_of_target(job.target) in libraries]
-        start = (args["page"] - 1) * args["page_size"]
-        return envelope(items[start:start + args["page_size"]], len(items), args["page"],
-                        args["page_size"])
+        return page_of_list(items, args)
 
 
 class ScanScope:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from flask import request
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 from sqlalchemy import case, func, select
 
 from ... import images
@@ -22,7 +22,7 @@ from ...fspaths import display
 from ...library.filters import MAX_CONDITIONS
 from ...library.libraries import SCAN_MODES
 from ...models import Book, BookTag, Library, Publisher, ReadingProgress, Series, Tag
-from ..pagination import PageArgs
+from ..pagination import PageBodyArgs
 
 SECURITY = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
 THUMBNAIL_EDGE = 400
@@ -47,32 +47,6 @@ def list_schema(item: type[Schema]) -> type[Schema]:
             "has_more": fields.Boolean(),
         })
     return _list_schemas[name]
-
-
-def page_rows(query, args: Mapping[str, Any], *, count_query=None,
-              window_total: bool = False) -> tuple[list, int]:
-    """One page of ``query``'s entities and the total number of matches.
-
-    ``count_query`` (default ``query``) is what is counted: the filtered
-    rows without the joins that only sorting needs. ``window_total`` counts
-    with ``count(*) OVER ()`` in the page's own statement, for queries that
-    must visit every match anyway (an aggregate or relevance sort); that
-    saves running them twice. A query whose index order lets the database
-    stop after one page must not use it.
-    """
-    size, offset = args["page_size"], (args["page"] - 1) * args["page_size"]
-    if window_total:
-        rows = db.session.execute(query.add_columns(func.count().over().label("matches"))
-                                  .limit(size).offset(offset)).all()
-        if rows:
-            return [row[0] for row in rows], rows[0][-1]
-        if offset == 0:
-            return [], 0
-    counted = (count_query if count_query is not None else query).order_by(None)
-    total = db.session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
-    if total <= offset:
-        return [], total
-    return list(db.session.execute(query.limit(size).offset(offset)).scalars()), total
 
 
 # -- arguments ----------------------------------------------------------------------
@@ -116,21 +90,6 @@ class ThumbnailArgs(Schema):
     def clamp(self, data: dict, **kwargs: Any) -> dict:
         data["size"] = max(images.MIN_EDGE, min(images.MAX_EDGE, data["size"]))
         return data
-
-
-class PageBodyArgs(PageArgs):
-    """Paging in a JSON body: our ``page`` (from 1) and ``page_size``, or
-    Codex's ``pageSize``; clamped as in query strings."""
-
-    @pre_load
-    def clamp(self, data: Any, **kwargs: Any) -> dict:
-        if not isinstance(data, Mapping):
-            raise ValidationError("Expected a JSON object.")
-        data = dict(data)
-        if "pageSize" in data:
-            data.setdefault("page_size", data["pageSize"])
-            del data["pageSize"]
-        return PageArgs.clamp(self, data, **kwargs)
 
 
 class ConditionListArgs(PageBodyArgs):
@@ -523,10 +482,9 @@ def page_url(book: Book, number: int) -> str:
 
 __all__ = [
     "BOOK_SORTS", "BookDetailSchema", "BookSchema", "ConditionListArgs",
-    "LibraryCreateSchema", "LibrarySchema", "LibraryWriteSchema", "PageBodyArgs",
+    "LibraryCreateSchema", "LibrarySchema", "LibraryWriteSchema",
     "PageImageArgs", "PageSchema", "BookProgressSchema", "BookProgressWriteSchema", "SECURITY",
     "SERIES_SORTS", "SeriesSchema", "SortField", "ThumbnailArgs", "book_detail", "book_item",
-    "page_rows",
     "book_items", "book_order", "book_version", "library_items", "list_schema", "page_url",
     "progress_dict", "series_items", "series_reading", "series_stats", "sorted_by",
     "user_progress",

@@ -20,12 +20,13 @@ from ...library.access import visible_library_ids
 from ...library.filters import SERIES_FIELDS, FilterContext, compile_condition, series_read_status
 from ...library.search import MAX_QUERY_LENGTH, Search, search_series
 from ...models import Book, Library, Publisher, Series
-from ..pagination import PageArgs, envelope, paginate_query
+from ..pagination import PageArgs, PageBodyArgs, envelope, page_query
+from ..request_limits import MAX_ROW_ID
 from .books import submit_analysis
 from .pages import thumbnail_response
 from .schemas import (
-    BOOK_SORTS, SECURITY, SERIES_SORTS, BookSchema, ConditionListArgs, PageBodyArgs,
-    SeriesSchema, SortField, ThumbnailArgs, book_items, book_order, list_schema, page_rows,
+    BOOK_SORTS, SECURITY, SERIES_SORTS, BookSchema, ConditionListArgs, SeriesSchema,
+    SortField, ThumbnailArgs, book_items, book_order, list_schema,
     series_items, series_reading, sorted_by, user_progress,
 )
 from .tasks import TaskSchema, task_dict
@@ -33,7 +34,7 @@ from .tasks import TaskSchema, task_dict
 blp = Blueprint("v1_series", __name__, url_prefix="/api/v1", description="Series")
 
 DEFAULT_SORT = ("name", False)
-ID_RANGE = validate.Range(min=1, max=2**63 - 1)
+ID_RANGE = validate.Range(min=1, max=MAX_ROW_ID)
 
 
 def series_query():
@@ -110,7 +111,7 @@ def _page(base, args, sort: tuple[str, bool] = DEFAULT_SORT,
     if search is not None:
         order = [search.rank.desc(), *order]
     heavy = search is not None or sort[0] not in INDEXED_SORTS
-    rows, total = page_rows(query.order_by(*order), args, count_query=base, window_total=heavy)
+    rows, total = page_query(query.order_by(*order), args, count_query=base, window_total=heavy)
     return envelope(series_items(rows, current_principal().user.id), total, args["page"],
                     args["page_size"])
 
@@ -267,7 +268,7 @@ class SeriesBooks(MethodView):
         """The series' books, in issue order unless `sort`/`order` say otherwise."""
         series = series_for_caller(series_id)
         query = series_books(series).order_by(*book_order(*sorted_by(args, ("number", False))))
-        books, total = paginate_query(query, args["page"], args["page_size"], db.session)
+        books, total = page_query(query, args)
         return envelope(book_items(books, current_principal().user.id), total, args["page"],
                         args["page_size"])
 

@@ -10,9 +10,8 @@ from marshmallow import Schema, fields
 from ... import settings_store
 from ...auth import current_principal, require
 from ...automation.schedule import apply_setting_changes
-from ...extensions import db
-from ..pagination import PageArgs, envelope, paginate_query
-from .preferences import OptionListSchema, OptionSchema, ValueSchema, page_of
+from ..pagination import PageArgs, envelope, page_of_list, page_query
+from .preferences import OptionListSchema, OptionSchema, ValueSchema
 
 blp = Blueprint("v1_settings", __name__, url_prefix="/api/v1",
                 description="Admin settings and their history")
@@ -64,7 +63,7 @@ class Settings(MethodView):
     @require("SystemAdmin")
     def get(self, args):
         """Every setting with its value, default, type, limits and last change."""
-        return page_of(settings_store.settings_state(), args)
+        return page_of_list(settings_store.settings_state(), args)
 
 
 @blp.route("/admin/settings/bulk")
@@ -121,7 +120,6 @@ class SettingHistory(MethodView):
     @require("SystemAdmin")
     def get(self, args, key):
         """Changes of one setting, newest first: old and new value, when, by whom."""
-        changes, total = paginate_query(settings_store.history_query(key), args["page"],
-                                        args["page_size"], db.session)
+        changes, total = page_query(settings_store.history_query(key), args)
         return envelope(settings_store.describe_changes(changes), total, args["page"],
                         args["page_size"])

@@ -17,7 +17,7 @@ from ...events import Event, sse_response
 from ...extensions import db
 from ...models import Job
 from ...models.jobs import QUEUED, RUNNING, STATES
-from ..pagination import PageArgs, envelope, paginate_query
+from ..pagination import PageArgs, envelope, page_query
 from .events import SSE_DOC, BoundedCache, FilteredBus, keepalive_seconds
 
 blp = Blueprint("v1_tasks", __name__, url_prefix="/api/v1", description="Background tasks")
@@ -120,7 +120,7 @@ class Tasks(MethodView):
         if "type" in args:
             query = query.where(Job.type == args["type"])
         query = query.order_by(Job.created_at.desc(), Job.id.desc())
-        jobs, total = paginate_query(query, args["page"], args["page_size"], db.session)
+        jobs, total = page_query(query, args)
         return envelope([task_dict(j) for j in jobs], total, args["page"], args["page_size"])
 
 

@@ -16,9 +16,9 @@ from ...auth.users import create_user, delete_user, update_user
 from ...errors import NotFound
 from ...extensions import db
 from ...models import User
-from ..pagination import PageArgs
+from ..pagination import PageArgs, page_of
 from .auth import (
-    AUTHENTICATED, MAX_ID, UserSchema, email_field, id_field, new_password_field, page_of,
+    AUTHENTICATED, MAX_ID, UserSchema, email_field, id_field, new_password_field,
     username_field,
 )
 

@@ -123,6 +123,8 @@ def test_create_with_codex_scanning_config(app, scheduler, client, admin_headers
     ({"path": "/"}, 400, "validation_error"),
     ({"name": "X"}, 400, "validation_error"),
     ({"name": "X", "path": "/no/such/folder"}, 400, "bad_request"),
+    ({"name": "X", "path": "/" + "0" * 300}, 400, "bad_request"),  # a name over 255 bytes
+    ({"name": "X", "path": "/a" * 3000}, 400, "validation_error"),  # over PATH_MAX
     ({"name": " ", "path": "$tmp"}, 400, "bad_request"),
     ({"name": "X", "path": "$tmp", "scan_cron": "every day"}, 400, "bad_request"),
     ({"name": "X", "path": "$tmp", "default_scan_mode": "fast"}, 400, "validation_error"),

@@ -20,8 +20,10 @@ def test_list_users_in_the_envelope(client, admin, admin_headers):
     assert body["items"][0]["username"] == "admin" and set(body["items"][0]) == USER_FIELDS
     second = client.get("/api/v1/users?page=2&page_size=2", headers=admin_headers).json
     assert len(second["items"]) == 2 and second["has_more"] is False
-    garbled = client.get("/api/v1/users?page=x&page_size=9999", headers=admin_headers).json
-    assert garbled["page"] == 1 and garbled["page_size"] == 200
+    clamped = client.get("/api/v1/users?page=-1&page_size=9999", headers=admin_headers).json
+    assert clamped["page"] == 1 and clamped["page_size"] == 200
+    garbled = client.get("/api/v1/users?page=x", headers=admin_headers)
+    assert garbled.status_code == 400 and "page" in garbled.json["details"]["query"]
     far = client.get(f"/api/v1/users?page={10**22}", headers=admin_headers)
     assert far.status_code == 200 and far.json["items"] == [] and far.json["total"] == 4
 
