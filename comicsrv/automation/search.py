@@ -17,7 +17,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import or_
@@ -32,7 +32,7 @@ from ..models.automation import (
 from ..models.base import utcnow
 from ..settings_store import get_setting
 from . import integrations
-from .decisions import Decision, History, SeriesIndex, evaluate, match, rank, record
+from .decisions import Decision, History, SeriesIndex, evaluate, match, naive_utc, rank, record
 from .grab import grab
 from .releases import parse_release
 
@@ -330,7 +330,7 @@ def check_rss(rows: list[IndexerConfig] | None = None) -> dict[str, Any]:
         db.session.add(FeedItem(
             indexer_id=indexer_id, guid=(release.guid or release.download_url)[:2000],
             title=release.title[:1000], download_url=release.download_url, size=release.size,
-            published=_naive_utc(release.published),
+            published=naive_utc(release.published),
             parsed=parsed.to_dict(),
             watched_issue_id=accepted[0].issue.id if accepted else None))
         for decision in accepted:
@@ -357,12 +357,6 @@ def grab_best(decisions: Iterable[Decision], source: str) -> tuple[list[int], di
         except DomainError as exc:
             errors[decision.release.title] = exc.message
     return grabbed, errors
-
-
-def _naive_utc(moment):
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def rss_job(ctx, **_: Any) -> dict[str, Any]:
