@@ -252,25 +252,39 @@ def _merge(first: SearchOutcome, second: SearchOutcome) -> SearchOutcome:
 
 # --- jobs ----------------------------------------------------------------------
 
-def wanted_issues(limit: int | None = None) -> list[WatchedIssue]:
-    """Wanted issues of monitored series that are out (a store or cover date
-    not in the future, or no date at all), least recently searched first."""
-    today = date.today().isoformat()
-    released = or_(WatchedIssue.store_date.is_(None) & WatchedIssue.cover_date.is_(None),
-                   WatchedIssue.store_date <= today,
-                   WatchedIssue.store_date.is_(None) & (WatchedIssue.cover_date <= today))
+def released_condition(today: str | None = None):
+    """SQL: the issue is out (a store or cover date not in the future, or no
+    date at all)."""
+    today = today or date.today().isoformat()
+    return or_(WatchedIssue.store_date.is_(None) & WatchedIssue.cover_date.is_(None),
+               WatchedIssue.store_date <= today,
+               WatchedIssue.store_date.is_(None) & (WatchedIssue.cover_date <= today))
+
+
+def wanted_issues(limit: int | None = None, *, watched_series_id: int | None = None,
+                  issue_ids: Iterable[int] | None = None) -> list[WatchedIssue]:
+    """Wanted issues of monitored series that are out, least recently
+    searched first; only of one series, or only ``issue_ids``, when given."""
     query = (db.select(WatchedIssue).join(WatchedSeries)
-             .where(WatchedIssue.state == WANTED, WatchedSeries.status == MONITORED, released)
+             .where(WatchedIssue.state == WANTED, WatchedSeries.status == MONITORED,
+                    released_condition())
              .order_by(WatchedIssue.last_searched_at.is_not(None), WatchedIssue.last_searched_at,
                        WatchedIssue.id))
+    if watched_series_id is not None:
+        query = query.where(WatchedIssue.watched_series_id == watched_series_id)
+    if issue_ids is not None:
+        query = query.where(WatchedIssue.id.in_(list(issue_ids)))
     if limit:
         query = query.limit(limit)
     return list(db.session.execute(query).scalars())
 
 
-def search_wanted_job(ctx, max_issues: int | None = None, **_: Any) -> dict[str, Any]:
-    """Search every wanted, released issue, one every spacing seconds."""
-    issue_ids = [issue.id for issue in wanted_issues(max_issues)]
+def search_wanted_job(ctx, max_issues: int | None = None, watched_series_id: int | None = None,
+                      issue_ids: list[int] | None = None, **_: Any) -> dict[str, Any]:
+    """Search every wanted, released issue (of one series, or the ones
+    chosen, when the params say so), one every spacing seconds."""
+    issue_ids = [issue.id for issue in wanted_issues(
+        max_issues, watched_series_id=watched_series_id, issue_ids=issue_ids)]
     spacing = float(get_setting("automation.search_spacing_seconds") or 0)
     ctx.progress(0, len(issue_ids), "searching wanted issues", force=True)
     grabbed = failed = 0

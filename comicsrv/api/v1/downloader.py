@@ -17,84 +17,26 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ...auth import require
-from ...automation import downloads, integrations
-from ...errors import Conflict, DomainError, NotFound
+from ...automation import downloads
+from ...automation.download_clients import (
+    CATEGORY, MASK, create_client, delete_client, get_client as _get_client, masked, run_test,
+    update_client,
+)
+from ...errors import DomainError, NotFound
 from ...extensions import db
-from ...hookspecs import IntegrationError, TestResult
 from ...models.automation import Download, DownloadClientConfig
 from ..pagination import PageArgs
-from .auth import MAX_ID, page_of, plain_text
+from .auth import page_of, plain_text
 from .preferences import page_of as page_of_list
 from .rss import SECURITY
 
 blp = Blueprint("v1_downloader", __name__, url_prefix="/api/v1",
                 description="Download clients and the items they hold")
 
-MASK = "********"
-CATEGORY = "download_client"
+__all__ = ["blp", "run_test", "masked", "create_client", "update_client", "CATEGORY", "MASK"]
 
 
-# --- services ----------------------------------------------------------------------
-
-def run_test(category: str, kind: str, settings: dict[str, Any], name: str = "test") -> TestResult:
-    """A plugin's own check of ``settings``; a plugin that cannot even be
-    built, or fails in any way, is a failed check, never an error."""
-    try:
-        return integrations.build(category, kind, settings, name=name).test()
-    except DomainError:
-        raise  # an unknown kind: 400
-    except IntegrationError as exc:
-        return TestResult(False, str(exc))
-    except Exception as exc:  # a plugin's bug is still a failed check for the user
-        return TestResult(False, f"{type(exc).__name__}: {exc}")
-
-
-def masked(row: DownloadClientConfig) -> dict[str, Any]:
-    secrets = integrations.secret_fields(CATEGORY, row.kind)
-    return {key: (MASK if key in secrets and value else value)
-            for key, value in (row.settings or {}).items()}
-
-
-def _get_client(client_id: int) -> DownloadClientConfig:
-    row = db.session.get(DownloadClientConfig, client_id) if 0 < client_id <= MAX_ID else None
-    if row is None:
-        raise NotFound(f"No download client {client_id}")
-    return row
-
-
-def _check_name(name: str, exclude_id: int | None = None) -> None:
-    taken = db.session.execute(db.select(DownloadClientConfig.id)
-                               .where(DownloadClientConfig.name == name)).scalar()
-    if taken is not None and taken != exclude_id:
-        raise Conflict(f"A download client named {name!r} exists already", code="name_taken")
-
-
-def create_client(data: dict[str, Any]) -> DownloadClientConfig:
-    cls = integrations.kinds(CATEGORY).get(data["kind"])
-    if cls is None:
-        integrations.build(CATEGORY, data["kind"], {})  # raises the clear 400
-    _check_name(data["name"])
-    data.setdefault("protocol", getattr(cls, "protocol", "torrent"))
-    row = DownloadClientConfig(**data)
-    db.session.add(row)
-    db.session.commit()
-    return row
-
-
-def update_client(client_id: int, data: dict[str, Any]) -> DownloadClientConfig:
-    row = _get_client(client_id)
-    if "name" in data:
-        _check_name(data["name"], exclude_id=row.id)
-    if "settings" in data:
-        # A masked secret sent back unchanged keeps the stored one.
-        old = row.settings or {}
-        data["settings"] = {key: (old.get(key) if value == MASK else value)
-                            for key, value in data["settings"].items()}
-    for key, value in data.items():
-        setattr(row, key, value)
-    db.session.commit()
-    return row
-
+# --- services (clients: comicsrv.automation.download_clients) ------------------------
 
 def all_items() -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Every item of every enabled client; a client that cannot be reached is
@@ -297,8 +239,7 @@ class Client(MethodView):
     @blp.response(204)
     def delete(self, client_id):
         """Remove the client; its downloads stay in the history."""
-        db.session.delete(_get_client(client_id))
-        db.session.commit()
+        delete_client(client_id)
 
 
 @blp.route("/downloader/clients/<int:client_id>/test")
