@@ -63,6 +63,23 @@ def _check(data: Mapping[str, Any], *, creating: bool) -> dict[str, str]:
     return errors
 
 
+def _sync_category(kind: str, values: dict[str, Any], settings: dict[str, Any]) -> None:
+    """One category, not two: the row's (what a grab hands the client) and,
+    for plugins that document one, the setting the plugin lists its items
+    and checks its configuration by. A row's category wins; without one the
+    setting's becomes the row's."""
+    documented = any(spec["name"] == "category"
+                     for spec in integrations.field_specs(CATEGORY, kind))
+    if not documented:
+        return
+    if values.get("category"):
+        settings["category"] = values["category"]
+    elif "category" in values:
+        settings.pop("category", None)
+    elif settings.get("category"):
+        values["category"] = settings["category"]
+
+
 def create_client(data: Mapping[str, Any]) -> DownloadClientConfig:
     """Add a client of a kind a plugin provides (400 for an unknown kind, 409
     for a taken name, ``InvalidFields`` for settings the plugin cannot use)."""
@@ -82,6 +99,7 @@ def create_client(data: Mapping[str, Any]) -> DownloadClientConfig:
         raise InvalidFields(errors)
     values = {key: data[key] for key in COLUMNS if key in data and data[key] is not None}
     values.setdefault("protocol", getattr(cls, "protocol", "torrent"))
+    _sync_category(data["kind"], values, settings)
     row = DownloadClientConfig(**values, settings=settings)
     db.session.add(row)
     db.session.commit()
@@ -105,6 +123,11 @@ def update_client(client_id: int, data: Mapping[str, Any]) -> DownloadClientConf
             errors.update(exc.details)
     if errors:
         raise InvalidFields(errors)
+    if "settings" in data or "category" in data:
+        settings = dict(data.get("settings", row.settings) or {})
+        columns = {"category": data["category"]} if "category" in data else {}
+        _sync_category(row.kind, columns, settings)
+        data = {**data, **columns, "settings": settings}
     for key, value in data.items():
         if key in COLUMNS or key == "settings":
             setattr(row, key, value)

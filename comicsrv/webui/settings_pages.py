@@ -442,10 +442,19 @@ def _saved_secrets(row: Any | None) -> set[str]:
     return {name for name in secrets if (row.settings or {}).get(name) not in (None, "", [], {})}
 
 
+def form_specs(spec: IntegrationSection, kind: str) -> list[dict[str, Any]]:
+    """The plugin settings a form shows: a download client's category is
+    the row's own field, not a second one among the plugin's settings."""
+    specs = integrations.field_specs(spec.category, kind)
+    if spec is CLIENTS:
+        specs = [s for s in specs if s["name"] != "category"]
+    return specs
+
+
 def _integration_page(spec: IntegrationSection, *, row: Any | None, kind: str, errors=None,
                       error: str | None = None, status: int = 200, posted=None,
                       test: TestResult | None = None, test_errors=None):
-    specs = integrations.field_specs(spec.category, kind)
+    specs = form_specs(spec, kind)
     kind_class = spec.kinds().get(kind)
     return _render(spec.section, "integration_form", status, spec=spec, row=row, kind=kind,
                    kind_label=getattr(kind_class, "label", "") or kind, specs=specs,
@@ -464,8 +473,9 @@ def _client_names() -> list[tuple[int, str]]:
 def _read(spec: IntegrationSection, kind: str) -> tuple[dict[str, Any], FormReader]:
     reader = FormReader()
     data = spec.read_columns(reader)
-    data["settings"] = integration_form(integrations.field_specs(spec.category, kind),
-                                        reader=reader)
+    data["settings"] = integration_form(form_specs(spec, kind), reader=reader)
+    if spec is CLIENTS and data.get("category"):
+        data["settings"]["category"] = data["category"]
     return data, reader
 
 

@@ -28,7 +28,7 @@ from ..models import Job
 from ..models.jobs import ACTIVE_STATES
 from . import blp
 from .arr import ADMIN, done, field_errors
-from .settings_pages import CLIENTS, INDEXERS, NOTIFICATIONS, IntegrationSection, _read
+from .settings_pages import CLIENTS, INDEXERS, NOTIFICATIONS, IntegrationSection, _read, form_specs
 from .shell import login_required, principal
 
 TASK_LABELS = {
@@ -211,21 +211,33 @@ def _step(name: str) -> tuple[str, str, IntegrationSection]:
 
 
 def _wizard_page(status: int = 200, **current: Any):
-    configured = {name: spec.listing() for name, _label, spec in WIZARD_STEPS}
-    kinds = {name: request.args.get(f"{name}_kind") or next(iter(spec.kinds()), "")
-             for name, _label, spec in WIZARD_STEPS}
-    if current.get("step"):
-        kinds[current["step"]] = current["kind"]
+    """The wizard: where each step stands, and the form of one step at a
+    time (``?step=``, else the first one not done yet)."""
     from ..automation import integrations
 
-    specs = {name: integrations.field_specs(spec.category, kinds[name])
-             for name, _label, spec in WIZARD_STEPS}
+    configured = {name: spec.listing() for name, _label, spec in WIZARD_STEPS}
+    step = current.get("step") or request.args.get("step")
+    if step not in configured:
+        step = next((name for name, _l, _s in WIZARD_STEPS if not configured[name]),
+                    WIZARD_STEPS[0][0])
+    name, label, spec = _step(step)
+    kind = current.get("kind") or request.args.get("kind")
+    if kind not in spec.kinds():
+        kind = next(iter(spec.kinds()), "")
     html = render_template(
-        "web/arr/wizard.html", steps=WIZARD_STEPS, configured=configured, kinds=kinds,
-        specs=specs, completed=settings_store.get_setting(WIZARD_COMPLETED),
-        current=current, secrets={name: integrations.secret_fields(spec.category, kinds[name])
-                                  for name, _label, spec in WIZARD_STEPS})
+        "web/arr/wizard.html", steps=WIZARD_STEPS, configured=configured, step=name,
+        step_label=label, spec=spec, kind=kind, specs=form_specs(spec, kind),
+        secrets=integrations.secret_fields(spec.category, kind),
+        completed=settings_store.get_setting(WIZARD_COMPLETED),
+        values=current.get("values") or {}, errors=current.get("errors") or {},
+        error=current.get("error"), test=current.get("test"), next_step=_next_step(name))
     return html, status
+
+
+def _next_step(name: str) -> str | None:
+    names = [n for n, _label, _spec in WIZARD_STEPS]
+    index = names.index(name)
+    return names[index + 1] if index + 1 < len(names) else None
 
 
 @blp.get("/system/wizard")
@@ -260,7 +272,7 @@ def wizard_step(step: str):
         return _wizard_page(exc.status, step=name, kind=kind, errors=field_errors(exc),
                             error=exc.message, values=values, test=result)
     done(f"{label}: {row.name} passed its test ({result.message}) and is saved.")
-    return redirect(url_for("web.wizard") + f"#step-{name}", 303)
+    return redirect(url_for("web.wizard", step=_next_step(name) or name), 303)
 
 
 def _secret_names(spec: IntegrationSection, kind: str) -> set[str]:

@@ -156,3 +156,23 @@ for (const all of document.querySelectorAll("[data-select-all]")) {
     }
   });
 }
+
+// A table wider than the screen scrolls inside its wrapper: only then is the
+// wrapper a tab stop (a named region), so keyboard users can scroll it too.
+function scrollableTables(root = document) {
+  for (const wrap of root.querySelectorAll(".tablewrap")) {
+    if (wrap.scrollWidth > wrap.clientWidth + 1) {
+      const caption = wrap.querySelector("caption")?.textContent.trim();
+      wrap.tabIndex = 0;
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", caption || "Table, scrolls sideways");
+    } else if (wrap.getAttribute("role") === "region") {
+      wrap.removeAttribute("tabindex");
+      wrap.removeAttribute("role");
+      wrap.removeAttribute("aria-label");
+    }
+  }
+}
+scrollableTables();
+addEventListener("resize", () => scrollableTables());
+document.body.addEventListener("htmx:afterSettle", () => scrollableTables());
