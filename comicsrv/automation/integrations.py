@@ -169,7 +169,7 @@ def clean_settings(category: str, kind: str, values: Mapping[str, Any],
     errors: dict[str, str] = {}
     for name, spec in specs.items():
         value = values.get(name)
-        if name in secrets and value in (None, "", MASK, []) and old.get(name) not in (None, ""):
+        if name in secrets and value in (None, "", MASK, [], {}) and old.get(name) not in (None, ""):
             cleaned[name] = old[name]
             continue
         if value in (None, "", [], {}):
