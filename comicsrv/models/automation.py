@@ -92,6 +92,8 @@ class WatchedIssue(TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("watched_series_id", "provider_id"),
         Index("ix_watched_issues_state", "state", "store_date"),
+        # Have/total per series (the Series pages) from the index alone.
+        Index("ix_watched_issues_series_state", "watched_series_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -209,13 +209,13 @@ def integration_form(specs: list[dict[str, Any]], form: MultiDict | None = None,
     return values
 
 
-def page_args() -> tuple[int, int]:
-    """``page`` from the query (1 when absent or garbled)."""
+def page_args(page_size: int = PAGE_SIZE) -> tuple[int, int]:
+    """``page`` from the query (1 when absent or garbled) and the page size."""
     try:
         page = max(1, min(1_000_000, int(request.args.get("page", 1))))
     except ValueError:
         page = 1
-    return page, PAGE_SIZE
+    return page, page_size
 
 
 def pages(total: int, page_size: int = PAGE_SIZE) -> int:

@@ -1,5 +1,6 @@
 """release decisions keep the release's link, size, seeders and age, so the
-web UI's interactive search can list them and grab one later
+web UI's interactive search can list them and grab one later; watched issues
+are counted per series and state from an index
 
 Revision ID: 0101_decision_details
 Revises: 0006
@@ -22,9 +23,14 @@ def upgrade():
         batch_op.add_column(sa.Column('size', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('seeders', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('published', sa.DateTime(), nullable=True))
+    with op.batch_alter_table('watched_issues', schema=None) as batch_op:
+        batch_op.create_index('ix_watched_issues_series_state', ['watched_series_id', 'state'],
+                              unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('watched_issues', schema=None) as batch_op:
+        batch_op.drop_index('ix_watched_issues_series_state')
     with op.batch_alter_table('release_decisions', schema=None) as batch_op:
         batch_op.drop_column('published')
         batch_op.drop_column('seeders')
