@@ -22,8 +22,8 @@ from comicsrv.library.scanner import SCAN_JOB
 from comicsrv.models import ApiKey, Job, SettingChange, User
 from comicsrv.models.automation import (
     DL_DOWNLOADING, DL_FAILED, DL_IMPORTED, DL_REMOVED, MONITORED, PAUSED, SKIPPED, WANTED,
-    BlockedRelease, Download, DownloadClientConfig, IndexerConfig, NotificationTarget,
-    ReleaseDecision, RemotePathMapping, WatchedIssue, WatchedSeries,
+    BlockedRelease, DownloadClientConfig, IndexerConfig, NotificationTarget, ReleaseDecision,
+    RemotePathMapping, WatchedSeries,
 )
 from comicsrv.settings_store import get_setting, set_setting
 from comicsrv.testing import Recorded, ReplayServer
@@ -31,8 +31,8 @@ from comicsrv.webui import live
 from tests.api.legacy.metron_replay import metron  # noqa: F401 (fixture)
 from tests.automation.test_end_to_end import make_cbz
 from tests.factories import (
-    PASSWORD, DownloadClientConfigFactory, DownloadFactory, IndexerConfigFactory,
-    NotificationTargetFactory, UserFactory, WatchedIssueFactory, WatchedSeriesFactory,
+    DownloadClientConfigFactory, DownloadFactory, IndexerConfigFactory, WatchedIssueFactory,
+    WatchedSeriesFactory,
 )
 from tests.webui.test_pages import csrf, sign_in
 
