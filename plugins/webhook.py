@@ -18,7 +18,9 @@ class WebhookNotifier(Notifier):
     label = "Webhook"
     settings_fields = [
         {"name": "url", "label": "URL", "type": "url", "required": True},
-        {"name": "headers", "label": "Extra headers", "type": "mapping", "required": False},
+        # Headers carry credentials (Authorization, X-Api-Key): a secret.
+        {"name": "headers", "label": "Extra headers", "type": "mapping", "required": False,
+         "secret": True},
         {"name": "timeout", "label": "Timeout (s)", "type": "number", "required": False},
     ]
 

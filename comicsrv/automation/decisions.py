@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Iterable
 
 from sqlalchemy import or_
@@ -301,6 +302,13 @@ def match(release: Release, candidates: Iterable[WatchedIssue], *, history: Hist
     return sorted(decisions, key=lambda d: (not d.accepted, d.sort_key))
 
 
+def naive_utc(moment: datetime | None) -> datetime | None:
+    """A feed's aware timestamp as the naive UTC the columns store."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def record(decisions: Iterable[Decision], source: str) -> list[ReleaseDecision]:
     """Store decisions as ReleaseDecision rows (flushed, not committed)."""
     rows = []
@@ -310,7 +318,10 @@ def record(decisions: Iterable[Decision], source: str) -> list[ReleaseDecision]:
             watched_issue_id=decision.issue.id if decision.issue is not None else None,
             title=release.title[:1000], guid=(release.guid or None) and release.guid[:2000],
             indexer=release.indexer, source=source, accepted=decision.accepted,
-            score=decision.score, reasons=list(decision.reasons))
+            score=decision.score, reasons=list(decision.reasons),
+            download_url=(release.download_url or None) and release.download_url[:4000],
+            protocol=release.protocol, size=release.size, seeders=release.seeders,
+            published=naive_utc(release.published))
         db.session.add(row)
         decision.row = row
         rows.append(row)

@@ -333,3 +333,56 @@ def remove_completed(download: Download) -> str:
         log.warning("download %s not removed from %s: %s", download.id, row.name, exc)
         return f"not removed from {row.name}: {exc}"
     return f"removed from {row.name}"
+
+
+def remove_and_blocklist(download_id: int, delete_files: bool = False,
+                         reason: str = "blocklisted by a user") -> Download:
+    """Remove a download from its client and never grab its release again
+    (Sonarr's "remove and blocklist"); its issue is wanted again."""
+    download = remove(download_id, delete_files)
+    _blocklist(download, reason)
+    db.session.commit()
+    return download
+
+
+def unblock(blocked_id: int) -> None:
+    """Take one release off the blocklist: searches may grab it again."""
+    row = db.session.get(BlockedRelease, blocked_id)
+    if row is None:
+        raise NotFound(f"No blocklisted release {blocked_id}")
+    db.session.delete(row)
+    db.session.commit()
+
+
+def clear_blocklist() -> int:
+    """Empty the blocklist; returns how many releases were on it."""
+    count = db.session.execute(db.delete(BlockedRelease)).rowcount
+    db.session.commit()
+    return count
+
+
+def client_progress(active: list[Download]) -> dict[int, DownloadStatus]:
+    """What each client says right now about these downloads, by download id,
+    without changing any row: the queue page's live view between two passes
+    of the monitor (which alone moves downloads on). A client that cannot be
+    asked is left out."""
+    by_client: dict[int, list[Download]] = defaultdict(list)
+    for download in active:
+        if download.client_id is not None and download.client_item_id:
+            by_client[download.client_id].append(download)
+    found: dict[int, DownloadStatus] = {}
+    for client_id, rows in by_client.items():
+        row = db.session.get(DownloadClientConfig, client_id)
+        if row is None or not row.enabled:
+            continue
+        try:
+            statuses = client_instance(row).status([d.client_item_id for d in rows])
+        except Exception as exc:  # the monitor records the client's problem; a view just skips it
+            log.debug("download client %s not asked for progress: %s", row.name, exc)
+            continue
+        by_item = {s.id.lower(): s for s in statuses}
+        for download in rows:
+            status = by_item.get(download.client_item_id.lower())
+            if status is not None:
+                found[download.id] = status
+    return found

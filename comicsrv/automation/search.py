@@ -17,7 +17,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import or_
@@ -33,7 +33,7 @@ from ..models.base import utcnow
 from ..redact import mask_text
 from ..settings_store import get_setting
 from . import integrations
-from .decisions import Decision, History, SeriesIndex, evaluate, match, rank, record
+from .decisions import Decision, History, SeriesIndex, evaluate, match, naive_utc, rank, record
 from .grab import grab
 from .releases import parse_release
 
@@ -254,25 +254,39 @@ def _merge(first: SearchOutcome, second: SearchOutcome) -> SearchOutcome:
 
 # --- jobs ----------------------------------------------------------------------
 
-def wanted_issues(limit: int | None = None) -> list[WatchedIssue]:
-    """Wanted issues of monitored series that are out (a store or cover date
-    not in the future, or no date at all), least recently searched first."""
-    today = date.today().isoformat()
-    released = or_(WatchedIssue.store_date.is_(None) & WatchedIssue.cover_date.is_(None),
-                   WatchedIssue.store_date <= today,
-                   WatchedIssue.store_date.is_(None) & (WatchedIssue.cover_date <= today))
+def released_condition(today: str | None = None):
+    """SQL: the issue is out (a store or cover date not in the future, or no
+    date at all)."""
+    today = today or date.today().isoformat()
+    return or_(WatchedIssue.store_date.is_(None) & WatchedIssue.cover_date.is_(None),
+               WatchedIssue.store_date <= today,
+               WatchedIssue.store_date.is_(None) & (WatchedIssue.cover_date <= today))
+
+
+def wanted_issues(limit: int | None = None, *, watched_series_id: int | None = None,
+                  issue_ids: Iterable[int] | None = None) -> list[WatchedIssue]:
+    """Wanted issues of monitored series that are out, least recently
+    searched first; only of one series, or only ``issue_ids``, when given."""
     query = (db.select(WatchedIssue).join(WatchedSeries)
-             .where(WatchedIssue.state == WANTED, WatchedSeries.status == MONITORED, released)
+             .where(WatchedIssue.state == WANTED, WatchedSeries.status == MONITORED,
+                    released_condition())
              .order_by(WatchedIssue.last_searched_at.is_not(None), WatchedIssue.last_searched_at,
                        WatchedIssue.id))
+    if watched_series_id is not None:
+        query = query.where(WatchedIssue.watched_series_id == watched_series_id)
+    if issue_ids is not None:
+        query = query.where(WatchedIssue.id.in_(list(issue_ids)))
     if limit:
         query = query.limit(limit)
     return list(db.session.execute(query).scalars())
 
 
-def search_wanted_job(ctx, max_issues: int | None = None, **_: Any) -> dict[str, Any]:
-    """Search every wanted, released issue, one every spacing seconds."""
-    issue_ids = [issue.id for issue in wanted_issues(max_issues)]
+def search_wanted_job(ctx, max_issues: int | None = None, watched_series_id: int | None = None,
+                      issue_ids: list[int] | None = None, **_: Any) -> dict[str, Any]:
+    """Search every wanted, released issue (of one series, or the ones
+    chosen, when the params say so), one every spacing seconds."""
+    issue_ids = [issue.id for issue in wanted_issues(
+        max_issues, watched_series_id=watched_series_id, issue_ids=issue_ids)]
     spacing = float(get_setting("automation.search_spacing_seconds") or 0)
     ctx.progress(0, len(issue_ids), "searching wanted issues", force=True)
     grabbed = failed = 0
@@ -332,7 +346,7 @@ def check_rss(rows: list[IndexerConfig] | None = None) -> dict[str, Any]:
         db.session.add(FeedItem(
             indexer_id=indexer_id, guid=(release.guid or release.download_url)[:2000],
             title=release.title[:1000], download_url=release.download_url, size=release.size,
-            published=_naive_utc(release.published),
+            published=naive_utc(release.published),
             parsed=parsed.to_dict(),
             watched_issue_id=accepted[0].issue.id if accepted else None))
         for decision in accepted:
@@ -359,12 +373,6 @@ def grab_best(decisions: Iterable[Decision], source: str) -> tuple[list[int], di
         except DomainError as exc:
             errors[decision.release.title] = exc.message
     return grabbed, errors
-
-
-def _naive_utc(moment):
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def rss_job(ctx, **_: Any) -> dict[str, Any]:

@@ -92,6 +92,8 @@ class WatchedIssue(TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("watched_series_id", "provider_id"),
         Index("ix_watched_issues_state", "state", "store_date"),
+        # Have/total per series (the Series pages) from the index alone.
+        Index("ix_watched_issues_series_state", "watched_series_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -284,6 +286,13 @@ class ReleaseDecision(db.Model):
     score: Mapped[int | None] = mapped_column(Integer)
     # Human-readable reasons: ["volume 2 is not the watched volume 1", ...].
     reasons: Mapped[list] = mapped_column(JSON, default=list)
+    # The release as the indexer offered it, so a user can look at a
+    # decision later (interactive search) and grab it from there.
+    download_url: Mapped[str | None] = mapped_column(String(4000))
+    protocol: Mapped[str | None] = mapped_column(String(16))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    seeders: Mapped[int | None] = mapped_column(Integer)
+    published: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 

@@ -9,7 +9,9 @@ streams scan progress; the reader is one ES module talking to ``/api/v1``.
 
 Modules: ``shell`` (layout, navigation, guards, errors), ``account`` (login,
 logout, first-run set-up, theme), ``library`` (home, series, books, browsing),
-``libraries`` (scans with live progress), ``reader``.
+``libraries`` (scans with live progress), ``reader``; the *arr pages:
+``arr`` (what they share), ``watchlist`` (Series and story arcs), ``wanted``,
+``activity``, ``settings_pages``, ``system``, ``live`` (toasts and badge).
 """
 from __future__ import annotations
 
@@ -18,5 +20,6 @@ from flask import Blueprint
 blp = Blueprint("web", __name__)
 
 from . import account, libraries, library, reader, shell  # noqa: E402,F401  (routes)
+from . import activity, arr, live, settings_pages, system, wanted, watchlist  # noqa: E402,F401
 
 __all__ = ["blp"]

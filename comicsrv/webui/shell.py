@@ -38,9 +38,12 @@ class NavItem:
     permission: str | None = None
     # Endpoints that light this item up besides its own.
     section: tuple[str, ...] = ()
+    # ... and endpoints starting with one of these (a section of many pages).
+    prefixes: tuple[str, ...] = ()
 
     def active(self, endpoint: str | None) -> bool:
-        return endpoint == self.endpoint or endpoint in self.section
+        return endpoint == self.endpoint or endpoint in self.section or (
+            endpoint is not None and endpoint.startswith(self.prefixes or (" ",)))
 
 
 NAV: list[NavItem] = [

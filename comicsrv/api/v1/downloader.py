@@ -17,98 +17,25 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ...auth import require
-from ...automation import downloads, integrations
-from ...errors import BadRequest, Conflict, DomainError, NotFound
+from ...automation import downloads
+from ...automation.download_clients import (
+    CATEGORY, MASK, create_client, delete_client, get_client as _get_client, masked, run_test,
+    update_client,
+)
+from ...errors import DomainError, NotFound
 from ...extensions import db
-from ...hookspecs import IntegrationError, TestResult
 from ...models.automation import Download, DownloadClientConfig
-from ...redact import MASK, MaskedSecretMissing, mask_text, unmask_url
 from ..pagination import PageArgs, page_of, page_of_list
-from .auth import MAX_ID, plain_text
+from .auth import plain_text
 from .rss import SECURITY
 
 blp = Blueprint("v1_downloader", __name__, url_prefix="/api/v1",
                 description="Download clients and the items they hold")
 
-CATEGORY = "download_client"
+__all__ = ["blp", "run_test", "masked", "create_client", "update_client", "CATEGORY", "MASK"]
 
 
-# --- services ----------------------------------------------------------------------
-
-def run_test(category: str, kind: str, settings: dict[str, Any], name: str = "test") -> TestResult:
-    """A plugin's own check of ``settings``; a plugin that cannot even be
-    built, or fails in any way, is a failed check, never an error."""
-    try:
-        return integrations.build(category, kind, settings, name=name).test()
-    except DomainError:
-        raise  # an unknown kind: 400
-    except IntegrationError as exc:
-        return TestResult(False, str(exc))
-    except Exception as exc:  # a plugin's bug is still a failed check for the user
-        return TestResult(False, f"{type(exc).__name__}: {exc}")
-
-
-def masked(row: DownloadClientConfig) -> dict[str, Any]:
-    """Secret fields as the mask; secrets inside other text (a URL's
-    ``user:password@`` or ``apikey=``) masked in place."""
-    secrets = integrations.secret_fields(CATEGORY, row.kind)
-    return {key: (MASK if key in secrets and value else
-                  mask_text(value) if isinstance(value, str) else value)
-            for key, value in (row.settings or {}).items()}
-
-
-def _unmasked(value: Any, old: Any) -> Any:
-    """A value sent back as it was shown keeps the stored secrets in it."""
-    if value == MASK:
-        return old
-    if isinstance(value, str) and MASK in value and isinstance(old, str):
-        try:
-            return unmask_url(value, old)
-        except MaskedSecretMissing as exc:
-            raise BadRequest(str(exc), code="masked_secret") from None
-    return value
-
-
-def _get_client(client_id: int) -> DownloadClientConfig:
-    row = db.session.get(DownloadClientConfig, client_id) if 0 < client_id <= MAX_ID else None
-    if row is None:
-        raise NotFound(f"No download client {client_id}")
-    return row
-
-
-def _check_name(name: str, exclude_id: int | None = None) -> None:
-    taken = db.session.execute(db.select(DownloadClientConfig.id)
-                               .where(DownloadClientConfig.name == name)).scalar()
-    if taken is not None and taken != exclude_id:
-        raise Conflict(f"A download client named {name!r} exists already", code="name_taken")
-
-
-def create_client(data: dict[str, Any]) -> DownloadClientConfig:
-    cls = integrations.kinds(CATEGORY).get(data["kind"])
-    if cls is None:
-        integrations.build(CATEGORY, data["kind"], {})  # raises the clear 400
-    _check_name(data["name"])
-    data.setdefault("protocol", getattr(cls, "protocol", "torrent"))
-    row = DownloadClientConfig(**data)
-    db.session.add(row)
-    db.session.commit()
-    return row
-
-
-def update_client(client_id: int, data: dict[str, Any]) -> DownloadClientConfig:
-    row = _get_client(client_id)
-    if "name" in data:
-        _check_name(data["name"], exclude_id=row.id)
-    if "settings" in data:
-        # A masked secret sent back unchanged keeps the stored one.
-        old = row.settings or {}
-        data["settings"] = {key: _unmasked(value, old.get(key))
-                            for key, value in data["settings"].items()}
-    for key, value in data.items():
-        setattr(row, key, value)
-    db.session.commit()
-    return row
-
+# --- services (clients: comicsrv.automation.download_clients) ------------------------
 
 def all_items() -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Every item of every enabled client; a client that cannot be reached is
@@ -311,8 +238,7 @@ class Client(MethodView):
     @blp.response(204)
     def delete(self, client_id):
         """Remove the client; its downloads stay in the history."""
-        db.session.delete(_get_client(client_id))
-        db.session.commit()
+        delete_client(client_id)
 
 
 @blp.route("/downloader/clients/<int:client_id>/test")

@@ -95,3 +95,84 @@ for (const field of document.querySelectorAll("[data-folder-picker]")) {
     if (opening) open(input.value.trim());
   });
 }
+
+// --- the *arr pages ------------------------------------------------------------------
+// Live news for admins: toasts for grabbed / imported / failed and the number
+// of active downloads on "Activity", from /live/events (JSON, shown as text).
+const liveUrl = document.querySelector('meta[name="live-events"]')?.content;
+const toasts = document.getElementById("toasts");
+const TOAST_MS = 8000;
+
+function showToast({ kind, title, text }) {
+  const box = document.createElement("div");
+  box.className = `toast toast-${kind}`;
+  box.setAttribute("role", kind === "failed" ? "alert" : "status");
+  const heading = document.createElement("strong");
+  heading.textContent = title;
+  const body = document.createElement("span");
+  body.textContent = text || "";
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "small";
+  close.textContent = "Dismiss";
+  close.addEventListener("click", () => box.remove());
+  box.append(heading, body, close);
+  toasts.append(box);
+  setTimeout(() => box.remove(), kind === "failed" ? TOAST_MS * 2 : TOAST_MS);
+}
+
+function showBadge(active) {
+  for (const badge of document.querySelectorAll("[data-live-badge]")) {
+    badge.hidden = !active;
+    const hidden = document.createElement("span");
+    hidden.className = "visually-hidden";
+    hidden.textContent = ` (${active} active download${active === 1 ? "" : "s"})`;
+    const number = document.createElement("span");
+    number.setAttribute("aria-hidden", "true");
+    number.textContent = String(active);
+    badge.replaceChildren(number, hidden);
+    badge.dataset.active = String(active);
+  }
+}
+
+if (liveUrl && toasts && "EventSource" in window) {
+  const source = new EventSource(liveUrl);
+  source.addEventListener("toast", (event) => showToast(JSON.parse(event.data)));
+  source.addEventListener("badge", (event) => showBadge(JSON.parse(event.data).active));
+  addEventListener("pagehide", () => source.close());
+}
+
+// Forms that ask before they act (delete, remove and blocklist ...).
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset?.confirm;
+  if (question && !confirm(question)) event.preventDefault();
+}, true);
+
+// "Select all" boxes of the lists with bulk actions.
+for (const all of document.querySelectorAll("[data-select-all]")) {
+  all.addEventListener("change", () => {
+    for (const box of document.querySelectorAll(`input[name="${all.dataset.selectAll}"]`)) {
+      box.checked = all.checked;
+    }
+  });
+}
+
+// A table wider than the screen scrolls inside its wrapper: only then is the
+// wrapper a tab stop (a named region), so keyboard users can scroll it too.
+function scrollableTables(root = document) {
+  for (const wrap of root.querySelectorAll(".tablewrap")) {
+    if (wrap.scrollWidth > wrap.clientWidth + 1) {
+      const caption = wrap.querySelector("caption")?.textContent.trim();
+      wrap.tabIndex = 0;
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", caption || "Table, scrolls sideways");
+    } else if (wrap.getAttribute("role") === "region") {
+      wrap.removeAttribute("tabindex");
+      wrap.removeAttribute("role");
+      wrap.removeAttribute("aria-label");
+    }
+  }
+}
+scrollableTables();
+addEventListener("resize", () => scrollableTables());
+document.body.addEventListener("htmx:afterSettle", () => scrollableTables());
