@@ -17,6 +17,7 @@ from flask import flash, get_flashed_messages, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from ..errors import BadRequest, DomainError
+from ..redact import mask_text
 from . import blp
 from .shell import NavItem, add_nav
 
@@ -220,6 +221,12 @@ def page_args(page_size: int = PAGE_SIZE) -> tuple[int, int]:
 
 def pages(total: int, page_size: int = PAGE_SIZE) -> int:
     return max(1, math.ceil(total / page_size))
+
+
+@blp.app_template_filter("masked")
+def masked(text: str | None) -> str:
+    """Text with any secret in it (a feed URL's ``apikey=``) masked."""
+    return mask_text(text) if text else ""
 
 
 @blp.app_template_filter("zip_labels")

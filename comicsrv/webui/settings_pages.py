@@ -416,8 +416,11 @@ def _form_values(kind_specs: list[dict], row: Any | None, posted) -> dict[str, A
         "name", "enabled", "priority", "enable_rss", "enable_search", "category",
         "remove_completed", "events")}
     secrets = integrations.secret_fields(_category_of(row), row.kind)
+    # Secrets inside other text (a feed URL's apikey=) show masked in place;
+    # sent back unchanged, they keep the stored value.
+    settings = integrations.masked_settings(_category_of(row), row.kind, row.settings)
     for spec in kind_specs:
-        value = (row.settings or {}).get(spec["name"])
+        value = settings.get(spec["name"])
         if spec["name"] in secrets or value is None:
             continue
         kind = spec.get("type")
