@@ -158,7 +158,14 @@ def test_first_run_scan_browse_and_read(live_server, make_app, library_folder,  
     page.keyboard.press("ArrowRight")
     expect(page.locator("#spread")).to_have_attribute("data-pages", str(WIDE_PAGE))
 
-    # The series remembers how it is read.
+    # The series remembers how it is read. (Wait for the wide page's position
+    # to be saved first: reopened there, the reader knows page 8 is wide and
+    # pairs 9 | 10 and 11 | 12; reopened elsewhere it would learn it later.)
+    def saved_at_wide_page():
+        answer = requests.get(f"{server.url}/api/v1/books/{book_id}/progress", headers=headers,
+                              timeout=10)
+        return answer.ok and answer.json().get("current_page") == WIDE_PAGE
+    assert _poll(saved_at_wide_page)
     page.reload()
     expect(page.locator("#set-layout")).to_have_value("double")
     expect(page.locator("#set-direction")).to_have_value("rtl")
