@@ -31,7 +31,7 @@ from gevent import Timeout
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-from .app import start_services
+from .app import start_services, stop_services
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,8 @@ def _raise_fd_limit(needed: int) -> None:
 
 def serve(app: Flask) -> None:
     """Serve until SIGINT/SIGTERM, then stop accepting, finish in-flight
-    requests (up to 10 s) and stop the scheduler."""
+    requests (up to 10 s) and stop the scheduler. A ``worker`` process
+    serves only its health check (``comicsrv.middleware.HealthOnly``)."""
     import gevent
 
     config = app.config
@@ -204,14 +205,14 @@ def serve(app: Flask) -> None:
     preload()
     server.start()
     start_services(app)
-    log.info("comicsrv listening on http://%s:%s%s (data dir %s) in %.2fs",
-             host, port, config["URL_BASE"] or "/", config["DATA_DIR"],
+    log.info("comicsrv (role %s) listening on http://%s:%s%s (data dir %s) in %.2fs",
+             config["ROLE"], host, port, config["URL_BASE"] or "/", config["DATA_DIR"],
              time.monotonic() - started)
     app.extensions["comicsrv.server"] = server
 
     def stop(*_: object) -> None:
         log.info("shutting down")
-        app.extensions["comicsrv.scheduler"].shutdown()
+        stop_services(app)
         server.stop(timeout=10)
 
     gevent.signal_handler(signal.SIGTERM, stop)

@@ -101,12 +101,16 @@ def test_job_of_a_dead_process_is_failed_on_start(runner):
     dead_pid = 2 ** 22 + 12345
     host = process_owner().split(":")[0]
     orphan = JobFactory(type="test.any", state="running", owner=f"{host}:{dead_pid}",
-                        started_at=utcnow())
-    live = JobFactory(type="test.any", state="running", owner=f"{host}:{os.getppid()}")
-    remote_stale = JobFactory(type="test.any", state="queued", owner="otherhost:1",
+                        started_at=utcnow(), heartbeat_at=utcnow())
+    live = JobFactory(type="test.any", state="running", owner=f"{host}:{os.getppid()}",
+                      heartbeat_at=utcnow())
+    remote_stale = JobFactory(type="test.any", state="running", owner="otherhost:1",
                               heartbeat_at=utcnow() - STALE_AFTER * 2)
     remote_fresh = JobFactory(type="test.any", state="running", owner="otherhost:1",
                               heartbeat_at=utcnow())
+    # Queued by a process that died since: it waits for any worker to claim it.
+    queued = JobFactory(type="test.any", state="queued", owner=None,
+                        heartbeat_at=utcnow() - STALE_AFTER * 2)
     runner.register("test.any", lambda ctx: None)
     recovered = runner.recover_interrupted()
     assert sorted(recovered) == sorted([orphan.id, remote_stale.id])
@@ -114,6 +118,7 @@ def test_job_of_a_dead_process_is_failed_on_start(runner):
     assert _job(remote_stale.id).state == "failed"
     assert _job(live.id).state == "running"
     assert _job(remote_fresh.id).state == "running"
+    assert _job(queued.id).state == "queued"
 
 
 def test_resumable_job_is_run_again_after_a_crash(runner):
