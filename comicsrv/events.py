@@ -368,14 +368,16 @@ class EventBus:
     def next_id(self) -> int:
         return next(self._seq)
 
-    def publish(self, event: Event) -> None:
-        """Deliver ``event`` here, then send it to the other processes."""
+    def publish(self, event: Event, *, remote: bool = True) -> None:
+        """Deliver ``event`` here, then send it to the other processes
+        (``remote=False``: the caller sent it already, with
+        ``relay.send_within`` inside its transaction)."""
         with self._lock:
             subscribers = list(self._subscribers)
             listeners = self._listeners + self._everywhere
         self._deliver(event, subscribers, listeners)
         relay = self.relay
-        if relay is not None:
+        if relay is not None and remote:
             relay.send(event)
 
     def receive(self, event: Event) -> None:

@@ -145,7 +145,8 @@ class Cluster:
         with self.app.app_context():
             self._check_secret_key()
             self._beat_in_context()
-        self.relay = EventRelay(db.engine, self.owner, self.app.extensions["comicsrv.events"])
+            engine = db.engine
+        self.relay = EventRelay(engine, self.owner, self.app.extensions["comicsrv.events"])
         self.relay.start()
         channels = {EVENTS_CHANNEL: self.relay.receive}
         for channel in self._notices:

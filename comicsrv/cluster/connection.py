@@ -32,6 +32,9 @@ KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
 SERVER_KEEPALIVE = ("SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 3",
                     "SET tcp_keepalives_count = 3")
 RECONNECT_MAX_SECONDS = 30.0
+# How long one wait for notifications lasts: the loop's other duties (and a
+# stop) wait at most this long.
+TICK_SECONDS = 0.5
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -48,7 +51,8 @@ class ClusterConnection:
                  on_deposed: Callable[[], None] | None = None,
                  on_connected: Callable[[], None] | None = None,
                  periodic: Callable[[], None] | None = None,
-                 tick: float = 1.0, leader_check: float = 5.0, beat: float = 10.0):
+                 tick: float = TICK_SECONDS, leader_check: float = 5.0,
+                 beat: float = 10.0):
         self.url = libpq_url(url)
         self.name = name
         self.channels = channels
@@ -114,13 +118,6 @@ class ClusterConnection:
         self.on_connected()
         next_check = next_beat = 0.0
         while not self._stopping:
-            for notice in conn.notifies(timeout=self.tick):
-                handler = self.channels.get(notice.channel)
-                if handler is not None:
-                    try:
-                        handler(notice.payload)
-                    except Exception:
-                        log.exception("handling a notification on %s failed", notice.channel)
             now = time.monotonic()
             if self.leader_key is not None and now >= next_check:
                 next_check = now + self.leader_check
@@ -131,6 +128,13 @@ class ClusterConnection:
                     self.periodic()
                 except Exception:
                     log.exception("cluster heartbeat failed")
+            for notice in conn.notifies(timeout=self.tick):
+                handler = self.channels.get(notice.channel)
+                if handler is not None:
+                    try:
+                        handler(notice.payload)
+                    except Exception:
+                        log.exception("handling a notification on %s failed", notice.channel)
 
     def _check_leadership(self, conn) -> None:
         if self.leader:

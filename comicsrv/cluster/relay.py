@@ -111,46 +111,54 @@ class EventRelay:
             self._done.set()
 
     def _send(self, events: list[Event]) -> None:
-        envelope = json.dumps(self.owner)
-        head = '{"o":' + envelope + ',"e":['
-        payloads: list[str] = []
-        big: list[str] = []
-        parts: list[str] = []
-        size = len(head) + 2
-        for event in events:
-            encoded = _encode(event)
-            if len(encoded.encode()) + len(head) + 2 > MAX_PAYLOAD:
-                if parts:
-                    payloads.append(head + ",".join(parts) + "]}")
-                    parts, size = [], len(head) + 2
-                payloads.append("")  # placeholder: filled with the row's id below
-                big.append(head + encoded + "]}")
-                continue
-            grown = size + len(encoded.encode()) + 1
-            if parts and grown > MAX_PAYLOAD:
-                payloads.append(head + ",".join(parts) + "]}")
-                parts, size = [], len(head) + 2
-                grown = size + len(encoded.encode()) + 1
-            parts.append(encoded)
-            size = grown
-        if parts:
-            payloads.append(head + ",".join(parts) + "]}")
         try:
             with self.engine.begin() as conn:
-                stored = iter(big)
-                for payload in payloads:
-                    if not payload:
-                        row_id = conn.execute(insert(EventPayload).values(
-                            created_at=utcnow(), body=next(stored)).returning(EventPayload.id)
-                        ).scalar_one()
-                        payload = '{"o":' + envelope + ',"ref":' + str(row_id) + "}"
-                    conn.execute(text("SELECT pg_notify(:channel, :payload)"),
-                                 {"channel": CHANNEL, "payload": payload})
-                self.sent += len(payloads)
+                self.sent += self._emit(conn, events)
                 self._prune_now_and_then(conn)
         except Exception as exc:
             log.warning("event relay: %d events not sent to other processes (%s: %s)",
                         len(events), type(exc).__name__, exc)
+
+    def send_within(self, executor: Any, events: list[Event]) -> None:
+        """Send ``events`` from inside the caller's transaction (``executor``:
+        its session or connection): they reach the other processes exactly
+        when, and only if, it commits, and before anything sent after it.
+        The job queue sends a job's ``queued`` event so, ahead of the NOTIFY
+        that wakes the workers, so no process hears of a job's run before it
+        hears that the job was queued."""
+        self.sent += self._emit(executor, events)
+
+    def _emit(self, executor: Any, events: list[Event]) -> int:
+        """NOTIFY ``events`` in as few notifications as fit; returns how many."""
+        envelope = json.dumps(self.owner)
+        head = '{"o":' + envelope + ',"e":['
+        batches: list[tuple[str, bool]] = []  # (payload, stored as a row)
+        parts: list[str] = []
+        size = len(head) + 2
+        for event in events:
+            encoded = _encode(event)
+            length = len(encoded.encode())
+            if length + len(head) + 2 > MAX_PAYLOAD:
+                if parts:
+                    batches.append((head + ",".join(parts) + "]}", False))
+                    parts, size = [], len(head) + 2
+                batches.append((head + encoded + "]}", True))
+                continue
+            if parts and size + length + 1 > MAX_PAYLOAD:
+                batches.append((head + ",".join(parts) + "]}", False))
+                parts, size = [], len(head) + 2
+            parts.append(encoded)
+            size += length + 1
+        if parts:
+            batches.append((head + ",".join(parts) + "]}", False))
+        for payload, stored in batches:
+            if stored:
+                row_id = executor.execute(insert(EventPayload).values(
+                    created_at=utcnow(), body=payload).returning(EventPayload.id)).scalar_one()
+                payload = '{"o":' + envelope + ',"ref":' + str(row_id) + "}"
+            executor.execute(text("SELECT pg_notify(:channel, :payload)"),
+                             {"channel": CHANNEL, "payload": payload})
+        return len(batches)
 
     def _prune_now_and_then(self, conn) -> None:
         now = time.monotonic()

@@ -179,10 +179,14 @@ class JobRunner:
                   heartbeat_at=now, started_at=now if running else None)
         db.session.add(job)
         db.session.flush()
+        event = self._event(job)
+        relay = self.bus.relay
+        if relay is not None:  # other processes hear "queued" before the run's events
+            relay.send_within(db.session, [event])
         if self.postgres and not running:
             db.session.execute(select(func.pg_notify(JOBS_CHANNEL, str(job.id))))
         db.session.commit()
-        self._publish(job)
+        self.bus.publish(event, remote=relay is None)
         return job
 
     def submit(self, job_type: str, params: dict | None = None, *, target: str | None = None,
@@ -454,10 +458,14 @@ class JobRunner:
                 self._cancelled.add(job_id)
 
     def _publish(self, job: Job) -> None:
-        self.bus.publish(TaskProgress(
+        self.bus.publish(self._event(job))
+
+    @staticmethod
+    def _event(job: Job) -> TaskProgress:
+        return TaskProgress(
             task_id=job.id, task_type=job.type, status=job.state,
-            progress={"current": job.progress_current, "total": job.progress_total,
-                      "message": job.progress_message or ""}))
+            progress={"current": job.progress_current or 0, "total": job.progress_total or 0,
+                      "message": job.progress_message or ""})
 
     def _now(self):
         """Now for ``heartbeat_at``: the database's clock on PostgreSQL, so hosts
