@@ -158,6 +158,7 @@ class JobRunner:
         self._done: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._dispatcher_done = threading.Event()
         self._dispatching = False
         self._stopping = False
         self._beating = False
@@ -286,18 +287,31 @@ class JobRunner:
         if self._dispatching or not self.executes:
             return
         self._dispatching = True
+        self._stopping = False
+        self._dispatcher_done.clear()
         pool.spawn(self._dispatch_loop, name="job-dispatcher")
 
-    def stop(self) -> None:
-        """Claim nothing more. Jobs already running go on until the process
-        exits; their rows are then taken over by another worker."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """Claim nothing more (waits for the dispatcher to finish its round).
+        Jobs already running go on until the process exits; their rows are
+        then taken over by another worker."""
+        if not self._dispatching:
+            return
         self._stopping = True
         self.wake()
+        self._dispatcher_done.wait(timeout)
+        self._dispatching = False
 
     def wake(self) -> None:
         self._wake.set()
 
     def _dispatch_loop(self) -> None:
+        try:
+            self._dispatch()
+        finally:
+            self._dispatcher_done.set()
+
+    def _dispatch(self) -> None:
         next_reap = 0.0
         while not self._stopping:
             self._wake.wait(self.poll_seconds)
