@@ -5,12 +5,13 @@ windows (``RateWindow``: at most *limit* requests under *key* within any
 *seconds*); this is the host's side of ``hookspecs.RateLimits``, handed to
 every integration in its context. Each request sent is one row of
 ``rate_limit_hits`` per key. Taking a request is one short transaction that
-locks the keys (a transaction-scoped advisory lock per key on PostgreSQL, so
-two processes never both see the last free slot; on SQLite, the one process
-serialises with a lock of its own), counts each window, and adds the rows
-when all have room. When one is full the caller sleeps, outside any
-transaction, until the oldest request in it leaves the window, then tries
-again: another process may have taken the slot meanwhile.
+counts each window and keeps the request's rows only when all have room.
+Two processes must never both see the last free slot: on PostgreSQL the
+transaction first takes an advisory lock per key; on SQLite it adds its rows
+first, which takes the database's write lock. When a window is full the
+caller sleeps, outside any transaction, until the oldest request in it
+leaves the window, then tries again: another process may have taken the
+slot meanwhile.
 
 Time is the database's clock on PostgreSQL: processes on several machines
 count on one clock, whatever their own clocks say.
@@ -99,29 +100,58 @@ class DatabaseRateLimits(RateLimits):
             return self._attempt(keys, windows)
 
     def _attempt(self, keys: list[str], windows: list[RateWindow]) -> tuple[float, RateWindow]:
-        with self.engine.begin() as conn:
-            if self.postgres:
-                for key in keys:  # sorted: two processes never wait on each other in a cycle
-                    conn.execute(select(func.pg_advisory_xact_lock(_lock_id(key))))
-            now = self._now(conn)
-            wait, full = 0.0, windows[0]
-            for window in windows:
-                since = now - window.seconds
-                count = conn.execute(select(func.count()).select_from(_hits).where(
-                    _hits.c.key == window.key, _hits.c.at > since)).scalar_one()
-                if count < window.limit:
-                    continue
-                # The request that must leave the window before one more fits.
-                leaving = conn.execute(select(_hits.c.at).where(
-                    _hits.c.key == window.key, _hits.c.at > since).order_by(_hits.c.at)
-                    .offset(count - window.limit).limit(1)).scalar_one()
-                until = leaving + window.seconds - now
-                if until > wait:
-                    wait, full = until, window
-            if wait <= 0:
-                conn.execute(insert(_hits), [{"key": key, "at": now} for key in keys])
-                self._prune_now_and_then(conn, now)
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                wait, full = self._count(conn, keys, windows)
+            except BaseException:
+                transaction.rollback()
+                raise
+            if wait > 0:
+                transaction.rollback()  # SQLite: takes back the rows counted first
+            else:
+                transaction.commit()
             return wait, full
+
+    def _count(self, conn: Connection, keys: list[str],
+               windows: list[RateWindow]) -> tuple[float, RateWindow]:
+        """Count the request and return (0, _), or the wait and the full window.
+
+        PostgreSQL: lock the keys, count, then add the rows. SQLite has no
+        such locks; there the rows go in first, which takes the database's
+        write lock, so a second process counting meanwhile waits for this
+        transaction and then sees its rows (the caller rolls them back when a
+        window is full).
+        """
+        if self.postgres:
+            for key in keys:  # sorted: two processes never wait on each other in a cycle
+                conn.execute(select(func.pg_advisory_xact_lock(_lock_id(key))))
+        now = self._now(conn)
+        mine = 0
+        if not self.postgres:
+            conn.execute(insert(_hits), [{"key": key, "at": now} for key in keys])
+            mine = 1
+        wait, full = 0.0, windows[0]
+        for window in windows:
+            since = now - window.seconds
+            count = conn.execute(select(func.count()).select_from(_hits).where(
+                _hits.c.key == window.key, _hits.c.at > since)).scalar_one() - mine
+            if count < window.limit:
+                continue
+            # The request that must leave the window before one more fits
+            # (ours, counted first on SQLite, is the newest: never this one).
+            leaving = conn.execute(select(_hits.c.at).where(
+                _hits.c.key == window.key, _hits.c.at > since).order_by(_hits.c.at)
+                .offset(count - window.limit).limit(1)).scalar_one()
+            until = leaving + window.seconds - now
+            if until > wait:
+                wait, full = until, window
+            wait = max(wait, 1e-3)  # full, even when the oldest leaves this instant
+        if wait <= 0:
+            if self.postgres:
+                conn.execute(insert(_hits), [{"key": key, "at": now} for key in keys])
+            self._prune_now_and_then(conn, now)
+        return wait, full
 
     def _now(self, conn: Connection) -> float:
         if self.postgres:
