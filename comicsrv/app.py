@@ -76,7 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
         "comicsrv.events": bus,
         "comicsrv.jobs": runner,
         "comicsrv.scheduler": Scheduler(app),
-        "comicsrv.cluster": Cluster(app),
+        "comicsrv.cluster": Cluster(app, owner=runner.owner),
         "comicsrv.started": time.monotonic(),
         "comicsrv.media": MediaService(settings["CACHE_DIR"], MediaLimits.from_config(settings)),
     })

@@ -38,7 +38,7 @@ from .. import __version__
 from ..config import ConfigError
 from ..extensions import db
 from ..models import ClusterNode
-from .identity import parse_owner, process_owner
+from .identity import new_owner, parse_owner
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,10 @@ def db_now():
 class Cluster:
     """This process's place in the deployment (``app.extensions["comicsrv.cluster"]``)."""
 
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, owner: str | None = None):
         self.app = app
         self.role: str = app.config["ROLE"]
-        self.owner = process_owner()
+        self.owner = owner or new_owner()
         self.postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
         self.connection: Any = None
         self.relay: Any = None

@@ -2,7 +2,7 @@
 row of ``cluster_nodes``.
 
 ``host:pid:<namespace>-<nonce>``. The host and pid are for people reading
-the task list; the nonce makes the name unique for the life of one process,
+the task list; the nonce makes the name unique for the life of one app,
 so two containers that happen to share a host name and a pid (both pid 1)
 never take each other's jobs for their own; the pid namespace says whether a
 pid seen in the name can be looked up here (``os.kill(pid, 0)``) to tell a
@@ -29,14 +29,19 @@ def _pid_namespace() -> str:
     return format(int(digits), "x") if digits else ""
 
 
+def new_owner() -> str:
+    """A name for one app of this process (an app is made once per process
+    under ``serve`` and gunicorn; tests make several, each its own "process")."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_pid_namespace()}-{secrets.token_hex(4)}"
+
+
 def process_owner() -> str:
-    """This process's name (made once per pid, so a forked child, such as a
+    """A name for this process, made once per pid (a forked child, such as a
     gunicorn worker, gets its own)."""
     pid = os.getpid()
     name = _mine.get(pid)
     if name is None:
-        name = f"{socket.gethostname()}:{pid}:{_pid_namespace()}-{secrets.token_hex(4)}"
-        _mine[pid] = name
+        name = _mine[pid] = new_owner()
     return name
 
 

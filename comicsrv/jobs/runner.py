@@ -42,6 +42,7 @@ stops the job at its next ``check_cancelled``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from ..cluster import JOBS_CHANNEL, db_now
-from ..cluster.identity import parse_owner, pid_alive, process_owner
+from ..cluster.identity import new_owner, parse_owner, pid_alive, process_owner
 from ..events import EventBus, TaskProgress
 from ..extensions import db
 from ..models import Job, utcnow
@@ -137,10 +138,13 @@ class JobContext:
 
 
 class JobRunner:
-    def __init__(self, app: Flask, bus: EventBus, max_concurrent: int | None = None):
+    def __init__(self, app: Flask, bus: EventBus, max_concurrent: int | None = None, *,
+                 owner: str | None = None):
         self.app = app
         self.bus = bus
-        self.owner = process_owner()
+        # The name written on the rows of the jobs this runner runs: the
+        # app's (``comicsrv.cluster``), unique to this process.
+        self.owner = owner or new_owner()
         self.types: dict[str, JobType] = {}
         config = app.config
         self.executes = config.get("ROLE", "all") != "web"
@@ -529,7 +533,7 @@ class JobRunner:
             return False  # ours: alive by definition
         owner = parse_owner(job.owner)
         if owner.is_local() and owner.pid is not None:
-            if owner.pid == parse_owner(self.owner).pid:
+            if owner.pid == os.getpid():
                 # Our pid in another name: an earlier process that had it (a
                 # restarted container), or a twin on another host of the same
                 # name. Only its heartbeat can tell.

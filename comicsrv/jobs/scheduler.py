@@ -67,19 +67,15 @@ class Scheduler:
     def changed(self, reason: str) -> None:
         """Tell the scheduling processes elsewhere that ``reason`` changed what
         a schedule depends on. (This process changed its own schedules already.)"""
-        from ..cluster.identity import process_owner
-
         self.app.extensions["comicsrv.events"].publish(
-            SchedulesChanged(reason=reason, origin=process_owner()))
+            SchedulesChanged(reason=reason, origin=self.app.extensions["comicsrv.jobs"].owner))
 
     def follow_changes(self) -> None:
         """Rebuild the schedules when another process says they changed."""
         if self._listening:
             return
         self._listening = True
-        from ..cluster.identity import process_owner
-
-        me = process_owner()
+        me = self.app.extensions["comicsrv.jobs"].owner
 
         def on_event(event: Event) -> None:
             if isinstance(event, SchedulesChanged) and event.origin != me and self.running:
