@@ -199,12 +199,19 @@ def serve(app: Flask) -> None:
                     keepalive_timeout=float(config["KEEPALIVE_TIMEOUT_SECONDS"]),
                     max_connections=max_connections)
     # Before accepting: importing the readers starts a process (and so
-    # yields to the hub), and no request may run before start_services.
+    # yields to the hub), and no request may run before start_services
+    # (job recovery, the process's place in the deployment). The socket is
+    # opened only once they run, so a client sees a refused connection,
+    # never a request left waiting, until the process can answer.
     from .archives import preload
 
     preload()
-    server.start()
     start_services(app)
+    try:
+        server.start()
+    except OSError:
+        stop_services(app)  # the port is taken: hand on what this process holds
+        raise
     log.info("comicsrv (role %s) listening on http://%s:%s%s (data dir %s) in %.2fs",
              config["ROLE"], host, port, config["URL_BASE"] or "/", config["DATA_DIR"],
              time.monotonic() - started)
