@@ -10,13 +10,14 @@ from typing import Any, Mapping
 from flask import Flask
 
 from . import __version__
+from .cluster import JOBS_CHANNEL, Cluster
 from .config import load_config
 from .database import bundled_dir, engine_options, migrations_dir, upgrade
 from .events import EventBus
 from .extensions import db, migrate
 from .jobs import JobRunner, Scheduler, pool
 from .library.media import MediaLimits, MediaService
-from .middleware import TrustedProxyFix, UrlBase
+from .middleware import HealthOnly, TrustedProxyFix, UrlBase
 from .plugins import PluginRegistry
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
     app.config.update(
         SQLALCHEMY_DATABASE_URI=_sqlalchemy_url(settings["DATABASE_URL"]),
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"],
-                                                 settings["SQLITE_BUSY_TIMEOUT_MS"]),
+                                                 settings["SQLITE_BUSY_TIMEOUT_MS"],
+                                                 int(settings["DATABASE_POOL_SIZE"]),
+                                                 int(settings["DATABASE_MAX_OVERFLOW"])),
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
         # Uploads raise it per request (comicsrv.api.request_limits).
         MAX_CONTENT_LENGTH=settings["MAX_REQUEST_BYTES"],
@@ -67,17 +70,26 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
     if plugins is None:
         registry.load_entry_points()
     bus = EventBus()
-    bus.add_listener(lambda event: registry.call("comicsrv_event", event=event))
+    bus.add_listener(lambda event: event.internal
+                     or registry.call("comicsrv_event", event=event))
     runner = JobRunner(app, bus)
     app.extensions.update({
         "comicsrv.plugins": registry,
         "comicsrv.events": bus,
         "comicsrv.jobs": runner,
         "comicsrv.scheduler": Scheduler(app),
+        "comicsrv.cluster": Cluster(app, owner=runner.owner),
         "comicsrv.started": time.monotonic(),
         "comicsrv.media": MediaService(settings["CACHE_DIR"], MediaLimits.from_config(settings)),
     })
     _register_job_types(runner)
+    for plugin_name, job_types in registry.call("comicsrv_job_types"):
+        for job_type in job_types:
+            if job_type.name in runner.types:
+                log.warning("plugin %s: job type %r already registered; ignored",
+                            plugin_name, job_type.name)
+                continue
+            runner.register(job_type.name, job_type.run, resumable=job_type.resumable)
     from .automation.notify import install as install_notifications
     from .automation.reactions import install as install_reactions
 
@@ -100,6 +112,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
                 log.exception("plugin %s: blueprint %r not registered", plugin_name, blueprint)
 
     wsgi = app.wsgi_app
+    if settings["ROLE"] == "worker":
+        wsgi = HealthOnly(wsgi)
     if settings["URL_BASE"]:
         wsgi = UrlBase(wsgi, settings["URL_BASE"])
     app.wsgi_app = TrustedProxyFix(wsgi, settings["TRUSTED_PROXIES"])
@@ -110,31 +124,66 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
 
 
 def start_services(app: Flask) -> None:
-    """Start what runs beside the request handlers: the scheduler, the
-    recovery of jobs a previous process left behind, scans on start.
-    Called by ``comicsrv serve`` and the WSGI entry point; never by tests."""
+    """Start what runs beside the request handlers, as the process's role
+    (``ROLE``) says: its part in the deployment (``comicsrv.cluster``), the
+    job queue, the scheduler, scans on start. Called by ``comicsrv serve``
+    and the WSGI entry point; never by tests."""
     from .archives import preload
 
     preload()  # first (serve did it already): gevent's worker threads must not import readers
     pool.configure(app.config["CPU_WORKERS"])
+    cluster: Cluster = app.extensions["comicsrv.cluster"]
     runner: JobRunner = app.extensions["comicsrv.jobs"]
-    if not app.config["SCHEDULER_ENABLED"]:
+    scheduler: Scheduler = app.extensions["comicsrv.scheduler"]
+    cluster.on_notice(JOBS_CHANNEL, runner.notice)
+    cluster.on_reconnect(runner.wake)
+    if cluster.runs_scheduler:
+        cluster.on_leadership(lambda: _lead(app))
+    cluster.start()
+    if not cluster.runs_jobs:
+        log.info("role %s: serving HTTP; jobs run in the worker processes", cluster.role)
         return
     with app.app_context():
         runner.recover_interrupted()
-    runner.start_heartbeat()
-    scheduler: Scheduler = app.extensions["comicsrv.scheduler"]
-    scheduler.every("jobs.prune", 24 * 3600, "jobs.prune")
+    runner.start()
+    if not cluster.runs_scheduler:
+        return
+    scheduler.add_source(lambda app: scheduler.every("jobs.prune", 24 * 3600, "jobs.prune"))
+    from .automation.schedule import schedule_automation
     from .library.schedule import schedule_library_scans
 
-    from .automation.schedule import schedule_automation
-    from .settings_store import get_setting
-
-    with app.app_context():
-        scan_on_start = app.config["SCAN_ON_START"] and get_setting("scanner.scan_on_start")
-    schedule_library_scans(app, on_start=scan_on_start)
-    schedule_automation(app)
+    scheduler.add_source(lambda app: schedule_library_scans(app, on_start=False))
+    scheduler.add_source(schedule_automation)
+    scheduler.follow_changes()
     scheduler.start()
+
+
+def _lead(app: Flask) -> None:
+    """This process became the scheduler's leader. The first leader of a
+    process's life also runs the scans on start (``SCAN_ON_START``): with
+    several workers that is once per deployment start, not once per worker."""
+    if app.extensions.get("comicsrv.led"):
+        return
+    app.extensions["comicsrv.led"] = True
+
+    def scan_on_start() -> None:
+        from .library.schedule import schedule_library_scans
+        from .settings_store import get_setting
+
+        with app.app_context():
+            wanted = app.config["SCAN_ON_START"] and get_setting("scanner.scan_on_start")
+        if wanted:
+            schedule_library_scans(app, on_start=True)
+
+    pool.spawn(scan_on_start, name="scan-on-start")
+
+
+def stop_services(app: Flask) -> None:
+    """A clean stop: no new jobs claimed, the scheduler stopped, the
+    leadership handed on at once and the process's row removed."""
+    app.extensions["comicsrv.jobs"].stop()
+    app.extensions["comicsrv.scheduler"].shutdown()
+    app.extensions["comicsrv.cluster"].stop()
 
 
 def _register_job_types(runner: JobRunner) -> None:

@@ -1,6 +1,6 @@
 """The ``comicsrv`` command line.
 
-    comicsrv [--data-dir DIR] serve [--host H] [--port P]
+    comicsrv [--data-dir DIR] serve [--host H] [--port P] [--role all|web|worker]
     comicsrv [--data-dir DIR] library add NAME PATH | library list
     comicsrv [--data-dir DIR] scan [--library NAME] [--deep]
     comicsrv [--data-dir DIR] user create USERNAME --password P [--admin]
@@ -55,12 +55,17 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port to listen on (default 8090).")
+@click.option("--role", type=click.Choice(["all", "web", "worker"]), default=None,
+              help="all: HTTP, jobs and the scheduler in one process (the default, and the "
+                   "only choice on SQLite); web: HTTP only; worker: jobs and the scheduler, "
+                   "HTTP only for /ping and /api/v1/health. Default: $COMICSRV_ROLE or all.")
 @pass_holder
-def serve(holder: AppHolder, host: str | None, port: int | None) -> None:
+def serve(holder: AppHolder, host: str | None, port: int | None, role: str | None) -> None:
     """Run the server (gevent WSGI) with the scheduler."""
     from .server import serve as run_server
 
-    overrides = {k: v for k, v in (("HOST", host), ("PORT", port)) if v is not None}
+    overrides = {k: v for k, v in (("HOST", host), ("PORT", port), ("ROLE", role))
+                 if v is not None}
     run_server(holder.app(**overrides))
 
 

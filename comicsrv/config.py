@@ -38,8 +38,29 @@ DEFAULTS: dict[str, Any] = {
     # Lifetime of a login (JWT and session cookie).
     "SESSION_TTL_SECONDS": 86400,
     "LOG_LEVEL": "INFO",
-    # Exactly one process of a deployment runs the scheduler.
+    # What this process does (``serve --role``): "all" (HTTP, jobs and the
+    # scheduler: one process, the only choice on SQLite), "web" (HTTP only)
+    # or "worker" (jobs and the scheduler; HTTP only for health checks).
+    "ROLE": "all",
+    # An off switch: a process with false never fires scheduled triggers.
+    # With several processes on PostgreSQL nothing needs switching off: only
+    # the elected leader fires them.
     "SCHEDULER_ENABLED": True,
+    # Jobs one process runs at once.
+    "JOB_WORKERS": 4,
+    # A running job's row is refreshed this often; a row not refreshed for
+    # JOB_STALE_SECONDS is taken over by another worker (its process died).
+    "JOB_HEARTBEAT_SECONDS": 10.0,
+    "JOB_STALE_SECONDS": 60.0,
+    # A worker looks for queued jobs this often even without a notification.
+    "JOB_POLL_SECONDS": 5.0,
+    # A worker that does not lead tries to take the lead this often (so a
+    # dead leader is replaced within about this long), and the leader proves
+    # its connection still holds the lock as often.
+    "LEADER_CHECK_SECONDS": 5.0,
+    # Connections each process keeps to PostgreSQL (plus one for listening).
+    "DATABASE_POOL_SIZE": 10,
+    "DATABASE_MAX_OVERFLOW": 20,
     "AUTO_MIGRATE": True,
     "SCAN_ON_START": True,
     "API_DOCS_ENABLED": True,
@@ -179,6 +200,18 @@ def load_config(
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _secret_key(data_dir)
     settings["URL_BASE"] = normalize_url_base(settings["URL_BASE"])
+    settings["ROLE"] = str(settings["ROLE"]).strip().lower()
+    if settings["ROLE"] not in ("all", "web", "worker"):
+        raise ConfigError(f"ROLE must be all, web or worker, got {settings['ROLE']!r}")
+    for name in ("JOB_HEARTBEAT_SECONDS", "JOB_STALE_SECONDS", "JOB_POLL_SECONDS",
+                 "LEADER_CHECK_SECONDS"):
+        if float(settings[name]) <= 0:
+            raise ConfigError(f"{name} must be more than 0, got {settings[name]}")
+    if float(settings["JOB_STALE_SECONDS"]) < 2 * float(settings["JOB_HEARTBEAT_SECONDS"]):
+        raise ConfigError("JOB_STALE_SECONDS must be at least twice JOB_HEARTBEAT_SECONDS, "
+                          "or a live job could be taken for dead between two heartbeats")
+    if int(settings["JOB_WORKERS"]) < 1:
+        raise ConfigError(f"JOB_WORKERS must be at least 1, got {settings['JOB_WORKERS']}")
     if not 0 < int(settings["PORT"]) < 65536:
         raise ConfigError(f"PORT must be between 1 and 65535, got {settings['PORT']}")
     return settings

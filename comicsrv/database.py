@@ -19,13 +19,16 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK_ID = 0x636F6D6963  # "comic"
 
 
-def engine_options(url: str, busy_timeout_ms: int) -> dict[str, Any]:
+def engine_options(url: str, busy_timeout_ms: int, pool_size: int = 10,
+                   max_overflow: int = 20) -> dict[str, Any]:
     if url.startswith("sqlite"):
         # sqlite3's ``timeout`` is SQLite's busy timeout: a writer waits for
         # the lock instead of failing with "database is locked".
         return {"connect_args": {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}}
     # Dead connections after a PostgreSQL restart are replaced, not raised.
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    # Each process holds up to pool_size + max_overflow: with many processes,
+    # their sum must stay below the server's max_connections (docs/scaling.md).
+    return {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": max_overflow}
 
 
 @event.listens_for(Engine, "connect")

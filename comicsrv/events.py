@@ -1,8 +1,28 @@
-"""Typed events, one in-process bus, and the SSE stream every surface uses.
+"""Typed events, the bus, and the SSE stream every surface uses.
 
 Producers (the scanner, jobs, the pipeline) publish from any thread or
 greenlet; each SSE client owns a bounded queue, so a slow client drops its
 own oldest events and never slows the producer or other clients.
+
+One process or many: on PostgreSQL the bus hands every event to a relay
+(``comicsrv.cluster.relay``) that sends it to the other processes of the
+deployment through ``LISTEN/NOTIFY``, and delivers theirs here, so an SSE
+client of any web process hears a scan run by any worker. Two kinds of
+callback see events, and the difference matters once there are several
+processes:
+
+- ``add_listener(fn)``: the producer's side effects (notifications, the
+  plugins' ``comicsrv_event`` hook, linking books after a scan). Called for
+  events published *in this process* only, so a grab notifies once, not
+  once per process.
+- ``add_listener(fn, everywhere=True)``: keeping this process in step with
+  the others (a job cancelled elsewhere, a schedule changed, a cache entry
+  gone stale). Called for events published in any process.
+
+Caches that live in each process are kept right across processes with
+``bus.invalidate("principals", user_id)`` and
+``bus.on_invalidate("principals", drop)``. Internal events such as these
+never reach SSE clients.
 """
 from __future__ import annotations
 
@@ -12,6 +32,7 @@ import logging
 import queue
 import threading
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
@@ -27,13 +48,43 @@ def _now() -> str:
 
 @dataclass(kw_only=True)
 class Event:
-    """Base of every event. ``name`` is the SSE event name."""
+    """Base of every event. ``name`` is the SSE event name.
+
+    Every subclass with a name of its own is registered under that name, so
+    an event sent to another process as its name and fields is rebuilt there
+    as the same class (:meth:`from_fields`). Fields must be JSON values.
+    """
 
     name: ClassVar[str] = "event"
+    # Coordinates processes; never streamed to clients.
+    internal: ClassVar[bool] = False
+    registry: ClassVar[dict[str, type[Event]]] = {}
     timestamp: str = field(default_factory=_now)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            Event.registry[cls.name] = cls
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.name, **asdict(self)}
+
+    def fields(self) -> dict[str, Any]:
+        """The event's own fields, as :meth:`from_fields` takes them back."""
+        return asdict(self)
+
+    @staticmethod
+    def from_fields(name: str, values: dict[str, Any]) -> Event | None:
+        """The event ``name`` with ``values``; None for a name or fields this
+        process does not know (a newer version of comicsrv elsewhere)."""
+        cls = Event.registry.get(name)
+        if cls is None:
+            return None
+        known = {f.name for f in dataclass_fields(cls)}
+        try:
+            return cls(**{k: v for k, v in values.items() if k in known})
+        except TypeError:
+            return None
 
 
 # Library events, named as Codex's /events/stream names them.
@@ -183,6 +234,30 @@ class DownloadFailed(Event):
     watched_issue_id: int | None = None
 
 
+# Internal events: how processes keep each other in step.
+@dataclass(kw_only=True)
+class SchedulesChanged(Event):
+    """Something a schedule depends on changed (a library's scan schedule, an
+    automation setting): the processes that run the scheduler rebuild it."""
+
+    name: ClassVar[str] = "schedules_changed"
+    internal: ClassVar[bool] = True
+    reason: str = ""
+    # The process that changed them (and so has rebuilt its own already).
+    origin: str = ""
+
+
+@dataclass(kw_only=True)
+class CacheInvalidated(Event):
+    """Entries of a per-process cache are stale in every process (``keys``
+    empty: the whole cache). See :meth:`EventBus.invalidate`."""
+
+    name: ClassVar[str] = "cache_invalidated"
+    internal: ClassVar[bool] = True
+    cache: str
+    keys: list[Any] = field(default_factory=list)
+
+
 PIPELINE_EVENTS = frozenset(
     cls.name for cls in (IssueWanted, ReleaseGrabbed, DownloadUpdated, PostProcessStep,
                          IssueImported, DownloadFailed)
@@ -205,7 +280,9 @@ class Subscription:
         self.dropped = 0
 
     def offer(self, event: Event) -> None:
-        if self.names is not None and event.name not in self.names:
+        # Unnamed subscriptions hear every client-facing event, never an internal one.
+        wanted = event.name in self.names if self.names is not None else not event.internal
+        if not wanted:
             return
         while True:
             try:
@@ -238,10 +315,16 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscription] = []
         self._listeners: list[Callable[[Event], None]] = []
+        self._everywhere: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
+        # Sends events to the other processes (``comicsrv.cluster.relay``);
+        # None while this process is alone (SQLite, tests, the CLI).
+        self.relay: Any = None
 
     def subscribe(self, names: Iterable[str] | None = None, maxsize: int = QUEUE_SIZE) -> Subscription:
+        """A queue of the events named ``names`` (every client-facing event
+        when None), from this process and, on PostgreSQL, every other."""
         sub = Subscription(self, frozenset(names) if names is not None else None, maxsize)
         with self._lock:
             self._subscribers.append(sub)
@@ -252,10 +335,31 @@ class EventBus:
             if sub in self._subscribers:
                 self._subscribers.remove(sub)
 
-    def add_listener(self, listener: Callable[[Event], None]) -> None:
-        """A synchronous callback for every event (plugins' ``comicsrv_event``)."""
+    def add_listener(self, listener: Callable[[Event], None], *, everywhere: bool = False) -> None:
+        """A synchronous callback for every event published in this process
+        (the producer's side effects: plugins' ``comicsrv_event``,
+        notifications), or with ``everywhere`` for every event of every
+        process (keeping this process in step with the others). A listener
+        runs in the producer's thread (``everywhere``: for another process's
+        events, in the relay's): it must be quick, and start a greenlet for
+        anything slow."""
         with self._lock:
-            self._listeners.append(listener)
+            (self._everywhere if everywhere else self._listeners).append(listener)
+
+    def invalidate(self, cache: str, *keys: Any) -> None:
+        """Tell every process, this one included, that ``keys`` of its
+        ``cache`` are stale (no keys: all of it). Keys are JSON values."""
+        self.publish(CacheInvalidated(cache=cache, keys=list(keys)))
+
+    def on_invalidate(self, cache: str, drop: Callable[[list[Any]], None]) -> None:
+        """Call ``drop(keys)`` whenever any process invalidates ``cache``
+        (``keys`` empty: drop everything)."""
+
+        def listener(event: Event) -> None:
+            if isinstance(event, CacheInvalidated) and event.cache == cache:
+                drop(event.keys)
+
+        self.add_listener(listener, everywhere=True)
 
     @property
     def subscriber_count(self) -> int:
@@ -264,10 +368,28 @@ class EventBus:
     def next_id(self) -> int:
         return next(self._seq)
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Event, *, remote: bool = True) -> None:
+        """Deliver ``event`` here, then send it to the other processes
+        (``remote=False``: the caller sent it already, with
+        ``relay.send_within`` inside its transaction)."""
         with self._lock:
             subscribers = list(self._subscribers)
-            listeners = list(self._listeners)
+            listeners = self._listeners + self._everywhere
+        self._deliver(event, subscribers, listeners)
+        relay = self.relay
+        if relay is not None and remote:
+            relay.send(event)
+
+    def receive(self, event: Event) -> None:
+        """An event another process published (called by the relay)."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+            listeners = list(self._everywhere)
+        self._deliver(event, subscribers, listeners)
+
+    @staticmethod
+    def _deliver(event: Event, subscribers: list[Subscription],
+                 listeners: list[Callable[[Event], None]]) -> None:
         for sub in subscribers:
             sub.offer(event)
         for listener in listeners:
@@ -275,6 +397,12 @@ class EventBus:
                 listener(event)
             except Exception:  # a listener's bug must not stop the producer
                 log.exception("event listener %r failed on %s", listener, event.name)
+
+    @property
+    def wants_remote_events(self) -> bool:
+        """Whether anything here hears other processes' events (the relay
+        skips decoding them when not)."""
+        return bool(self._subscribers or self._everywhere)
 
 
 def format_sse(event: str | None, data: Any, event_id: int | None = None) -> str:

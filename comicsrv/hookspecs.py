@@ -29,7 +29,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import pluggy
 
@@ -129,6 +129,40 @@ class Notification:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RateWindow:
+    """At most ``limit`` requests under ``key`` within any ``seconds``.
+
+    The key names what the service counts: ``"comicvine:volume"`` for
+    ComicVine's hourly quota of one resource, ``"comicvine"`` for its
+    one-request-a-second pacing across all of them, ``"metron"`` for both of
+    Metron's windows.
+    """
+
+    key: str
+    limit: int
+    seconds: float
+
+
+class RateLimits(ABC):
+    """Request quotas kept by the host for every process of the deployment.
+
+    comicsrv may run as several processes on several machines; a limiter
+    inside a plugin would give each its own quota, and four processes would
+    send four times the requests a service allows. The host passes an
+    instance in ``IntegrationContext.rate_limits`` that counts in the
+    database, so all processes together keep one limit.
+    """
+
+    @abstractmethod
+    def acquire(self, windows: Sequence[RateWindow], *, max_wait: float,
+                service: str = "") -> float:
+        """Take one request from every window at once and return the seconds
+        waited. While a window is full this waits until it has room; when
+        that wait would exceed ``max_wait`` seconds it raises
+        :class:`IntegrationRateLimited` (named after ``service``) instead."""
+
+
 @dataclass
 class IntegrationContext:
     """What the host gives every configured integration besides its settings."""
@@ -138,6 +172,9 @@ class IntegrationContext:
     user_agent: str = "comicsrv"
     # Seconds for one HTTP request.
     timeout: float = 30.0
+    # Quotas shared by every process (see RateLimits); None outside a host,
+    # where a plugin falls back to counting in its own process.
+    rate_limits: RateLimits | None = None
 
 
 @dataclass
@@ -391,6 +428,25 @@ class PostProcessStep(ABC):
     def run(self, context: dict[str, Any], host: PostProcessHost | None = None) -> None: ...
 
 
+@dataclass
+class JobType:
+    """A kind of background job a plugin adds (``comicsrv_job_types``).
+
+    ``run(ctx, **params)`` runs in whichever worker process claims the job
+    (any of them, on any machine) and returns a JSON mapping, its result.
+    ``ctx`` offers ``ctx.job_id``, ``ctx.params``, ``ctx.progress(current,
+    total, message)`` and ``ctx.check_cancelled()`` (raises once someone
+    cancelled the job; call it between steps). A ``resumable`` job whose
+    process died is run again by another worker with the same params, so it
+    must find where it stopped (from its own records) and go on from there;
+    any other job is then marked failed.
+    """
+
+    name: str
+    run: Callable[..., Any]
+    resumable: bool = False
+
+
 # --- The hooks ------------------------------------------------------------------
 
 class Hooks:
@@ -425,7 +481,15 @@ class Hooks:
         """
 
     @hookspec
+    def comicsrv_job_types(self) -> list[JobType]:
+        """Return background job types (names prefixed with the plugin's own,
+        ``"myplugin.refresh"``). Their jobs are rows of the job table, run by
+        the shared queue, shown in the task list with their progress."""
+
+    @hookspec
     def comicsrv_event(self, event: Any) -> None:
         """Called for every event published on the bus (see
         ``comicsrv.events``): observe library changes, job progress and
-        pipeline steps. Runs in the publisher's thread: return quickly."""
+        pipeline steps. Runs in the publisher's thread: return quickly. With
+        several processes, each event is seen once, in the process that
+        published it."""

@@ -68,3 +68,25 @@ class UrlBase:
         start_response("404 Not Found", [("Content-Type", "application/json"),
                                          ("Content-Length", str(len(body)))])
         return [body]
+
+
+class HealthOnly:
+    """What a ``worker`` process serves over HTTP: ``/ping`` and
+    ``/api/v1/health`` for health checks and load balancers, nothing else.
+    A request that reached a worker by mistake (a proxy pointed at the wrong
+    container) gets a 404 that says so, in the v1 error shape."""
+
+    PATHS = frozenset({"/ping", "/api/v1/health"})
+    _BODY = (b'{"error":"not_found","message":"This is a worker process (--role worker): it '
+             b'runs jobs and serves only /ping and /api/v1/health. Send requests to a web '
+             b'process.","details":null}')
+
+    def __init__(self, app: WSGIApp):
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        if environ.get("PATH_INFO", "") in self.PATHS:
+            return self.app(environ, start_response)
+        start_response("404 NOT FOUND", [("Content-Type", "application/json"),
+                                         ("Content-Length", str(len(self._BODY)))])
+        return [self._BODY]

@@ -31,7 +31,7 @@ from gevent import Timeout
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-from .app import start_services
+from .app import start_services, stop_services
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,8 @@ def _raise_fd_limit(needed: int) -> None:
 
 def serve(app: Flask) -> None:
     """Serve until SIGINT/SIGTERM, then stop accepting, finish in-flight
-    requests (up to 10 s) and stop the scheduler."""
+    requests (up to 10 s) and stop the scheduler. A ``worker`` process
+    serves only its health check (``comicsrv.middleware.HealthOnly``)."""
     import gevent
 
     config = app.config
@@ -198,20 +199,27 @@ def serve(app: Flask) -> None:
                     keepalive_timeout=float(config["KEEPALIVE_TIMEOUT_SECONDS"]),
                     max_connections=max_connections)
     # Before accepting: importing the readers starts a process (and so
-    # yields to the hub), and no request may run before start_services.
+    # yields to the hub), and no request may run before start_services
+    # (job recovery, the process's place in the deployment). The socket is
+    # opened only once they run, so a client sees a refused connection,
+    # never a request left waiting, until the process can answer.
     from .archives import preload
 
     preload()
-    server.start()
     start_services(app)
-    log.info("comicsrv listening on http://%s:%s%s (data dir %s) in %.2fs",
-             host, port, config["URL_BASE"] or "/", config["DATA_DIR"],
+    try:
+        server.start()
+    except OSError:
+        stop_services(app)  # the port is taken: hand on what this process holds
+        raise
+    log.info("comicsrv (role %s) listening on http://%s:%s%s (data dir %s) in %.2fs",
+             config["ROLE"], host, port, config["URL_BASE"] or "/", config["DATA_DIR"],
              time.monotonic() - started)
     app.extensions["comicsrv.server"] = server
 
     def stop(*_: object) -> None:
         log.info("shutting down")
-        app.extensions["comicsrv.scheduler"].shutdown()
+        stop_services(app)
         server.stop(timeout=10)
 
     gevent.signal_handler(signal.SIGTERM, stop)

@@ -195,6 +195,19 @@ SETTINGS: dict[str, Option] = _table(
     Option("metadata.comicvine_api_key", STRING, "", "ComicVine API key.", secret=True),
     Option("metadata.metron_username", STRING, "", "Metron user name."),
     Option("metadata.metron_password", STRING, "", "Metron password.", secret=True),
+    Option("metadata.comicvine_requests_per_hour", INTEGER, None,
+           "ComicVine requests per resource and hour, for all of comicsrv's processes "
+           "together; empty: 200, ComicVine's limit. Lower it when another tool (Mylar, "
+           "ComicTagger) uses the same API key.",
+           minimum=1, maximum=10_000, nullable=True),
+    Option("metadata.metron_requests_per_minute", INTEGER, None,
+           "Metron requests per minute, for all of comicsrv's processes together; empty: "
+           "30, Metron's limit (which also allows 10,000 a day). Lower it when another "
+           "tool uses the same account.", minimum=1, maximum=1000, nullable=True),
+    Option("metadata.max_wait_seconds", INTEGER, None,
+           "Longest a metadata request waits for the provider's quota before the job "
+           "stops (the next run goes on); empty: 60 s for ComicVine, 90 s for Metron.",
+           minimum=0, maximum=3600, nullable=True),
     Option("metadata.default_provider", STRING, "metron",
            "Provider used when adding a series without naming one.",
            choices=("metron", "comicvine")),

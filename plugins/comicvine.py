@@ -1,18 +1,21 @@
 """ComicVine metadata provider (kind "comicvine").
 
 ComicVine allows about 200 requests per resource ("volume", "issues",
-"search", ...) per hour and bans clients that go past it, so every instance
-in the process shares one limiter with a sliding one-hour window per
-resource: a call waits when the window is nearly free again and fails with
-IntegrationRateLimited when the wait would be longer than ``max_wait``
-seconds. Answers are cached on disk (requests-cache, SQLite, in the
+"search", ...) per hour, and its velocity detection blocks clients that send
+more than about one request a second; it bans clients that go past either.
+Every instance shares one limiter with a sliding one-hour window per
+resource and a one-second window across resources (counted in the database
+by comicsrv, so all of its processes keep the limit together): a call waits
+when the window is nearly free again and fails with IntegrationRateLimited
+when the wait would be longer than ``max_wait`` seconds. Answers are cached on disk (requests-cache, SQLite, in the
 instance's cache folder; the API key is kept out of the cache key and the
 stored copy) so adding a series and refreshing it the same day spends the
 quota once.
 
 Settings: ``api_key`` (required), ``url`` (default the real API; tests point
 it at a local replay server), ``cache_hours`` (24), ``max_wait`` (60 s),
-``page_size`` (100, ComicVine's maximum).
+``page_size`` (100, ComicVine's maximum), ``requests_per_hour`` (200; less
+when another tool, such as Mylar or ComicTagger, uses the same API key).
 
 Ids are ComicVine's numbers; the "4050-" (volume), "4000-" (issue) and
 "4045-" (story arc) prefixes are accepted too.
@@ -36,6 +39,8 @@ from .metadata_support import (
 
 DEFAULT_URL = "https://comicvine.gamespot.com/api"
 HOURLY_LIMIT = 200
+# At most one request a second, across resources (velocity detection).
+PACING_SECONDS = 1.0
 
 SERIES_FIELDS = ("id,name,start_year,publisher,count_of_issues,deck,description,image,"
                  "site_detail_url")
@@ -59,20 +64,27 @@ class ComicVine(MetadataProvider):
          "required": False, "default": 24},
         {"name": "max_wait", "label": "Longest wait for the rate limit (s)", "type": "number",
          "required": False, "default": 60},
+        {"name": "requests_per_hour", "label": "Requests per resource and hour",
+         "type": "number", "required": False, "default": HOURLY_LIMIT},
     ]
 
-    # One per process: ComicVine counts per API key and resource, not per
-    # configured instance.
-    limiter: ClassVar[RateLimiter] = RateLimiter("ComicVine", [(HOURLY_LIMIT, 3600.0)])
+    # One for all instances: ComicVine counts per API key and resource, not
+    # per configured instance.
+    limiter: ClassVar[RateLimiter] = RateLimiter(
+        "ComicVine", [(HOURLY_LIMIT, 3600.0)], service_windows=[(1, PACING_SECONDS)])
 
     def __init__(self, settings=None, context=None):
         super().__init__(settings, context)
         self.api_key = str(self.settings.get("api_key") or "").strip()
         self.max_wait = float(to_int(self.settings.get("max_wait")) or 60)
         self.page_size = max(1, min(100, to_int(self.settings.get("page_size")) or 100))
+        limiter = type(self).limiter
+        per_hour = to_int(self.settings.get("requests_per_hour"))
+        if per_hour is not None and per_hour > 0:
+            limiter = limiter.with_limit(3600.0, per_hour)
         self.client = JsonClient(
             "ComicVine", str(self.settings.get("url") or DEFAULT_URL), self.context,
-            type(self).limiter, cache_hours=float(_cache_hours(self.settings.get("cache_hours"))),
+            limiter, cache_hours=float(_cache_hours(self.settings.get("cache_hours"))),
             secret_params=["api_key"], cache_filter=_is_success)
 
     # --- HTTP -------------------------------------------------------------------

@@ -19,50 +19,83 @@ from typing import Any, Callable, Iterable, Mapping
 import requests
 import requests_cache
 
-from comicsrv.hookspecs import IntegrationContext, IntegrationError, IntegrationRateLimited
+from comicsrv.hookspecs import (
+    IntegrationContext, IntegrationError, IntegrationRateLimited, RateLimits, RateWindow,
+)
 
 
 class RateLimiter:
-    """Sliding windows of (limit, seconds) per key, shared by every user of
-    one instance.
+    """A service's quota as sliding windows of (limit, seconds).
 
-    ``acquire(key)`` returns at once while every window has room; when one is
-    full it sleeps until the oldest request in it leaves the window, unless
-    that wait exceeds ``max_wait``: then it raises IntegrationRateLimited
-    rather than stall a job for an hour. ``clock``/``sleep`` are injectable
-    so tests can run hours of quota on a fake clock.
+    ``windows`` count per key (ComicVine's 200 requests an hour *per
+    resource*); ``service_windows`` across every key of the service
+    (ComicVine's one request a second). ``acquire(key)`` returns at once
+    while every window has room; when one is full it waits until the oldest
+    request in it leaves the window, unless that wait exceeds ``max_wait``:
+    then it raises IntegrationRateLimited rather than stall a job for an
+    hour.
+
+    Inside comicsrv, ``acquire`` is given the host's ``shared`` quota keeper
+    (``IntegrationContext.rate_limits``): the windows are then counted in the
+    database, so every process of a deployment, on every machine, keeps one
+    limit together. Without it (the plugin used on its own) they are counted
+    in this process, shared by every user of this instance; ``clock`` and
+    ``sleep`` are injectable so tests can run hours of quota on a fake clock.
     """
 
     def __init__(self, service: str, windows: Iterable[tuple[int, float]], *,
+                 service_windows: Iterable[tuple[int, float]] = (),
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
         self.service = service
         self.windows = [(int(limit), float(seconds)) for limit, seconds in windows]
+        self.service_windows = [(int(limit), float(seconds)) for limit, seconds in service_windows]
         self.clock = clock
         self.sleep = sleep
         self._lock = threading.Lock()
-        # key -> one deque of request times per window
-        self._sent: dict[str, list[deque[float]]] = {}
+        # (window key, window seconds) -> request times in the window
+        self._sent: dict[tuple[str, float], deque[float]] = {}
 
-    def _wait_for(self, key: str, now: float) -> float:
-        times = self._sent.setdefault(key, [deque() for _ in self.windows])
+    def with_limit(self, seconds: float, limit: int) -> RateLimiter:
+        """This limiter with the window of ``seconds`` allowing ``limit``
+        (an account's own quota), counting into the same requests."""
+        derived = RateLimiter(self.service, [
+            (limit if window_seconds == seconds else window_limit, window_seconds)
+            for window_limit, window_seconds in self.windows],
+            service_windows=self.service_windows, clock=self.clock, sleep=self.sleep)
+        derived._lock, derived._sent = self._lock, self._sent
+        return derived
+
+    def rate_windows(self, key: str = "") -> list[RateWindow]:
+        """The windows one request under ``key`` counts against."""
+        service = self.service.lower()
+        keyed = f"{service}:{key}" if key else service
+        return ([RateWindow(keyed, limit, seconds) for limit, seconds in self.windows]
+                + [RateWindow(service, limit, seconds) for limit, seconds in self.service_windows])
+
+    def _wait_for(self, windows: list[RateWindow], now: float) -> float:
         wait = 0.0
-        for (limit, seconds), sent in zip(self.windows, times):
-            while sent and sent[0] <= now - seconds:
+        for window in windows:
+            sent = self._sent.setdefault((window.key, window.seconds), deque())
+            while sent and sent[0] <= now - window.seconds:
                 sent.popleft()
-            if len(sent) >= limit:
-                wait = max(wait, sent[0] + seconds - now)
+            if len(sent) >= window.limit:
+                wait = max(wait, sent[len(sent) - window.limit] + window.seconds - now)
         if wait <= 0:
-            for sent in times:
-                sent.append(now)
+            for window in windows:
+                self._sent[(window.key, window.seconds)].append(now)
         return wait
 
-    def acquire(self, key: str = "", max_wait: float = 60.0) -> float:
+    def acquire(self, key: str = "", max_wait: float = 60.0, *,
+                shared: RateLimits | None = None) -> float:
         """Take one request from ``key``'s quota; returns the seconds waited."""
+        windows = self.rate_windows(key)
+        if shared is not None:
+            return shared.acquire(windows, max_wait=max_wait, service=self.service)
         waited = 0.0
         while True:
             with self._lock:
-                wait = self._wait_for(key, self.clock())
+                wait = self._wait_for(windows, self.clock())
             if wait <= 0:
                 return waited
             if wait > max_wait:
@@ -75,10 +108,14 @@ class RateLimiter:
             waited += wait
 
     def used(self, key: str = "") -> int:
-        """Requests counted in the longest window, for status and tests."""
+        """Requests counted in the longest per-key window (status, tests)."""
+        if not self.windows:
+            return 0
+        longest = max(seconds for _, seconds in self.windows)
+        service = self.service.lower()
         with self._lock:
-            times = self._sent.get(key)
-            return len(times[-1]) if times else 0
+            sent = self._sent.get((f"{service}:{key}" if key else service, longest))
+            return len(sent) if sent else 0
 
 
 class JsonClient:
@@ -128,7 +165,7 @@ class JsonClient:
                                    only_if_cached=True, timeout=self.context.timeout)
             if getattr(cached, "from_cache", False) and cached.status_code != 504:
                 return cached
-            self.limiter.acquire(resource, max_wait)
+            self.limiter.acquire(resource, max_wait, shared=self.context.rate_limits)
             return self.http.get(url, params=params, headers=self.headers, auth=self.auth,
                                  timeout=self.context.timeout)
         except requests.RequestException as exc:

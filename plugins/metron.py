@@ -9,12 +9,14 @@ endpoints used here are few and stable (``series/``, ``series/<id>/``,
 ``series/<id>/issue_list/``, ``arc/<id>/``, ``arc/<id>/issue_list/``).
 
 Metron allows 30 requests a minute and 10,000 a day per user; every instance
-in the process shares one limiter with both sliding windows, waits when the
+shares one limiter with both sliding windows (counted in the database by
+comicsrv, so all of its processes keep the limit together), waits when the
 minute window is full and fails with IntegrationRateLimited when the wait
 would exceed ``max_wait``. Answers are cached like ComicVine's.
 
 Settings: ``username`` and ``password`` (or ``api_token`` for Bearer auth),
-``url`` (default the real API), ``cache_hours`` (24), ``max_wait`` (90 s).
+``url`` (default the real API), ``cache_hours`` (24), ``max_wait`` (90 s),
+``requests_per_minute`` (30; less when another tool shares the account).
 """
 from __future__ import annotations
 
@@ -60,6 +62,8 @@ class Metron(MetadataProvider):
          "required": False, "default": 24},
         {"name": "max_wait", "label": "Longest wait for the rate limit (s)", "type": "number",
          "required": False, "default": 90},
+        {"name": "requests_per_minute", "label": "Requests per minute", "type": "number",
+         "required": False, "default": 30},
     ]
 
     limiter: ClassVar[RateLimiter] = RateLimiter("Metron", [(30, 60.0), (10_000, 86_400.0)])
@@ -72,9 +76,13 @@ class Metron(MetadataProvider):
         self.auth: Any = _Bearer(token) if token else (
             (username, password) if username and password else None)
         self.max_wait = _float(self.settings.get("max_wait"), 90.0)
+        limiter = type(self).limiter
+        per_minute = to_int(self.settings.get("requests_per_minute"))
+        if per_minute is not None and per_minute > 0:
+            limiter = limiter.with_limit(60.0, per_minute)
         self.client = JsonClient(
             "Metron", str(self.settings.get("url") or DEFAULT_URL), self.context,
-            type(self).limiter, cache_hours=_float(self.settings.get("cache_hours"), 24.0),
+            limiter, cache_hours=_float(self.settings.get("cache_hours"), 24.0),
             auth=self.auth)
 
     # --- HTTP -------------------------------------------------------------------

@@ -17,6 +17,7 @@ live_server``) or a conftest so pytest finds it.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 START_TIMEOUT = 60.0
 
@@ -43,6 +45,8 @@ class LiveServer:
 
     data_dir: Path
     env: dict[str, str]
+    # ``serve --role``: all (one process), web or worker (PostgreSQL only).
+    role: str = "all"
     port: int = 0
     process: subprocess.Popen | None = None
     log_path: Path | None = None
@@ -52,19 +56,28 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> LiveServer:
-        """Start the process and wait until ``/ping`` answers."""
+    def start(self, wait: bool = True) -> LiveServer:
+        """Start the process and (unless ``wait`` is false: start several at
+        once, then ``ready()`` each) wait until ``/ping`` answers."""
         if self.process is not None and self.process.poll() is None:
-            return self
+            return self.ready() if wait else self
         self.port = self.port or _free_port()
         self.log_path = self.data_dir / f"serve-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "comicsrv", "--data-dir", str(self.data_dir), "serve",
-             "--port", str(self.port)],
+             "--port", str(self.port), "--role", self.role],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
+        return self.ready() if wait else self
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def ready(self) -> LiveServer:
+        """Wait until the started process answers ``/ping``."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -129,25 +142,43 @@ def live_server(database_url, tmp_path, make_app):
     """A factory: ``live_server(**env)`` starts ``comicsrv serve`` on the
     session database with ``COMICSRV_<NAME>`` settings from ``env``; every
     server started is stopped at the end and must not have printed a
-    traceback (a 500 logs one)."""
+    traceback (a 500 logs one).
+
+    ``role`` is ``serve --role``; ``config`` is written to the server's
+    ``config.yml`` (settings that are not plain values, such as
+    ``metadata_urls``); ``extra_env`` adds variables (``PYTHONPATH`` for a
+    test plugin); ``wait=False`` returns before the server answers. The
+    servers of one test share a SECRET_KEY, as a deployment's must.
+    """
     # make_app is requested so its clean-up empties the tables the server wrote.
     servers: list[LiveServer] = []
+    secret_key = secrets.token_hex(32)
 
-    def start(**settings) -> LiveServer:
+    def start(*, role: str = "all", config: dict | None = None,
+              extra_env: dict[str, str] | None = None, wait: bool = True,
+              **settings) -> LiveServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
         env.update({
             "COMICSRV_DATABASE_URL": database_url,
             "COMICSRV_AUTO_MIGRATE": "false",
             "COMICSRV_SCAN_ON_START": "false",
             "COMICSRV_LOG_LEVEL": "INFO",
+            "COMICSRV_SECRET_KEY": secret_key,
         })
         env.update({f"COMICSRV_{k.upper()}": str(v) for k, v in settings.items()})
-        server = LiveServer(tmp_path / f"serve{len(servers)}", env)
+        env.update(extra_env or {})
+        server = LiveServer(tmp_path / f"serve{len(servers)}", env, role=role)
         servers.append(server)
-        return server.start()
+        if config:
+            server.data_dir.mkdir(parents=True, exist_ok=True)
+            (server.data_dir / "config.yml").write_text(yaml.safe_dump(config))
+        return server.start(wait=wait)
 
     yield start
     failures = []
+    for server in servers:  # all at once: each takes a moment to stop cleanly
+        if server.process is not None and server.process.poll() is None:
+            server.process.send_signal(signal.SIGTERM)
     for server in servers:
         server.stop()
         if "Traceback" in server.output():

@@ -43,6 +43,7 @@ def test_duplicate_user_is_a_one_line_error(data_dir):
     (("apikey", "create", "--user", "nobody"), "No user named 'nobody'"),
     (("library", "add", "Comics", "/definitely/not/here"), "does not exist"),
     (("serve", "--port", "notaport"), "'notaport' is not a valid integer"),
+    (("serve", "--role", "boss"), "'boss' is not one of 'all', 'web', 'worker'"),
     (("openapi", "--format", "xml"), "'xml' is not one of"),
     (("frobnicate",), "No such command 'frobnicate'"),
 ])
@@ -60,6 +61,17 @@ def test_bad_environment_setting_is_a_one_line_error(data_dir):
     result = run(data_dir, "library", "list", env={**os.environ, "COMICSRV_PORT": "many"})
     assert result.returncode == 2
     assert result.stderr.strip() == "comicsrv: error: COMICSRV_PORT: PORT must be a int, got 'many'"
+
+
+@pytest.mark.parametrize("role", ["web", "worker"])
+def test_serve_refuses_a_multi_process_role_on_sqlite(data_dir, free_port, role):
+    """A web process with SQLite would queue jobs that nothing runs: the
+    roles need PostgreSQL, and serve says so instead of starting."""
+    result = run(data_dir, "serve", "--role", role, "--port", str(free_port))
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"comicsrv: error: --role {role} needs PostgreSQL")
+    assert "Traceback" not in result.stderr
 
 
 def test_library_add_and_list(data_dir, tmp_path):

@@ -45,6 +45,18 @@ def test_bad_value_names_the_setting(tmp_path):
         load_config(tmp_path, environ={"COMICSRV_PORT": "70000"})
 
 
+def test_role_and_job_timings_are_checked(tmp_path):
+    assert load_config(tmp_path, environ={})["ROLE"] == "all"
+    assert load_config(tmp_path, environ={"COMICSRV_ROLE": " Worker "})["ROLE"] == "worker"
+    with pytest.raises(ConfigError, match="ROLE must be all, web or worker, got 'boss'"):
+        load_config(tmp_path, environ={"COMICSRV_ROLE": "boss"})
+    # A live job must never look dead between two of its heartbeats.
+    with pytest.raises(ConfigError, match="at least twice JOB_HEARTBEAT_SECONDS"):
+        load_config(tmp_path, environ={"COMICSRV_JOB_HEARTBEAT_SECONDS": "40"})
+    with pytest.raises(ConfigError, match="JOB_WORKERS must be at least 1"):
+        load_config(tmp_path, environ={"COMICSRV_JOB_WORKERS": "0"})
+
+
 def test_broken_config_file_is_reported(tmp_path):
     (tmp_path / "config.yml").write_text("port: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):

@@ -5,7 +5,8 @@ import threading
 from flask import Flask
 
 from comicsrv.events import (
-    BookCreated, EventBus, ScanProgress, TaskProgress, format_sse, sse_response, sse_stream,
+    BookCreated, CacheInvalidated, Event, EventBus, ScanProgress, SchedulesChanged, TaskProgress,
+    format_sse, sse_response, sse_stream,
 )
 
 
@@ -87,3 +88,55 @@ def test_sse_response_over_wsgi_and_unsubscribes_on_disconnect():
     assert next(chunks).startswith(b"event: book_created")
     response.close()
     assert bus.subscriber_count == 0
+
+
+# --- several processes: who hears what -------------------------------------------
+
+def test_listeners_hear_local_events_and_everywhere_listeners_remote_ones_too():
+    """A producer's side effects (notifications, plugin hooks) run once, where
+    the event was published; keeping in step hears every process."""
+    bus = EventBus()
+    local, everywhere = [], []
+    bus.add_listener(local.append)
+    bus.add_listener(everywhere.append, everywhere=True)
+    sub = bus.subscribe({"book_created"})
+    mine, theirs = BookCreated(book_id=1), BookCreated(book_id=2)
+    bus.publish(mine)
+    bus.receive(theirs)  # as the relay delivers another process's event
+    assert local == [mine]
+    assert everywhere == [mine, theirs]
+    assert [sub.get(0).book_id, sub.get(0).book_id] == [1, 2]
+
+
+def test_internal_events_reach_listeners_but_never_an_unnamed_subscription():
+    bus = EventBus()
+    heard = []
+    bus.add_listener(heard.append, everywhere=True)
+    everything = bus.subscribe()
+    named = bus.subscribe({"schedules_changed"})
+    bus.publish(SchedulesChanged(reason="library 3 scan schedule"))
+    assert everything.get(0.01) is None
+    assert named.get(0).reason == "library 3 scan schedule"
+    assert [event.name for event in heard] == ["schedules_changed"]
+
+
+def test_an_event_travels_as_name_and_fields_and_comes_back_as_its_class():
+    event = TaskProgress(task_id=3, task_type="library.scan", status="running",
+                         progress={"current": 1, "total": 2, "message": "x"})
+    back = Event.from_fields(event.name, json.loads(json.dumps(event.fields())))
+    assert back == event and type(back) is TaskProgress
+    # A newer process may send an event or a field this one does not know.
+    assert Event.from_fields("not_an_event", {}) is None
+    newer = Event.from_fields("book_created", {"book_id": 4, "added_in_v9": 1})
+    assert isinstance(newer, BookCreated) and newer.book_id == 4
+    assert Event.from_fields("book_created", {}) is None  # book_id is required
+
+
+def test_cache_invalidation_reaches_every_process_and_this_one():
+    bus = EventBus()
+    dropped = []
+    bus.on_invalidate("principals", dropped.append)
+    bus.on_invalidate("other", lambda keys: dropped.append(("other", keys)))
+    bus.invalidate("principals", 7, 8)
+    bus.receive(CacheInvalidated(cache="principals", keys=[]))  # from another process
+    assert dropped == [[7, 8], []]

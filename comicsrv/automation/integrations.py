@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from .. import __version__
+from ..cluster.limits import DatabaseRateLimits
 from ..errors import BadRequest, DomainError, NotFound
+from ..extensions import db
 from ..hookspecs import Integration, IntegrationContext, IntegrationError, TestResult
 from ..plugins import PluginRegistry
 from ..redact import MASK as REDACTED, MaskedSecretMissing, mask_text, unmask_url
@@ -43,14 +45,26 @@ def kinds(category: str) -> dict[str, type[Integration]]:
 
 
 def context_for(category: str, name: str) -> IntegrationContext:
-    """The context of one configured instance: its own cache folder."""
+    """The context of one configured instance: its own cache folder, and the
+    quotas every process of the deployment shares."""
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:100] or "_"
     cache_dir = os.path.join(current_app.config["CACHE_DIR"], "integrations", category, safe)
     return IntegrationContext(
         cache_dir=cache_dir,
         user_agent=f"comicsrv/{__version__}",
         timeout=float(current_app.config.get("INTEGRATION_TIMEOUT_SECONDS", 30)),
+        rate_limits=rate_limits(),
     )
+
+
+def rate_limits() -> DatabaseRateLimits:
+    """The app's quota keeper (one per app: it holds the engine, and is used
+    from plugin threads that have no app context)."""
+    extensions = current_app.extensions
+    limits = extensions.get("comicsrv.rate_limits")
+    if limits is None:
+        limits = extensions["comicsrv.rate_limits"] = DatabaseRateLimits(db.engine)
+    return limits
 
 
 def build(category: str, kind: str, settings: Mapping[str, Any], *, name: str | None = None) -> Integration:

@@ -48,9 +48,13 @@ def schedule_automation(app: Flask) -> dict[str, float]:
 
 def apply_setting_changes(keys: Iterable[str]) -> None:
     """After an admin changed ``keys``: reschedule at once when any is an
-    ``automation.*`` setting and the scheduler runs (every settings
-    endpoint of every surface calls this)."""
-    if any(key.startswith("automation.") for key in keys):
+    ``automation.*`` setting, here when the scheduler runs here and in every
+    other scheduling process (every settings endpoint of every surface
+    calls this)."""
+    changed = [key for key in keys if key.startswith("automation.")]
+    if changed:
         app = current_app._get_current_object()
-        if app.extensions["comicsrv.scheduler"].running:
+        scheduler = app.extensions["comicsrv.scheduler"]
+        if scheduler.running:
             schedule_automation(app)
+        scheduler.changed("settings " + ", ".join(changed))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_, update
 
 from ..errors import DomainError, NotFound
 from ..extensions import db
@@ -72,16 +72,38 @@ def _usable(rows: list[IndexerConfig], outcome: SearchOutcome) -> list[IndexerCo
 
 
 def _record_result(row: IndexerConfig, error: BaseException | None) -> None:
+    """Record an indexer's answer on its row, committed at once.
+
+    Several processes may search the same indexer at the same time, so the
+    count is changed in the database (``failure_count + 1``), not from what
+    this process read: two failures are two, and the back-off doubles as it
+    should. A back-off another process set is never shortened. Each record
+    is its own short transaction, so no process holds an indexer's row while
+    it waits for the other indexers to answer.
+    """
+    table = IndexerConfig.__table__
     if error is None:
-        row.failure_count, row.last_error, row.disabled_until = 0, None, None
-        return
-    row.failure_count = (row.failure_count or 0) + 1
-    # Plugins name the URL they failed on; its apikey= stays out of the row.
-    row.last_error = (mask_text(str(error)) or type(error).__name__)[:2000]
-    if isinstance(error, IntegrationRateLimited):
-        wait = BACKOFF_BASE_SECONDS * 2 ** (row.failure_count - 1)
-        wait = min(max(wait, error.retry_after or 0.0), BACKOFF_MAX_SECONDS)
-        row.disabled_until = utcnow() + timedelta(seconds=wait)
+        if row.failure_count or row.last_error is not None or row.disabled_until is not None:
+            db.session.execute(update(table).where(table.c.id == row.id).values(
+                failure_count=0, last_error=None, disabled_until=None))
+    else:
+        # Plugins name the URL they failed on; its apikey= stays out of the row.
+        message = (mask_text(str(error)) or type(error).__name__)[:2000]
+        failures = db.session.execute(
+            update(table).where(table.c.id == row.id)
+            .values(failure_count=func.coalesce(table.c.failure_count, 0) + 1,
+                    last_error=message)
+            .returning(table.c.failure_count)).scalar_one()
+        if isinstance(error, IntegrationRateLimited):
+            wait = BACKOFF_BASE_SECONDS * 2 ** min(failures - 1, 30)
+            wait = min(max(wait, error.retry_after or 0.0), BACKOFF_MAX_SECONDS)
+            until = utcnow() + timedelta(seconds=wait)
+            db.session.execute(update(table).where(
+                table.c.id == row.id,
+                or_(table.c.disabled_until.is_(None), table.c.disabled_until < until))
+                .values(disabled_until=until))
+    db.session.commit()
+    db.session.expire(row, ["failure_count", "last_error", "disabled_until"])
 
 
 def fan_out(rows: list[IndexerConfig], call: Callable[[Any], list[Release]],

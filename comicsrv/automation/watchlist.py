@@ -69,12 +69,17 @@ class ProviderAuthFailed(BadRequest):
 
 def _provider_settings(name: str) -> dict[str, Any]:
     if name == "comicvine":
-        settings = {"api_key": get_setting("metadata.comicvine_api_key")}
+        settings = {"api_key": get_setting("metadata.comicvine_api_key"),
+                    "requests_per_hour": get_setting("metadata.comicvine_requests_per_hour")}
     elif name == "metron":
         settings = {"username": get_setting("metadata.metron_username"),
-                    "password": get_setting("metadata.metron_password")}
+                    "password": get_setting("metadata.metron_password"),
+                    "requests_per_minute": get_setting("metadata.metron_requests_per_minute")}
     else:
         settings = {}
+    settings["max_wait"] = get_setting("metadata.max_wait_seconds")
+    # Unset quota settings leave the plugin's own defaults.
+    settings = {key: value for key, value in settings.items() if value is not None}
     url = (current_app.config.get("METADATA_URLS") or {}).get(name)
     if url:
         settings["url"] = url

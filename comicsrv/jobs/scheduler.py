@@ -2,17 +2,28 @@
 
 The scheduler only decides *when*; what runs is always a job row, so every
 scheduled run shows up in the task list with its progress and outcome.
+
+Every process that runs jobs runs this scheduler, but a trigger submits its
+job only in the leader (``comicsrv.cluster``: the holder of a PostgreSQL
+advisory lock; on SQLite, the one process). The others keep their triggers
+ticking, so a worker that takes over after the leader died fires the very
+next due trigger. Schedules come from *sources* (library scans, automation
+intervals, upkeep), each a function that (re)installs its own; when another
+process changes what a schedule depends on (a library's cron, an automation
+setting) it publishes ``SchedulesChanged`` and every scheduling process
+rebuilds them from the database.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
+from ..events import Event, SchedulesChanged
 from . import pool
 
 log = logging.getLogger(__name__)
@@ -34,6 +45,68 @@ class Scheduler:
     def __init__(self, app: Flask):
         self.app = app
         self._scheduler: BaseScheduler | None = None
+        self._sources: list[Callable[[Flask], Any]] = []
+        self._listening = False
+
+    def add_source(self, install: Callable[[Flask], Any]) -> None:
+        """``install(app)`` puts a set of schedules in place; it is called now
+        and again whenever the schedules are rebuilt, so it must replace (not
+        add to) what it installed before."""
+        self._sources.append(install)
+        install(self.app)
+
+    def resync(self) -> None:
+        """Rebuild every schedule from the database (another process changed
+        what they depend on)."""
+        for install in self._sources:
+            try:
+                install(self.app)
+            except Exception:
+                log.exception("rebuilding the schedules of %r failed", install)
+
+    def changed(self, reason: str) -> None:
+        """Tell the scheduling processes elsewhere that ``reason`` changed what
+        a schedule depends on. (This process changed its own schedules already.)"""
+        self.app.extensions["comicsrv.events"].publish(
+            SchedulesChanged(reason=reason, origin=self.app.extensions["comicsrv.jobs"].owner))
+
+    def follow_changes(self) -> None:
+        """Rebuild the schedules when another process says they changed."""
+        if self._listening:
+            return
+        self._listening = True
+        me = self.app.extensions["comicsrv.jobs"].owner
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, SchedulesChanged) and event.origin != me and self.running:
+                pool.spawn(self._resync_in_context, name="schedules-resync")
+
+        self.app.extensions["comicsrv.events"].add_listener(on_event, everywhere=True)
+
+    def _resync_in_context(self) -> None:
+        with self.app.app_context():
+            self.resync()
+        cluster = self.app.extensions.get("comicsrv.cluster")
+        if cluster is not None and cluster.is_leader:
+            cluster.refresh_node()  # status pages of other processes show the change
+
+    def overview(self) -> dict[str, Any]:
+        """Whether the deployment's scheduler runs, and its schedules: this
+        process's own when it fires them (or has no cluster part), else those
+        the leader last recorded in ``cluster_nodes``."""
+        cluster = self.app.extensions.get("comicsrv.cluster")
+        if cluster is None or not cluster.started or not cluster.postgres or cluster.is_leader:
+            return {"running": self.running and self.fires(), "schedules": self.schedules()}
+        leader = cluster.leader_node()
+        if leader is None:
+            return {"running": False, "schedules": []}
+        return {"running": True, "schedules": list(leader.schedules or [])}
+
+    def fires(self) -> bool:
+        """Whether triggers submit their jobs here: in the leader, or in a
+        process that has no cluster part (tests, embedding)."""
+        cluster = self.app.extensions.get("comicsrv.cluster")
+        return cluster is None or not cluster.started or cluster.is_leader
 
     @property
     def running(self) -> bool:
@@ -56,6 +129,8 @@ class Scheduler:
         return self._scheduler
 
     def _submit(self, job_type: str, params: dict[str, Any] | None, target: str | None) -> None:
+        if not self.fires():
+            return  # another process leads and fires this trigger
         with self.app.app_context():
             runner = self.app.extensions["comicsrv.jobs"]
             if target is not None and runner.active_job(job_type, target) is not None:
@@ -84,6 +159,9 @@ class Scheduler:
         # list and removes one per call.
         while self._scheduler is not None and self._scheduler.get_job(schedule_id):
             self._scheduler.remove_job(schedule_id)
+
+    def ids(self) -> set[str]:
+        return {job.id for job in self._scheduler.get_jobs()} if self._scheduler else set()
 
     def schedules(self) -> list[dict[str, Any]]:
         if self._scheduler is None:

@@ -143,9 +143,11 @@ def delete_library(library: Library) -> None:
     if runner.active_job(SCAN_JOB, f"library:{library.id}") is not None:
         raise Conflict(f"Library {library.name!r} is being scanned; cancel the scan first",
                        code="scan_running")
-    current_app.extensions["comicsrv.scheduler"].remove(f"scan:{library.id}")
+    scheduler = current_app.extensions["comicsrv.scheduler"]
+    scheduler.remove(f"scan:{library.id}")
     db.session.delete(library)
     db.session.commit()
+    scheduler.changed(f"library {library.id} deleted")
 
 
 def sync_scan_schedule(library: Library) -> None:
@@ -159,6 +161,7 @@ def sync_scan_schedule(library: Library) -> None:
         scheduler.cron(schedule_id, library.scan_cron, SCAN_JOB,
                        {"library_id": library.id, "deep": library.default_scan_mode == "deep"},
                        f"library:{library.id}")
+    scheduler.changed(f"library {library.id} scan schedule")
 
 
 def _check_name(name: Any) -> str:

@@ -13,19 +13,29 @@ log = logging.getLogger(__name__)
 
 
 def schedule_library_scans(app: Flask, *, on_start: bool) -> None:
+    """Install each enabled library's cron schedule (and drop those of
+    libraries gone, disabled or unscheduled: this also rebuilds them after
+    another process changed a library); with ``on_start``, queue the scans
+    of libraries that scan on start."""
     scheduler = app.extensions["comicsrv.scheduler"]
     runner = app.extensions["comicsrv.jobs"]
     with app.app_context():
         libraries = db.session.execute(
             db.select(Library).where(Library.enabled.is_(True))).scalars().all()
+        kept = set()
         for library in libraries:
             target = f"library:{library.id}"
-            params = {"library_id": library.id, "deep": False}
+            params = {"library_id": library.id, "deep": library.default_scan_mode == "deep"}
             if library.scan_cron:
                 try:
                     scheduler.cron(f"scan:{library.id}", library.scan_cron, SCAN_JOB, params, target)
+                    kept.add(f"scan:{library.id}")
                 except ValueError as exc:
                     log.error("library %s: bad scan schedule %r: %s", library.name,
                               library.scan_cron, exc)
+            params = {"library_id": library.id, "deep": False}
             if on_start and library.scan_on_start and runner.active_job(SCAN_JOB, target) is None:
                 runner.submit(SCAN_JOB, params, target=target)
+        for schedule_id in scheduler.ids():
+            if schedule_id.startswith("scan:") and schedule_id not in kept:
+                scheduler.remove(schedule_id)

@@ -6,6 +6,7 @@ from .automation import (
     NotificationTarget, ReleaseDecision, RemotePathMapping, StoryArc, StoryArcIssue,
     WatchedIssue, WatchedSeries,
 )
+from .cluster import ClusterNode, EventPayload, RateLimitHit
 from .jobs import Job
 from .library import (
     ArcidAlias, Book, BookTag, DuplicateGroup, DuplicateMember, Library, Page, Publisher, Series, Tag,
@@ -20,6 +21,7 @@ __all__ = [
     "NotificationTarget", "ReleaseDecision", "RemotePathMapping", "StoryArc", "StoryArcIssue",
     "WatchedIssue", "WatchedSeries",
     "ApiKey", "ArcidAlias", "Book", "BookTag", "Category", "CategoryBook", "ClientToken",
+    "ClusterNode", "EventPayload", "RateLimitHit",
     "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "LoginThrottleEntry", "Page",
     "Publisher", "ReadHistory", "ReadingProgress", "Series", "Setting", "SettingChange",
     "Tag", "ToReadEntry", "User", "UserPreference", "utcnow",

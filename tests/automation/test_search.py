@@ -137,6 +137,25 @@ def test_back_off_grows_and_a_backing_off_indexer_is_not_called(app, server):
     assert (row.failure_count, row.last_error, row.disabled_until) == (0, None, None)
 
 
+def test_back_off_counts_the_failures_of_every_process(app, make_app, server):
+    """Two processes searched the same indexer from rows read before either
+    answer came back: both failures count, and the back-off doubles."""
+    server.add("GET", "/api", Recorded.text("busy", status=429, **{"Retry-After": "1"}))
+    row_id = torznab(server).id
+    other = make_app()
+    with other.app_context():
+        stale = db.session.get(IndexerConfig, row_id)  # read before the first failure
+        assert stale.failure_count == 0 and stale.disabled_until is None
+        with app.app_context():  # meanwhile, this process fails and backs off
+            search_indexers(SearchQuery("x"))
+        outcome = search_indexers(SearchQuery("x"), indexers=[stale])
+        assert "HTTP 429" in outcome.errors["Local"]
+    db.session.expire_all()
+    row = db.session.get(IndexerConfig, row_id)
+    assert row.failure_count == 2
+    assert row.disabled_until - utcnow() > timedelta(seconds=110)  # 60 s, then 120 s
+
+
 def test_disabled_and_search_disabled_indexers_are_not_asked(app, server):
     serve(server, SAGA_54)
     torznab(server, "Off", enabled=False)

@@ -2,6 +2,7 @@
 import os
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -101,12 +102,16 @@ def test_job_of_a_dead_process_is_failed_on_start(runner):
     dead_pid = 2 ** 22 + 12345
     host = process_owner().split(":")[0]
     orphan = JobFactory(type="test.any", state="running", owner=f"{host}:{dead_pid}",
-                        started_at=utcnow())
-    live = JobFactory(type="test.any", state="running", owner=f"{host}:{os.getppid()}")
-    remote_stale = JobFactory(type="test.any", state="queued", owner="otherhost:1",
+                        started_at=utcnow(), heartbeat_at=utcnow())
+    live = JobFactory(type="test.any", state="running", owner=f"{host}:{os.getppid()}",
+                      heartbeat_at=utcnow())
+    remote_stale = JobFactory(type="test.any", state="running", owner="otherhost:1",
                               heartbeat_at=utcnow() - STALE_AFTER * 2)
     remote_fresh = JobFactory(type="test.any", state="running", owner="otherhost:1",
                               heartbeat_at=utcnow())
+    # Queued by a process that died since: it waits for any worker to claim it.
+    queued = JobFactory(type="test.any", state="queued", owner=None,
+                        heartbeat_at=utcnow() - STALE_AFTER * 2)
     runner.register("test.any", lambda ctx: None)
     recovered = runner.recover_interrupted()
     assert sorted(recovered) == sorted([orphan.id, remote_stale.id])
@@ -114,6 +119,7 @@ def test_job_of_a_dead_process_is_failed_on_start(runner):
     assert _job(remote_stale.id).state == "failed"
     assert _job(live.id).state == "running"
     assert _job(remote_fresh.id).state == "running"
+    assert _job(queued.id).state == "queued"
 
 
 def test_resumable_job_is_run_again_after_a_crash(runner):
@@ -142,3 +148,133 @@ def test_prune_removes_only_old_ended_jobs(runner):
     assert job.result == {"deleted": 1}
     assert _job(old) is None
     assert _job(recent) is not None and _job(active) is not None
+
+
+# --- one queue for many processes ---------------------------------------------------
+# Two apps on the session database stand for two processes: each has its own
+# runner, owner name, sessions and connections.
+
+FAST = {"JOB_POLL_SECONDS": 0.1, "JOB_HEARTBEAT_SECONDS": 0.2, "JOB_STALE_SECONDS": 1}
+
+
+@pytest.fixture
+def workers(make_app):
+    """Two job-running apps whose dispatchers are stopped at the end."""
+    started = []
+
+    def start(count=2, **settings):
+        apps = [make_app(**{**FAST, **settings}) for _ in range(count)]
+        started.extend(app.extensions["comicsrv.jobs"] for app in apps)
+        return apps
+
+    yield start
+    for runner in started:
+        runner.stop()
+
+
+def _wait_ended(job_ids, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()
+        states = db.session.execute(db.select(Job.state).where(Job.id.in_(job_ids))).scalars()
+        if all(state in ("finished", "failed", "cancelled") for state in states):
+            return
+        time.sleep(0.05)
+    raise AssertionError("jobs still active")
+
+
+def test_a_web_process_queues_and_a_worker_runs(make_app, workers):
+    web = make_app(ROLE="web")
+    ran = []
+    web.extensions["comicsrv.jobs"].register("test.note", lambda ctx, n: ran.append(n))
+    with web.app_context():
+        job_id = web.extensions["comicsrv.jobs"].submit("test.note", {"n": 1})
+        time.sleep(0.3)
+        assert _job(job_id).state == "queued" and ran == []  # a web process runs nothing
+    [worker] = workers(1)
+    runner = worker.extensions["comicsrv.jobs"]
+    runner.register("test.note", lambda ctx, n: ran.append(n))
+    runner.start()
+    with web.app_context():
+        # wait() watches the row when another process runs the job.
+        assert web.extensions["comicsrv.jobs"].wait(job_id, timeout=30)
+        assert _job(job_id).state == "finished" and _job(job_id).owner == runner.owner
+    assert ran == [1]
+
+
+def test_two_workers_claim_every_queued_job_exactly_once(make_app, workers):
+    web = make_app(ROLE="web")
+    runs = []
+    lock = threading.Lock()
+
+    def count(ctx):
+        with lock:
+            runs.append(ctx.job_id)
+        time.sleep(0.01)
+
+    web.extensions["comicsrv.jobs"].register("test.count", count)
+    with web.app_context():
+        job_ids = [web.extensions["comicsrv.jobs"].submit("test.count") for _ in range(60)]
+    runners = [app.extensions["comicsrv.jobs"] for app in workers(2)]
+    for runner in runners:
+        runner.register("test.count", count)
+        runner.start()
+    with web.app_context():
+        _wait_ended(job_ids)
+        owners = {job.owner for job in (_job(i) for i in job_ids)}
+        assert {_job(i).state for i in job_ids} == {"finished"}
+    assert sorted(runs) == sorted(job_ids)  # each once
+    assert owners == {runner.owner for runner in runners}
+
+
+def test_a_dead_workers_job_is_taken_over_without_a_restart(app, workers):
+    """A worker elsewhere stopped heartbeating: a running worker resumes its
+    resumable job and fails the other, while it runs, not at its next start."""
+    seen = []
+    [worker] = workers(1)
+    runner = worker.extensions["comicsrv.jobs"]
+    runner.register("test.resumable", lambda ctx, step: seen.append(step), resumable=True)
+    runner.register("test.plain", lambda ctx: None)
+    stale = utcnow() - timedelta(seconds=30)
+    resumable = JobFactory(type="test.resumable", state="running", params={"step": 4},
+                           owner="elsewhere:77:1-ab", heartbeat_at=stale).id
+    plain = JobFactory(type="test.plain", state="running", owner="elsewhere:78:1-cd",
+                       heartbeat_at=stale).id
+    alive = JobFactory(type="test.plain", state="running", owner="elsewhere:79:1-ef",
+                       heartbeat_at=utcnow() + timedelta(hours=1)).id
+    runner.start()
+    _wait_ended([resumable, plain])
+    assert (_job(resumable).state, _job(resumable).owner) == ("finished", runner.owner)
+    assert seen == [4]
+    assert (_job(plain).state, _job(plain).error) == ("failed", INTERRUPTED)
+    assert _job(alive).state == "running"
+
+
+def test_a_job_taken_over_elsewhere_stops_here_and_drops_its_outcome(app, runner, caplog):
+    """A process that only looked dead (a stalled disk, a paused VM) must not
+    go on beside the process that took its job over, nor overwrite its row."""
+    started, steps = threading.Event(), []
+
+    def slow(ctx):
+        started.set()
+        for step in range(500):
+            steps.append(step)
+            ctx.progress(step, 500, force=True)
+            ctx.check_cancelled()
+            time.sleep(0.01)
+        return {"done": True}
+
+    runner.register("test.slow", slow)
+    job_id = runner.submit("test.slow")
+    assert started.wait(10)
+    db.session.execute(db.update(Job).where(Job.id == job_id).values(
+        owner="elsewhere:5:1-aa", progress_message="the new run"))
+    db.session.commit()
+    deadline = time.monotonic() + 10
+    while job_id in runner.running_jobs and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert job_id not in runner.running_jobs and len(steps) < 500
+    job = _job(job_id)
+    assert (job.state, job.owner, job.progress_message) == (
+        "running", "elsewhere:5:1-aa", "the new run")
+    assert "taken over by another process" in caplog.text

@@ -46,8 +46,9 @@ class StatusSchema(Schema):
 
 def status() -> dict[str, Any]:
     app = current_app._get_current_object()
-    scheduler = app.extensions["comicsrv.scheduler"]
-    installed = {s["id"].removeprefix(SCHEDULE_PREFIX): s for s in scheduler.schedules()
+    # In a web process, what the leader (a worker) last recorded.
+    overview = app.extensions["comicsrv.scheduler"].overview()
+    installed = {s["id"].removeprefix(SCHEDULE_PREFIX): s for s in overview["schedules"]
                  if s["id"].startswith(SCHEDULE_PREFIX)}
     enabled = bool(settings_store.get_setting("automation.enabled"))
     schedules = []
@@ -58,9 +59,9 @@ def status() -> dict[str, Any]:
                           if found else None,
                           "next_run": found["next_run"] if found else None,
                           "installed": found is not None})
-    running = enabled and scheduler.running and any(s["installed"] for s in schedules)
+    running = enabled and overview["running"] and any(s["installed"] for s in schedules)
     return {"status": "running" if running else "stopped", "version": __version__,
-            "automation_enabled": enabled, "scheduler_running": scheduler.running,
+            "automation_enabled": enabled, "scheduler_running": overview["running"],
             "first_run": not settings_store.get_setting("wizard.completed"),
             "schedules": schedules}
 
@@ -68,7 +69,9 @@ def status() -> dict[str, Any]:
 def _switch(enabled: bool | None) -> dict[str, Any]:
     if enabled is not None:
         settings_store.set_setting("automation.enabled", enabled, current_principal().user.id)
-    schedule_automation(current_app._get_current_object())
+    app = current_app._get_current_object()
+    schedule_automation(app)
+    app.extensions["comicsrv.scheduler"].changed("automation switched")
     return status()
 
 

@@ -17,11 +17,18 @@ from ...extensions import db
 blp = Blueprint("v1_system", __name__, url_prefix="/api/v1", description="Health, metrics and plugins")
 
 
+class HealthProcessSchema(Schema):
+    role = fields.String(metadata={"description": "all, web or worker (`serve --role`)"})
+    leader = fields.Boolean(metadata={"description": "this process fires the schedules"})
+    jobs_running = fields.Integer(metadata={"description": "jobs this process runs now"})
+
+
 class HealthSchema(Schema):
     status = fields.String(metadata={"description": "ok, or degraded when a check fails"})
     version = fields.String()
     uptime_seconds = fields.Float()
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+    process = fields.Nested(HealthProcessSchema, metadata={"description": "the process that answered"})
 
 
 class PluginSchema(Schema):
@@ -55,12 +62,22 @@ class Health(MethodView):
         except Exception as exc:  # report, never raise: this is the health check
             db.session.rollback()
             checks["database"] = f"error: {type(exc).__name__}"
-        scheduler = current_app.extensions["comicsrv.scheduler"]
-        checks["scheduler"] = "running" if scheduler.running else "stopped"
+        extensions = current_app.extensions
+        try:  # in a web process: whether a worker leads the scheduler
+            running = extensions["comicsrv.scheduler"].overview()["running"]
+        except Exception as exc:
+            db.session.rollback()
+            running = False
+            checks["database"] = checks["database"] if checks["database"] != "ok" \
+                else f"error: {type(exc).__name__}"
+        checks["scheduler"] = "running" if running else "stopped"
         ok = checks["database"] == "ok"
+        cluster = extensions["comicsrv.cluster"]
         body = {"status": "ok" if ok else "degraded", "version": __version__,
-                "uptime_seconds": round(time.monotonic() - current_app.extensions["comicsrv.started"], 3),
-                "checks": checks}
+                "uptime_seconds": round(time.monotonic() - extensions["comicsrv.started"], 3),
+                "checks": checks,
+                "process": {"role": cluster.role, "leader": cluster.is_leader,
+                            "jobs_running": len(extensions["comicsrv.jobs"].running_jobs)}}
         return body, 200 if ok else 503
 
 
