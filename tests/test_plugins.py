@@ -161,3 +161,51 @@ def test_webhook_test_reports_an_unreachable_url(free_port):
                                                              "timeout": 2})
     result = notifier.test()
     assert not result.ok and "Connection refused" in result.message
+
+
+def test_builtin_providers_and_clients_come_through_their_hooks():
+    from comicsrv.hookspecs import DownloadClient, MetadataProvider
+
+    registry = PluginRegistry()
+    registry.load_entry_points()
+    providers = dict(registry.call("comicsrv_metadata_providers"))
+    clients = dict(registry.call("comicsrv_download_clients"))
+    assert {plugin: [cls.kind for cls in classes] for plugin, classes in providers.items()} == {
+        "comicvine": ["comicvine"], "metron": ["metron"]}
+    assert {cls.kind for classes in clients.values() for cls in classes} >= {
+        "qbittorrent", "sabnzbd", "nzbget", "blackhole"}
+    assert all(issubclass(cls, MetadataProvider) for classes in providers.values() for cls in classes)
+    assert all(issubclass(cls, DownloadClient) for classes in clients.values() for cls in classes)
+
+
+def test_plugin_blueprints_are_served_under_the_url_base_and_a_bad_one_is_skipped(make_app, caplog):
+    from flask import Blueprint
+
+    def status_blueprint(answer):
+        blueprint = Blueprint("example_status", __name__, url_prefix="/plugins/example")
+        blueprint.add_url_rule("/status", "status", lambda: {"answer": answer})
+        return blueprint
+
+    class Serving:
+        @hookimpl
+        def comicsrv_blueprints(self):
+            return [status_blueprint("first")]
+
+    class Clashing:  # the same blueprint name: Flask refuses it, the app still starts
+        @hookimpl
+        def comicsrv_blueprints(self):
+            return [status_blueprint("second")]
+
+    class Raising:
+        @hookimpl
+        def comicsrv_blueprints(self):
+            raise RuntimeError("no routes today")
+
+    registry = PluginRegistry()
+    for plugin, name in ((Serving(), "serving"), (Clashing(), "clashing"), (Raising(), "raising")):
+        registry.register(plugin, name)
+    client = make_app(PLUGINS=registry, URL_BASE="/comics").test_client()
+    # One of the two same-named blueprints is served, the other logged and left out.
+    assert client.get("/comics/plugins/example/status").json["answer"] in ("first", "second")
+    assert "blueprint <Blueprint 'example_status'> not registered" in caplog.text
+    assert [(f.plugin, f.stage) for f in registry.failures] == [("raising", "comicsrv_blueprints")]
