@@ -54,8 +54,9 @@ def test_no_section_documents_a_hook_that_does_not_exist():
 
 def _test_modules() -> dict[Path, str]:
     this = Path(__file__).resolve()
-    return {path: path.read_text() for path in (ROOT / "tests").rglob("test_*.py")
-            if path.resolve() != this}
+    # Test modules and the plugins they install (tests/cluster/probe_plugin).
+    return {path: path.read_text() for path in (ROOT / "tests").rglob("*.py")
+            if path.resolve() != this and "node_modules" not in path.parts}
 
 
 @pytest.mark.parametrize("hook", HOOKS)
