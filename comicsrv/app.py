@@ -76,6 +76,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
         "comicsrv.media": MediaService(settings["CACHE_DIR"], MediaLimits.from_config(settings)),
     })
     _register_job_types(runner)
+    from .auth.principal_cache import install as install_principal_cache
+
+    install_principal_cache(app)
     from .automation.notify import install as install_notifications
     from .automation.reactions import install as install_reactions
 
