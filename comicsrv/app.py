@@ -18,6 +18,7 @@ from .jobs import JobRunner, Scheduler, pool
 from .library.media import MediaLimits, MediaService
 from .middleware import TrustedProxyFix, UrlBase
 from .plugins import PluginRegistry
+from .sessions import LazyCookieSessions
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
                 template_folder=str(web / "templates"))
     app.config.update(settings)
     app.json.sort_keys = False  # keep documented field order
+    app.session_interface = LazyCookieSessions()
     app.config.update(
         SQLALCHEMY_DATABASE_URI=_sqlalchemy_url(settings["DATABASE_URL"]),
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"],

@@ -17,10 +17,19 @@ gevent's ``pywsgi`` is used with three changes, all about its sockets:
 - At most ``MAX_CONNECTIONS`` connections at once: past that the server stops
   accepting until one ends, so a flood of idle connections runs into the
   timeouts above rather than into the file-descriptor limit.
+- A body that is a range of a file (``comicsrv.filebody.FileBody``: stored
+  pages, covers, anything ``send_file`` sends through ``wsgi.file_wrapper``)
+  goes out with ``os.sendfile``: the kernel copies it from the page cache
+  to the socket, and the headers travel in its first segment
+  (``MSG_MORE``). Up to ``COALESCE_LIMIT`` it is read and sent in the
+  headers' write instead.
 """
 from __future__ import annotations
 
+import errno
+import gc
 import logging
+import os
 import resource
 import signal
 import socket
@@ -30,8 +39,10 @@ from flask import Flask
 from gevent import Timeout
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
+from gevent.socket import wait_write
 
 from .app import start_services
+from .filebody import FileBody, file_wrapper
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +130,70 @@ class Handler(WSGIHandler):
         address = self.client_address
         return address[0] if isinstance(address, tuple) else str(address)
 
+    def get_environ(self) -> dict:
+        environ = super().get_environ()
+        environ["wsgi.file_wrapper"] = file_wrapper
+        return environ
+
     # -- writing responses ---------------------------------------------------
+
+    def process_result(self) -> None:
+        body = self.result
+        if type(body) is FileBody and self.provided_content_length is not None:
+            self._send_file_body(body)
+        else:
+            super().process_result()
+
+    def _send_file_body(self, body: FileBody) -> None:
+        if body.length <= COALESCE_LIMIT:
+            try:
+                data = body.read_all()
+            except (OSError, EOFError) as exc:
+                return self._abort_file_body(body, exc)
+            self.write(data)  # with the headers, in one write
+            return
+        # The header block, held back by ``_sendall``, then sent with
+        # MSG_MORE: the kernel puts it in the first segment of the file.
+        self._hold_next_write = True
+        try:
+            WSGIHandler._write_with_headers(self, b"")
+        finally:
+            self._hold_next_write = False
+        head, self._held = self._held, None
+        out = self.socket.fileno()
+        try:
+            self.socket.sendall(head, socket.MSG_MORE)
+            self.response_length += len(head)
+            offset, left = body.offset, body.length
+            while left:
+                try:
+                    sent = os.sendfile(out, body.fd, offset, left)
+                except BlockingIOError:
+                    wait_write(out)
+                    continue
+                if not sent:
+                    return self._abort_file_body(body, EOFError(f"{left} bytes short"))
+                offset += sent
+                left -= sent
+                self.response_length += sent
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                return self._abort_file_body(body, exc)
+            self.status = f"socket error: {exc}"
+            if self.code > 0:
+                self.code = -self.code
+            raise
+
+    def _abort_file_body(self, body: FileBody, exc: BaseException) -> None:
+        """The file could not be read to the end (it shrank after it was
+        checked): close the connection, so the client sees a body shorter
+        than its Content-Length rather than a page with a wrong end."""
+        log.warning("%s: the response body file could not be read (%s); connection closed",
+                    self.path, exc)
+        self.close_connection = True
+        if self.code > 0:
+            self.code = -self.code
+
 
     def _write_with_headers(self, data) -> None:
         """pywsgi sends the header block, then the first body chunk: hold the
@@ -183,6 +257,16 @@ def _raise_fd_limit(needed: int) -> None:
                     "(raise the limit, e.g. ulimit -n %d)", target, needed - FD_RESERVE, needed)
 
 
+def _freeze_startup_objects() -> None:
+    """Move everything start-up made (modules, the app, mappers, compiled
+    statements: a quarter of a million objects) out of the garbage
+    collector's sight. A full collection walked them all, ~0.4 s on a
+    loaded NAS CPU with every greenlet stopped, a few times a minute under
+    load: the p99 of everything. They live as long as the process anyway."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(app: Flask) -> None:
     """Serve until SIGINT/SIGTERM, then stop accepting, finish in-flight
     requests (up to 10 s) and stop the scheduler."""
@@ -204,6 +288,7 @@ def serve(app: Flask) -> None:
     preload()
     server.start()
     start_services(app)
+    _freeze_startup_objects()
     log.info("comicsrv listening on http://%s:%s%s (data dir %s) in %.2fs",
              host, port, config["URL_BASE"] or "/", config["DATA_DIR"],
              time.monotonic() - started)
