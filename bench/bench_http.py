@@ -251,6 +251,25 @@ def _wait_for(port: int, process: subprocess.Popen) -> None:
     raise RuntimeError("the trivial server did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(pid: int, port: int, make_request: Callable[[int, int], bytes], clients: int,
+            seconds: float) -> tuple[Result, float]:
+    """``run_load``, and the server's CPU time per request in microseconds:
+    unlike req/s, it hardly depends on what else the machine is running."""
+    before = cpu_seconds(pid)
+    warmup = 1.0
+    result = run_load(port, make_request, clients, seconds, warmup)
+    used = cpu_seconds(pid) - before
+    # The warm-up's requests used CPU too: count them at the measured rate.
+    per_request = used / max(1, result.requests * (seconds + warmup) / seconds) * 1e6
+    return result, per_request
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -406,20 +425,24 @@ def main() -> None:
                                             str(trivial_port), str(bodies)])
                 _wait_for(trivial_port, trivial)
             print(f"\n{args.seconds:g} s per cell after 1 s of warm-up; latencies in ms\n")
+            print("cpu/req: the server process's CPU time per request, in µs\n")
             print(f"{'scenario':<10}{'clients':>8} | {'req/s':>8}{'p50':>8}{'p99':>8}"
-                  f"{'errors':>8} | {'ceiling':>8}{'p50':>8}{'p99':>8} | {'ratio':>6}")
+                  f"{'errors':>7}{'cpu/req':>8} | {'ceiling':>8}{'p50':>8}{'p99':>8}"
+                  f"{'cpu/req':>8} | {'ratio':>6}")
             for scenario in scenarios:
                 for count in clients:
-                    real = run_load(server.port, lambda c, n: plan.request(scenario, c, n),
-                                    count, args.seconds)
+                    real, cost = measure(server.process.pid, server.port,
+                                         lambda c, n: plan.request(scenario, c, n), count,
+                                         args.seconds)
                     line = (f"{scenario:<10}{count:>8} | {real.rate:>8.0f}"
                             f"{real.percentile(0.5):>8.2f}{real.percentile(0.99):>8.2f}"
-                            f"{real.errors:>8}")
+                            f"{real.errors:>7}{cost:>8.0f}")
                     if trivial is not None:
-                        top = run_load(trivial_port, lambda c, n: plan.request(scenario, c, n),
-                                       count, args.seconds)
+                        top, top_cost = measure(trivial.pid, trivial_port,
+                                                lambda c, n: plan.request(scenario, c, n),
+                                                count, args.seconds)
                         line += (f" | {top.rate:>8.0f}{top.percentile(0.5):>8.2f}"
-                                 f"{top.percentile(0.99):>8.2f} | "
+                                 f"{top.percentile(0.99):>8.2f}{top_cost:>8.0f} | "
                                  f"{real.rate / max(top.rate, 1e-9):>6.0%}")
                     print(line, flush=True)
             print(f"\ncomicsrv serve RSS after the load: {rss_mb(server.process.pid):.0f} MB")

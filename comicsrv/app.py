@@ -102,6 +102,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
             except Exception:
                 log.exception("plugin %s: blueprint %r not registered", plugin_name, blueprint)
 
+    from .api.hotpath import install as install_hot_path
+
+    install_hot_path(app)
     wsgi = app.wsgi_app
     if settings["URL_BASE"]:
         wsgi = UrlBase(wsgi, settings["URL_BASE"])

@@ -66,10 +66,81 @@ class _HeadTimeout(socket.timeout):
     """A request started but its line and headers did not all arrive in time."""
 
 
+class RequestHeaders:
+    """A request's header block, read in one pass.
+
+    What pywsgi's handler reads of ``http.client.HTTPMessage`` (``get``,
+    ``headers``, ``typeheader``, ``del``), without the ``email`` package's
+    parser behind it, which took 6 % of a page request. The same limits as
+    ``http.client``: 65,536 bytes a line, 100 headers; a line past them, a
+    line that is no header, or a name with white space in it (RFC 9112 5.1:
+    a smuggling vector) sets ``status`` and the request is answered 400.
+    """
+
+    __slots__ = ("_lines", "_fields", "status")
+
+    MAX_LINE = 65536
+    MAX_HEADERS = 100
+
+    def __init__(self, rfile, *_: object) -> None:
+        self.status = ""
+        self._lines: list[str] = []
+        self._fields: list[list[str]] = []  # [lower-case name, value]
+        while True:
+            line = rfile.readline(self.MAX_LINE + 1)
+            if len(line) > self.MAX_LINE:
+                self.status = "Line too long"
+                return
+            if line in (b"\r\n", b"\n", b""):
+                return
+            if len(self._lines) >= self.MAX_HEADERS:
+                self.status = "Too many headers"
+                return
+            text = line.decode("iso-8859-1")
+            if text[:1] in (" ", "\t"):  # an obsolete folded line continues the value
+                if not self._fields:
+                    self.status = "Folded line without a header"
+                    return
+                self._lines.append(text)
+                self._fields[-1][1] += " " + text.strip()
+                continue
+            name, colon, value = text.partition(":")
+            if not colon or not name or name != name.strip() or " " in name or "\t" in name:
+                self.status = "Invalid header line"
+                return
+            self._lines.append(text)
+            self._fields.append([name.lower(), value.strip()])
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        name = name.lower()
+        for field_name, value in self._fields:
+            if field_name == name:
+                return value
+        return default
+
+    getheader = get
+
+    def __delitem__(self, name: str) -> None:
+        name = name.lower()
+        self._fields = [f for f in self._fields if f[0] != name]
+        self._lines = [line for line in self._lines
+                       if line[:1] in (" ", "\t") or line.partition(":")[0].lower() != name]
+
+    @property
+    def headers(self) -> list[str]:
+        """The header lines as received (pywsgi builds the environ from them)."""
+        return self._lines
+
+    @property
+    def typeheader(self) -> str | None:
+        return self.get("content-type")
+
+
 class Handler(WSGIHandler):
     """pywsgi's connection handler with timed request reads and one write for
     the headers and a small body."""
 
+    MessageClass = RequestHeaders
     requests_read = 0
     _head_timer: Timeout | None = None
     _hold_next_write = False
@@ -129,6 +200,10 @@ class Handler(WSGIHandler):
     def _peer(self) -> str:
         address = self.client_address
         return address[0] if isinstance(address, tuple) else str(address)
+
+    def log_request(self) -> None:
+        if self.server.access_log:  # else pywsgi formats a line for nobody
+            super().log_request()
 
     def get_environ(self) -> dict:
         environ = super().get_environ()
@@ -231,6 +306,7 @@ class Server(WSGIServer):
     def __init__(self, listener, application, *, header_timeout: float,
                  keepalive_timeout: float, max_connections: int, **kwargs) -> None:
         super().__init__(listener, application, spawn=Pool(max_connections), **kwargs)
+        self.access_log = kwargs.get("log", "default") is not None
         self.header_timeout = header_timeout
         self.keepalive_timeout = keepalive_timeout
 

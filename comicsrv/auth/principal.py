@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -30,13 +29,46 @@ from .secrets import hash_token
 from .tokens import SESSION_COOKIE, user_and_expiry_for_token
 
 
-@dataclass
 class Principal:
-    user: User
-    # How the caller proved who it is: api_key | basic | session | jwt | client_token
-    method: str
-    permissions: frozenset[str] = field(default_factory=frozenset)
-    api_key_id: int | None = None
+    """Who is calling: the user, how they proved it (``method``: api_key |
+    basic | session | jwt | client_token), what they may do, and the API
+    key used, if any.
+
+    A principal from the cache (``comicsrv.auth.principal_cache``) makes
+    its ``user`` object only when a view asks for it; ``user_id`` and
+    ``library_ids`` (the user's library scope, None for all) are there
+    without it, which is all a page or cover request needs."""
+
+    __slots__ = ("method", "permissions", "api_key_id", "user_id", "library_ids", "_user",
+                 "_entry")
+
+    def __init__(self, user: User, method: str, permissions: frozenset[str] = frozenset(),
+                 api_key_id: int | None = None) -> None:
+        self.method = method
+        self.permissions = permissions
+        self.api_key_id = api_key_id
+        self.user_id = user.id
+        self.library_ids = user.library_ids
+        self._user: User | None = user
+        self._entry: principal_cache.Entry | None = None
+
+    @classmethod
+    def remembered(cls, entry: principal_cache.Entry) -> Principal:
+        principal = cls.__new__(cls)
+        principal.method = entry.method
+        principal.permissions = entry.permissions
+        principal.api_key_id = entry.api_key_id
+        principal.user_id = entry.user_id
+        principal.library_ids = entry.user["library_ids"]
+        principal._user = None
+        principal._entry = entry
+        return principal
+
+    @property
+    def user(self) -> User:
+        if self._user is None:
+            self._user = principal_cache.user_for(self._entry, db.session)
+        return self._user
 
     @property
     def is_admin(self) -> bool:
@@ -44,6 +76,9 @@ class Principal:
 
     def can(self, permission: str) -> bool:
         return self.is_admin or permission in self.permissions
+
+    def __repr__(self) -> str:
+        return f"<Principal user={self.user_id} method={self.method}>"
 
 
 def user_permissions(user: User) -> frozenset[str]:
@@ -77,8 +112,7 @@ def _from_cache(key: tuple[str, str]) -> Principal | None:
             db.session.execute(update(model).where(model.id == row_id)
                                .values(last_used_at=utcnow()))
             db.session.commit()
-    user = principal_cache.user_for(entry, db.session)
-    return Principal(user, entry.method, entry.permissions, entry.api_key_id)
+    return Principal.remembered(entry)
 
 
 def _remember(key: tuple[str, str], principal: Principal, *,

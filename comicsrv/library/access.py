@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, select
 
@@ -76,14 +77,31 @@ def _book_file_statement(scoped: bool) -> Select:
 _BOOK_FILE = {scoped: _book_file_statement(scoped) for scoped in (False, True)}
 
 
-def book_file_for_user(user: User | None, book_id: int) -> BookFile:
+def book_file_query(library_ids: list[int] | None, book_id: int) -> tuple[Select, dict]:
+    """The statement and parameters of ``book_file_for_user``, for a caller
+    that runs it on a connection of its own (``comicsrv.api.hotpath``)."""
+    if library_ids is None:
+        return _BOOK_FILE[False], {"book_id": book_id}
+    return _BOOK_FILE[True], {"book_id": book_id, "libraries": list(library_ids) or [-1]}
+
+
+def _first_row(statement: Select, params: dict) -> Any:
+    """The first row of ``statement``: on the request's session when it has
+    one open, else on a pooled connection of its own. A page request whose
+    caller came from the principal cache opens no session at all, which
+    spares it the session's set-up and tear-down (a tenth of its time)."""
+    if db.session.registry.has():
+        return db.session.connection().execute(statement, params).first()
+    with db.engine.connect() as connection:
+        return connection.execute(statement, params).first()
+
+
+def book_file_for_user(who: Any, book_id: int) -> BookFile:
     """``book_for_user``'s answer for the page and cover routes: the same
-    scope and the same 404, one indexed query, no ORM object."""
-    params: dict = {"book_id": book_id}
-    scoped = user is not None and user.library_ids is not None
-    if scoped:
-        params["libraries"] = list(user.library_ids) or [-1]
-    row = db.session.connection().execute(_BOOK_FILE[scoped], params).first()
+    scope and the same 404, one indexed query, no ORM object. ``who`` is a
+    user or a principal (whose ``library_ids`` come without loading the
+    user), or None for no user scope."""
+    row = _first_row(*book_file_query(who.library_ids if who is not None else None, book_id))
     if row is None:
         raise NotFound(f"Book {book_id} not found")
     return BookFile(*row)

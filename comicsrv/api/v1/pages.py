@@ -92,7 +92,7 @@ class PageImage(MethodView):
     def get(self, args, book_id, page_number):
         """Page `page_number` (from 1) of a book, optionally fitted inside
         `width` x `height` and re-encoded as `format` (jpeg, png, webp)."""
-        book = book_file_for_user(current_principal().user, book_id)
+        book = book_file_for_user(current_principal(), book_id)
         if not 1 <= page_number <= book.page_count:
             raise NotFound(f"Book {book.id} has no page {page_number} (it has {book.page_count})")
         width, height, fmt = args.get("width"), args.get("height"), args.get("format")
