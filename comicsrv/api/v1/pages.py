@@ -49,8 +49,8 @@ def thumbnail_response(book: Book | BookFile, edge: int,
     if cached is not None:
         return cached
     cover = media.cover(book, edge, as_file=True)
-    if cover.body is None:
-        return image_response(cover, etag, cache_control)
+    if cover.body is None:  # made just now: dated by the cache file it was saved to
+        return image_response(cover, etag, cache_control, _saved_at(cover.path))
     modified = _mtime(cover.body)
     cached = not_modified(etag, cache_control, modified)  # If-Modified-Since alone
     if cached is not None:
@@ -61,6 +61,13 @@ def thumbnail_response(book: Book | BookFile, edge: int,
 
 def _mtime(body: FileBody) -> float:
     return os.fstat(body.fd).st_mtime
+
+
+def _saved_at(path: str | None) -> float | None:
+    try:
+        return os.stat(path).st_mtime if path else None
+    except OSError:  # not saved (the cache is full or read-only): no date
+        return None
 
 
 @blp.route("/books/<int:book_id>/pages")
