@@ -19,6 +19,7 @@ from .jobs import JobRunner, Scheduler, pool
 from .library.media import MediaLimits, MediaService
 from .middleware import HealthOnly, TrustedProxyFix, UrlBase
 from .plugins import PluginRegistry
+from .sessions import LazyCookieSessions
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
                 template_folder=str(web / "templates"))
     app.config.update(settings)
     app.json.sort_keys = False  # keep documented field order
+    app.session_interface = LazyCookieSessions()
     app.config.update(
         SQLALCHEMY_DATABASE_URI=_sqlalchemy_url(settings["DATABASE_URL"]),
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"],
@@ -90,6 +92,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
                             plugin_name, job_type.name)
                 continue
             runner.register(job_type.name, job_type.run, resumable=job_type.resumable)
+    from .auth.principal_cache import install as install_principal_cache
+
+    install_principal_cache(app)
     from .automation.notify import install as install_notifications
     from .automation.reactions import install as install_reactions
 
@@ -111,6 +116,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
             except Exception:
                 log.exception("plugin %s: blueprint %r not registered", plugin_name, blueprint)
 
+    from .api.hotpath import install as install_hot_path
+
+    install_hot_path(app)
     wsgi = app.wsgi_app
     if settings["ROLE"] == "worker":
         wsgi = HealthOnly(wsgi)

@@ -89,6 +89,9 @@ DEFAULTS: dict[str, Any] = {
     "LARGE_IMAGE_DECODES": 1,
     # Disk budget of the cache of expensive page results (0 turns it off).
     "RENDER_CACHE_MB": 1024,
+    # Seconds a checked API key, client token or JWT is remembered by a
+    # process (0: check every request); a change is seen at once anyway.
+    "PRINCIPAL_CACHE_SECONDS": 5.0,
     # Cache directories default to sub-folders of the data directory.
     "CACHE_DIR": None,
     # Folders libraries may be added from through the APIs and the web UI

@@ -141,6 +141,19 @@ class CoverUpdated(Event):
 
 
 @dataclass(kw_only=True)
+class CredentialsChanged(Event):
+    """What a user may do changed (deactivated, permissions, libraries, a new
+    password or a revoked session) or one of their API keys or client tokens
+    was changed or deleted: every process forgets the principals it resolved
+    for this user (``comicsrv.auth.principal_cache``); ``user_id`` 0 means
+    every user (a change whose owner could not be told)."""
+
+    name: ClassVar[str] = "credentials_changed"
+    internal: ClassVar[bool] = True
+    user_id: int
+
+
+@dataclass(kw_only=True)
 class ScanProgress(Event):
     name: ClassVar[str] = "scan_progress"
     library_id: int

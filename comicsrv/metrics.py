@@ -55,14 +55,19 @@ def init_metrics(app: Flask) -> CollectorRegistry:
     def _start_timer() -> None:
         g._request_started = time.perf_counter()
 
+    def observe(method: str, endpoint: str, status: int, seconds: float) -> None:
+        latency.labels(endpoint).observe(seconds)
+        requests_total.labels(method, endpoint, str(status)).inc()
+
     @app.after_request
     def _observe(response):
         started = g.pop("_request_started", None)
         if started is not None and response.mimetype != "text/event-stream":
-            endpoint = request.endpoint or "unmatched"
-            latency.labels(endpoint).observe(time.perf_counter() - started)
-            requests_total.labels(request.method, endpoint, str(response.status_code)).inc()
+            observe(request.method, request.endpoint or "unmatched", response.status_code,
+                    time.perf_counter() - started)
         return response
 
     app.extensions["comicsrv.metrics"] = registry
+    # For requests answered before Flask (``comicsrv.api.hotpath``).
+    app.extensions["comicsrv.metrics.observe"] = observe
     return registry

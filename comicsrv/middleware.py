@@ -22,8 +22,20 @@ class TrustedProxyFix:
         self.fixed = ProxyFix(app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
         self.networks = [ipaddress.ip_network(n.strip(), strict=False)
                          for n in networks.split(",") if n.strip()]
+        self._decided: dict[str | None, bool] = {}
 
     def trusted(self, address: str | None) -> bool:
+        # Decided once per address: parsing it was a few per cent of a page
+        # request. The clients of a NAS are few; a flood of addresses only
+        # empties the memo.
+        known = self._decided.get(address)
+        if known is None:
+            if len(self._decided) >= 4096:
+                self._decided.clear()
+            known = self._decided[address] = self._trusted(address)
+        return known
+
+    def _trusted(self, address: str | None) -> bool:
         try:
             ip = ipaddress.ip_address((address or "").split("%")[0])
         except ValueError:

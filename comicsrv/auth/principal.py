@@ -9,31 +9,66 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+import time
 from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import request
+from sqlalchemy import update
 from sqlalchemy.orm import joinedload
 
 from ..errors import DomainError, Forbidden, Unauthorized
 from ..extensions import db
 from ..models import ApiKey, ClientToken, User, utcnow
+from . import principal_cache
 from .csrf import SAFE_METHODS, check_cookie_request
 from .declarations import changes_state_on_get_here
 from .login import password_login
 from .permissions import ADMIN, PERMISSIONS, for_user
 from .secrets import hash_token
-from .tokens import SESSION_COOKIE, user_for_token
+from .tokens import SESSION_COOKIE, user_and_expiry_for_token
 
 
-@dataclass
 class Principal:
-    user: User
-    # How the caller proved who it is: api_key | basic | session | jwt | client_token
-    method: str
-    permissions: frozenset[str] = field(default_factory=frozenset)
-    api_key_id: int | None = None
+    """Who is calling: the user, how they proved it (``method``: api_key |
+    basic | session | jwt | client_token), what they may do, and the API
+    key used, if any.
+
+    A principal from the cache (``comicsrv.auth.principal_cache``) makes
+    its ``user`` object only when a view asks for it; ``user_id`` and
+    ``library_ids`` (the user's library scope, None for all) are there
+    without it, which is all a page or cover request needs."""
+
+    __slots__ = ("method", "permissions", "api_key_id", "user_id", "library_ids", "_user",
+                 "_entry")
+
+    def __init__(self, user: User, method: str, permissions: frozenset[str] = frozenset(),
+                 api_key_id: int | None = None) -> None:
+        self.method = method
+        self.permissions = permissions
+        self.api_key_id = api_key_id
+        self.user_id = user.id
+        self.library_ids = user.library_ids
+        self._user: User | None = user
+        self._entry: principal_cache.Entry | None = None
+
+    @classmethod
+    def remembered(cls, entry: principal_cache.Entry) -> Principal:
+        principal = cls.__new__(cls)
+        principal.method = entry.method
+        principal.permissions = entry.permissions
+        principal.api_key_id = entry.api_key_id
+        principal.user_id = entry.user_id
+        principal.library_ids = entry.user["library_ids"]
+        principal._user = None
+        principal._entry = entry
+        return principal
+
+    @property
+    def user(self) -> User:
+        if self._user is None:
+            self._user = principal_cache.user_for(self._entry, db.session)
+        return self._user
 
     @property
     def is_admin(self) -> bool:
@@ -41,6 +76,9 @@ class Principal:
 
     def can(self, permission: str) -> bool:
         return self.is_admin or permission in self.permissions
+
+    def __repr__(self) -> str:
+        return f"<Principal user={self.user_id} method={self.method}>"
 
 
 def user_permissions(user: User) -> frozenset[str]:
@@ -58,35 +96,79 @@ def _stamp_last_used(row: ApiKey | ClientToken, now: datetime) -> None:
         db.session.commit()
 
 
+def _from_cache(key: tuple[str, str]) -> Principal | None:
+    """A principal resolved a moment ago for the same credential
+    (``comicsrv.auth.principal_cache``): no query, unless ``last_used_at``
+    is due (one UPDATE a minute)."""
+    principals = principal_cache.cache()
+    entry = principals.get(key) if principals is not None and principals.enabled else None
+    if entry is None:
+        return None
+    if entry.used_row is not None:
+        clock = time.monotonic()
+        if clock - entry.stamped >= LAST_USED_RESOLUTION.total_seconds():
+            entry.stamped = clock
+            model, row_id = entry.used_row
+            db.session.execute(update(model).where(model.id == row_id)
+                               .values(last_used_at=utcnow()))
+            db.session.commit()
+    return Principal.remembered(entry)
+
+
+def _remember(key: tuple[str, str], principal: Principal, *,
+              used_row: tuple[type, int] | None = None,
+              expires_at: datetime | None = None) -> None:
+    principals = principal_cache.cache()
+    if principals is None or not principals.enabled:
+        return
+    valid_for = None
+    if expires_at is not None:
+        valid_for = (expires_at - utcnow()).total_seconds()
+    principals.put(key, principal.user, principal.method, principal.permissions,
+                   api_key_id=principal.api_key_id, used_row=used_row, valid_for=valid_for)
+
+
 def principal_for_api_key(key: str) -> Principal | None:
+    cache_key = ("api_key", hash_token(key))
+    cached = _from_cache(cache_key)
+    if cached is not None:
+        return cached
     row = db.session.execute(
-        db.select(ApiKey).options(joinedload(ApiKey.user)).where(ApiKey.key_hash == hash_token(key))
+        db.select(ApiKey).options(joinedload(ApiKey.user)).where(ApiKey.key_hash == cache_key[1])
     ).scalar()
     if row is None or not row.user.is_active:
         return None
     now = utcnow()
     if row.expires_at is not None and row.expires_at < now:
         return None
-    _stamp_last_used(row, now)
     # A key never grants more than its owner has.
     granted = frozenset(row.permissions or ()) & user_permissions(row.user)
     if ADMIN in granted:
         granted = frozenset(PERMISSIONS)
-    return Principal(row.user, "api_key", granted, row.id)
+    principal = Principal(row.user, "api_key", granted, row.id)
+    _remember(cache_key, principal, used_row=(ApiKey, row.id), expires_at=row.expires_at)
+    _stamp_last_used(row, now)
+    return principal
 
 
 def principal_for_client_token(token: str) -> Principal | None:
     """CLU's "Client API Access" token, as reader apps send it (Bearer)."""
+    cache_key = ("client_token", hash_token(token))
+    cached = _from_cache(cache_key)
+    if cached is not None:
+        return cached
     row = db.session.execute(
-        db.select(ClientToken).where(ClientToken.token_hash == hash_token(token))
+        db.select(ClientToken).where(ClientToken.token_hash == cache_key[1])
     ).scalar()
     if row is None:
         return None
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
+    principal = Principal(user, "client_token", user_permissions(user))
+    _remember(cache_key, principal, used_row=(ClientToken, row.id))
     _stamp_last_used(row, utcnow())
-    return Principal(user, "client_token", user_permissions(user))
+    return principal
 
 
 def principal_for_password(username: str, password: str) -> Principal | None:
@@ -101,8 +183,17 @@ def principal_for_password(username: str, password: str) -> Principal | None:
 
 
 def principal_for_jwt(token: str, method: str = "jwt") -> Principal | None:
-    user = user_for_token(token)
-    return Principal(user, method, user_permissions(user)) if user is not None else None
+    cache_key = (method, hash_token(token))
+    cached = _from_cache(cache_key)
+    if cached is not None:
+        return cached
+    found = user_and_expiry_for_token(token)
+    if found is None:
+        return None
+    user, expires_at = found
+    principal = Principal(user, method, user_permissions(user))
+    _remember(cache_key, principal, expires_at=expires_at)
+    return principal
 
 
 def _from_api_key_header() -> Principal | None:

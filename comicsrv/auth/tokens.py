@@ -10,7 +10,7 @@ HttpOnly ``comicsrv_session`` cookie (the web UI).
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from flask import current_app
@@ -43,6 +43,12 @@ def issue_token(user: User, *, ttl: int | None = None) -> tuple[str, int]:
 def user_for_token(token: str) -> User | None:
     """The active user a token was issued to, or None when the token is
     badly signed, expired, malformed or revoked (stale ``gen``)."""
+    found = user_and_expiry_for_token(token)
+    return found[0] if found is not None else None
+
+
+def user_and_expiry_for_token(token: str) -> tuple[User, datetime] | None:
+    """As ``user_for_token``, with the token's expiry (naive UTC)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     try:
@@ -50,11 +56,12 @@ def user_for_token(token: str) -> User | None:
                             options={"require": ["sub", "iat", "exp", "gen"]})
         user_id = int(claims["sub"])
         generation = int(claims["gen"])
-    except (jwt.InvalidTokenError, TypeError, ValueError):
+        expires = datetime.fromtimestamp(int(claims["exp"]), UTC).replace(tzinfo=None)
+    except (jwt.InvalidTokenError, TypeError, ValueError, OverflowError, OSError):
         return None
     if not 0 < user_id < 2**31:
         return None
     user = db.session.get(User, user_id)
     if user is None or not user.is_active or (user.token_generation or 0) != generation:
         return None
-    return user
+    return user, expires

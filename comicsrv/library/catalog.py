@@ -18,6 +18,7 @@ from ..extensions import db
 from ..filenames import number_sort
 from ..fspaths import display
 from ..models import ArcidAlias, Book, BookTag, Page, Publisher, Series, Tag, utcnow
+from . import spans
 from .grouping import place, sort_name
 from .reader import ScannedFile
 
@@ -135,6 +136,8 @@ class Catalog:
             "state": "error" if item.error else "ok", "error": item.error,
             "missing_since": None, "scanned_at": now, "updated_at": now,
             "page_count": len(item.pages),
+            "page_spans": spans.encode((p.data_offset, p.size)
+                                       for p in sorted(item.pages, key=lambda p: p.index)),
             "has_comicinfo": bool(meta and "comicinfo" in (meta.source or "").lower()),
             "metadata_source": (meta.source if meta else ("filename" if parsed else None)),
             "series_name": placement.series, "number": number,

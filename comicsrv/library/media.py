@@ -37,12 +37,17 @@ from typing import Any, Callable, Mapping
 from .. import images
 from ..archives import ArchiveError, ComicArchive, open_archive
 from ..errors import BadRequest, NotFound
+from ..filebody import FileBody
 from ..jobs.pool import ProcessWorkers, WorkerFailed, WorkerTimeout, run_cpu
 from ..models import Book
+from . import spans
+from .access import BookFile
 
 log = logging.getLogger(__name__)
 
 DEFAULT_COVER_EDGE = 400
+#: Bytes read from the start of a page to name its format (``images.sniff``).
+SNIFF_BYTES = 256
 ARCHIVE_CACHE_SIZE = 8
 #: Address space of a PDF worker: a normal render peaks under 100 MB; a
 #: crafted page asking for gigabytes fails there instead of swapping the NAS.
@@ -101,6 +106,9 @@ class Media:
     mime_type: str
     etag: str | None = None
     path: str | None = None  # set when ``data`` is empty and the file is served as is
+    # Set instead of ``data`` for a page served straight from its file
+    # (``page(..., as_file=True)``); the response closes it.
+    body: FileBody | None = None
 
 
 class ArchiveCache:
@@ -247,12 +255,20 @@ class MediaService:
     def cover_path(self, key: str) -> Path:
         return self.covers_dir / key[:2] / f"{key}.jpg"
 
-    def cover(self, book: Book, edge: int = DEFAULT_COVER_EDGE) -> Media:
-        """A JPEG thumbnail of the book's cover page, long edge ``edge``."""
+    def cover(self, book: Book | BookFile, edge: int = DEFAULT_COVER_EDGE, *,
+              as_file: bool = False) -> Media:
+        """A JPEG thumbnail of the book's cover page, long edge ``edge``.
+        With ``as_file``, a cover made before comes as a ``FileBody`` of its
+        cache file (opened here, so an eviction meanwhile cannot race it)."""
         edge = max(images.MIN_EDGE, min(images.MAX_EDGE, int(edge)))
         key = self.cover_key(book, edge)
         path = self.cover_path(key)
-        if path.exists():
+        if as_file:
+            try:
+                return Media(b"", "image/jpeg", key, str(path), body=FileBody.open(path))
+            except FileNotFoundError:
+                pass
+        elif path.exists():
             return Media(b"", "image/jpeg", key, str(path))
         index = book.cover_page if book.cover_page < book.page_count else 0
         page = self._page_bytes(book, index)
@@ -275,16 +291,25 @@ class MediaService:
 
     # -- pages -------------------------------------------------------------
 
-    def page(self, book: Book, number: int, *, width: int | None = None,
-             height: int | None = None, fmt: str | None = None) -> Media:
+    def page(self, book: Book | BookFile, number: int, *, width: int | None = None,
+             height: int | None = None, fmt: str | None = None,
+             as_file: bool = False) -> Media:
         """Page ``number`` (1-based) as stored, or resized/re-encoded on request.
 
-        A resize of a large image happens in a worker process and is cached;
-        a cached one is served without reading the page at all."""
+        With ``as_file``, a page stored uncompressed comes back as a
+        ``FileBody`` over its byte range (for the server to ``sendfile``)
+        instead of bytes. A resize of a large image happens in a worker
+        process and is cached; a cached one is served without reading the
+        page at all."""
         if not 1 <= number <= book.page_count:
             raise NotFound(f"Book {book.id} has no page {number} (it has {book.page_count})")
         etag = f"{book.arcid or book.id}-{number}-{width or 0}x{height or 0}-{fmt or 'orig'}"
         if width is None and height is None and fmt is None:
+            if as_file:
+                body = self._stored_page_file(book, number - 1)
+                if body is not None:
+                    mime = images.mime_type(images.sniff(body.head(SNIFF_BYTES)))
+                    return Media(b"", mime, etag, body=body)
             data = self._page_bytes(book, number - 1)
             return Media(data, images.mime_type(images.sniff(data)), etag)
         key = self.render_key(book, number - 1, f"{width or 0}x{height or 0}-{fmt or 'orig'}")
@@ -322,15 +347,44 @@ class MediaService:
             raise MediaUnavailable(f"Book {book.id} has no pages")
         if book.format == "pdf":
             return self._pdf_page(book, index)
-        page = next((p for p in book.pages if p.index == index), None)
+        stored = spans.span(book.page_spans, index)
         try:
-            if page is not None and page.data_offset is not None and page.size is not None:
-                return run_cpu(_read_range, book, page.data_offset, page.size)
+            if stored is not None:
+                return run_cpu(_read_range, book, *stored)
             return self.archives.read_page(book.path, book.mtime, index)
         except FileNotFoundError:
             raise MediaUnavailable(f"The file of book {book.id} is missing") from None
         except (ArchiveError, OSError) as exc:
             raise MediaUnavailable(f"Book {book.id} cannot be read: {exc}") from None
+
+    def _stored_page_file(self, book: Book | BookFile, index: int) -> FileBody | None:
+        """The byte range of a stored page, open, once the file is checked
+        to be the one the catalogue describes; None for a page that must be
+        unpacked. An open and an fstat: done on the calling greenlet, as
+        the ``sendfile`` that follows is."""
+        if book.format == "pdf":
+            return None
+        stored = spans.span(book.page_spans, index)
+        if stored is None:
+            return None
+        try:
+            body = FileBody.open(book.path, *stored)
+        except FileNotFoundError:
+            raise MediaUnavailable(f"The file of book {book.id} is missing") from None
+        except OSError as exc:
+            raise MediaUnavailable(f"Book {book.id} cannot be read: {exc}") from None
+        try:
+            stat = os.fstat(body.fd)
+            if stat.st_size != book.size or abs(stat.st_mtime - book.mtime) > 1e-6:
+                raise MediaUnavailable(f"Book {book.id} cannot be read: {book.path} changed "
+                                       f"since it was indexed; rescan the library")
+            if body.offset + body.length > stat.st_size:
+                raise MediaUnavailable(f"Book {book.id} cannot be read: {book.path} is "
+                                       f"shorter than its index says; rescan the library")
+        except BaseException:
+            body.close()
+            raise
+        return body
 
     def _pdf_page(self, book: Book, index: int) -> bytes:
         """A PDF page, from a render worker; a rendering (not a

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-    TypeDecorator, UniqueConstraint, text,
+    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+    Text, TypeDecorator, UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -135,6 +135,10 @@ class Book(TimestampMixin, db.Model):
 
     page_count: Mapped[int] = mapped_column(Integer, default=0)
     cover_page: Mapped[int] = mapped_column(Integer, default=0)
+    # Byte ranges of the stored pages (``comicsrv.library.spans``): what a
+    # page request reads instead of the page rows. Deferred: lists never
+    # need it.
+    page_spans: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     # LANraragi's "new" flag: set on index, cleared when first opened.
     is_new: Mapped[bool] = mapped_column(Boolean, default=True)
 

@@ -21,7 +21,9 @@ from ...extensions import db
 from ...jobs.pool import run_cpu
 from ...jobs.runner import JobContext
 from ...library import reading
-from ...library.access import book_for_user, visible_books, visible_library_ids
+from ...library.access import (
+    book_file_for_user, book_for_user, visible_books, visible_library_ids,
+)
 from ...library.filters import BOOK_FIELDS, FilterContext, compile_condition
 from ...library.search import search_books
 from ...models import Book, Job, Library, ReadingProgress
@@ -298,11 +300,11 @@ class BookThumbnail(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ThumbnailArgs, location="query")
     @blp.response(200, description="JPEG cover", content_type="image/jpeg")
-    @blp.alt_response(304, description="Not modified (If-None-Match)")
+    @blp.alt_response(304, description="Not modified (If-None-Match, If-Modified-Since)")
     @require("BooksRead")
     def get(self, args, book_id):
         """The book's cover."""
-        return thumbnail_response(book_for_user(current_principal().user, book_id), args["size"])
+        return thumbnail_response(book_file_for_user(current_principal(), book_id), args["size"])
 
 
 @blp.route("/books/<int:book_id>/analyze")

@@ -1,58 +1,72 @@
 """``/api/v1/books/{id}/pages``: a book's pages and page images, and the
 image responses every v1 thumbnail shares.
 
-Both kinds of image carry an ETag computed before any image work, so a
-client revalidating with If-None-Match gets its 304 without the archive
-being opened. A page URL that names the book's content version (``?v=``,
-as the page list gives it) always means the same bytes and is cacheable for
-good; without it the bytes may change on a rescan, so the client must
-revalidate.
+Both kinds of image carry validators computed before any image work
+(``comicsrv.api.media``), so a client revalidating gets its 304 without the
+archive being opened. A page URL that names the book's content version
+(``?v=``, as the page list gives it) always means the same bytes and is
+cacheable for good; without it the bytes may change on a rescan, so the
+client must revalidate.
+
+A page request is one indexed query (``book_file_for_user``; the caller's
+key is resolved from ``comicsrv.auth.principal_cache``) and, for a page
+stored uncompressed, an open and an fstat: the bytes go from the archive
+to the socket with ``sendfile``.
 """
 from __future__ import annotations
 
-from flask import Response, current_app, request, send_file
+import os
+
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ...auth import current_principal, require
 from ...errors import NotFound
-from ...library.access import book_for_user
+from ...filebody import FileBody
+from ...library.access import BookFile, book_file_for_user, book_for_user
+from ...library.media import Media
 from ...models import Book, Page
+from ..media import IMMUTABLE, REVALIDATE, image_response, not_modified
 from ..pagination import PageArgs, envelope, page_query
 from .schemas import SECURITY, PageImageArgs, PageSchema, book_version, list_schema, page_url
 
 blp = Blueprint("v1_pages", __name__, url_prefix="/api/v1", description="Pages")
 
 THUMBNAIL_CACHE = "private, max-age=86400"
-IMMUTABLE = "private, max-age=31536000, immutable"
-REVALIDATE = "private, no-cache"
 
 
-def _not_modified(etag: str, cache_control: str) -> Response | None:
-    if not request.if_none_match.contains(etag):
-        return None
-    response = Response(status=304)
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = cache_control
-    return response
-
-
-def thumbnail_response(book: Book, edge: int) -> Response:
-    """A book's cover as a JPEG of long edge ``edge`` (already clamped)."""
+def thumbnail_response(book: Book | BookFile, edge: int,
+                       cache_control: str = THUMBNAIL_CACHE) -> Response:
+    """A book's cover as a JPEG of long edge ``edge`` (already clamped):
+    304 on a matching ETag before anything is opened; a cover made before
+    is sent from its cache file, with the file's mtime as Last-Modified."""
     media = current_app.extensions["comicsrv.media"]
-    cached = _not_modified(media.cover_key(book, edge), THUMBNAIL_CACHE)
+    etag = media.cover_key(book, edge)
+    cached = not_modified(etag, cache_control)
     if cached is not None:
         return cached
-    cover = media.cover(book, edge)
-    if cover.data:
-        response = Response(cover.data, mimetype=cover.mime_type)
-    else:
-        response = send_file(cover.path, mimetype=cover.mime_type, conditional=False,
-                             etag=False, max_age=None)
-    response.set_etag(cover.etag)
-    response.headers["Cache-Control"] = THUMBNAIL_CACHE
-    return response
+    cover = media.cover(book, edge, as_file=True)
+    if cover.body is None:  # made just now: dated by the cache file it was saved to
+        return image_response(cover, etag, cache_control, _saved_at(cover.path))
+    modified = _mtime(cover.body)
+    cached = not_modified(etag, cache_control, modified)  # If-Modified-Since alone
+    if cached is not None:
+        cover.body.close()
+        return cached
+    return image_response(cover, etag, cache_control, modified)
+
+
+def _mtime(body: FileBody) -> float:
+    return os.fstat(body.fd).st_mtime
+
+
+def _saved_at(path: str | None) -> float | None:
+    try:
+        return os.stat(path).st_mtime if path else None
+    except OSError:  # not saved (the cache is full or read-only): no date
+        return None
 
 
 @blp.route("/books/<int:book_id>/pages")
@@ -79,24 +93,22 @@ class PageImage(MethodView):
     @blp.arguments(PageImageArgs, location="query")
     @blp.response(200, description="The page image: as stored unless width, height or "
                                    "format is asked", content_type="image/*")
-    @blp.alt_response(304, description="Not modified (If-None-Match)")
+    @blp.alt_response(304, description="Not modified (If-None-Match, If-Modified-Since)")
     @require("PagesRead")
     def get(self, args, book_id, page_number):
         """Page `page_number` (from 1) of a book, optionally fitted inside
         `width` x `height` and re-encoded as `format` (jpeg, png, webp)."""
-        book = book_for_user(current_principal().user, book_id)
+        book = book_file_for_user(current_principal(), book_id)
         if not 1 <= page_number <= book.page_count:
             raise NotFound(f"Book {book.id} has no page {page_number} (it has {book.page_count})")
         width, height, fmt = args.get("width"), args.get("height"), args.get("format")
         version = book_version(book)
         cache_control = IMMUTABLE if args.get("v") == version else REVALIDATE
         etag = f"{version}-{page_number}-{width or 0}x{height or 0}-{fmt or 'orig'}"
-        cached = _not_modified(etag, cache_control)
+        cached = not_modified(etag, cache_control, book.mtime)
         if cached is not None:
             return cached
         media = current_app.extensions["comicsrv.media"]
-        image = media.page(book, page_number, width=width, height=height, fmt=fmt)
-        response = Response(image.data, mimetype=image.mime_type)
-        response.set_etag(etag)
-        response.headers["Cache-Control"] = cache_control
-        return response
+        image: Media = media.page(book, page_number, width=width, height=height, fmt=fmt,
+                                  as_file=True)
+        return image_response(image, etag, cache_control, book.mtime)
