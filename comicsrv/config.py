@@ -87,6 +87,10 @@ DEFAULTS: dict[str, Any] = {
     # their results are cached.
     "LARGE_IMAGE_PIXELS": 25_000_000,
     "LARGE_IMAGE_DECODES": 1,
+    # Image work (covers made, pages resized) requests may have running or
+    # waiting at once; past that a request is answered 503 with Retry-After
+    # at once rather than joining a queue that only grows the tail.
+    "IMAGE_QUEUE": 16,
     # Disk budget of the cache of expensive page results (0 turns it off).
     "RENDER_CACHE_MB": 1024,
     # Seconds a checked API key, client token or JWT is remembered by a

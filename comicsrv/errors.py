@@ -52,3 +52,14 @@ class TooManyRequests(DomainError):
 
 class Unavailable(DomainError):
     status, code = 503, "unavailable"
+
+
+class Busy(Unavailable):
+    """Too much work already waiting (a 503, not a growing queue): the
+    surfaces send ``retry_after`` (whole seconds) as ``Retry-After``."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 1, details: Any = None):
+        super().__init__(message, details=details)
+        self.retry_after = max(1, int(retry_after))

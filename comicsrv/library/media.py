@@ -8,6 +8,9 @@
 - Other pages come from an open-archive cache, so a reader turning the pages
   of a solid RAR does not unpack the archive once per page.
 - All image work runs through ``run_cpu``: off the event loop under gevent.
+  At most ``IMAGE_QUEUE`` requests' image work runs or waits at once; one
+  more is refused with ``Busy`` (503 + Retry-After) before any work, so a
+  burst of resizes cannot queue every other request behind it.
 - Pathological pages cost bounded time and memory, and only once. Two kinds
   of work go to worker processes (``comicsrv.jobs.pool.ProcessWorkers``)
   that are killed past ``RENDER_TIMEOUT_SECONDS``: PDF pages (a crafted
@@ -30,13 +33,14 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .. import images
 from ..archives import ArchiveError, ComicArchive, open_archive
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, Busy, NotFound
 from ..filebody import FileBody
 from ..jobs.pool import ProcessWorkers, WorkerFailed, WorkerTimeout, run_cpu
 from ..models import Book
@@ -86,6 +90,7 @@ class MediaLimits:
     large_image_pixels: int = 25_000_000
     large_image_decodes: int = 1
     render_cache_bytes: int = 1024 * 1024 * 1024
+    image_queue: int = 16
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MediaLimits:
@@ -97,6 +102,7 @@ class MediaLimits:
             large_image_decodes=int(config.get("LARGE_IMAGE_DECODES",
                                                defaults.large_image_decodes)),
             render_cache_bytes=int(float(config.get("RENDER_CACHE_MB", 1024)) * 1024 * 1024),
+            image_queue=int(config.get("IMAGE_QUEUE", defaults.image_queue)),
         )
 
 
@@ -245,6 +251,21 @@ class MediaService:
         self.archives = ArchiveCache(str(Path(cache_dir) / "archives"))
         self.renders = RenderCache(Path(cache_dir) / "renders", self.limits.render_cache_bytes)
         self._too_slow: OrderedDict[str, float] = OrderedDict()
+        self._image_work = 0  # requests' image work running or waiting
+        self._image_lock = threading.Lock()
+
+    @contextmanager
+    def _admitted(self, what: str) -> Iterator[None]:
+        """A place for one request's image work, or ``Busy`` at once."""
+        with self._image_lock:
+            if self._image_work >= self.limits.image_queue:
+                raise Busy(f"{what}: the server is busy making images; retry in a moment")
+            self._image_work += 1
+        try:
+            yield
+        finally:
+            with self._image_lock:
+                self._image_work -= 1
 
     # -- covers ------------------------------------------------------------
 
@@ -271,18 +292,19 @@ class MediaService:
         elif path.exists():
             return Media(b"", "image/jpeg", key, str(path))
         index = book.cover_page if book.cover_page < book.page_count else 0
-        page = self._page_bytes(book, index)
         what = f"The cover of book {book.id}"
-        try:
-            pixels = run_cpu(images.thumbnail_cost, page, edge)
-            if pixels < self.limits.large_image_pixels:
-                data = run_cpu(images.thumbnail, page, edge)
-            else:
-                data = self._in_worker(self.render_key(book, index, f"cover{edge}"), what,
-                                       self._image_workers(), _always, images.thumbnail,
-                                       page, edge)
-        except images.ImageError as exc:
-            raise MediaUnavailable(f"{what} cannot be decoded: {exc}") from None
+        with self._admitted(what):
+            page = self._page_bytes(book, index)
+            try:
+                pixels = run_cpu(images.thumbnail_cost, page, edge)
+                if pixels < self.limits.large_image_pixels:
+                    data = run_cpu(images.thumbnail, page, edge)
+                else:
+                    data = self._in_worker(self.render_key(book, index, f"cover{edge}"), what,
+                                           self._image_workers(), _always, images.thumbnail,
+                                           page, edge)
+            except images.ImageError as exc:
+                raise MediaUnavailable(f"{what} cannot be decoded: {exc}") from None
         _write_atomically(path, data)
         return Media(data, "image/jpeg", key, str(path))
 
@@ -316,22 +338,23 @@ class MediaService:
         cached = run_cpu(self.renders.get, key)
         if cached is not None:
             return Media(cached, images.mime_type(images.sniff(cached)), etag)
-        data = self._page_bytes(book, number - 1)
         what = f"Page {number} of book {book.id}"
-        try:
-            pixels = run_cpu(images.transform_cost, data, width, height, fmt)
-            if pixels < self.limits.large_image_pixels:
-                out, mime = run_cpu(images.transform, data, width, height, fmt)
-            else:
-                out = self._in_worker(key, what, self._image_workers(), _first_always,
-                                      images.transform, data, width, height, fmt)
-                mime = images.mime_type(images.sniff(out))
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
-        except images.ImageTooLargeError as exc:
-            raise BadRequest(str(exc), code="image_too_large") from None
-        except images.ImageError as exc:
-            raise MediaUnavailable(f"{what} cannot be decoded: {exc}") from None
+        with self._admitted(what):
+            data = self._page_bytes(book, number - 1)
+            try:
+                pixels = run_cpu(images.transform_cost, data, width, height, fmt)
+                if pixels < self.limits.large_image_pixels:
+                    out, mime = run_cpu(images.transform, data, width, height, fmt)
+                else:
+                    out = self._in_worker(key, what, self._image_workers(), _first_always,
+                                          images.transform, data, width, height, fmt)
+                    mime = images.mime_type(images.sniff(out))
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+            except images.ImageTooLargeError as exc:
+                raise BadRequest(str(exc), code="image_too_large") from None
+            except images.ImageError as exc:
+                raise MediaUnavailable(f"{what} cannot be decoded: {exc}") from None
         return Media(out, mime, etag)
 
     def render_key(self, book: Book, index: int, variant: str) -> str:
