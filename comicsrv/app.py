@@ -48,12 +48,14 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
         # Vendored swagger-ui-dist (web/static/vendor/README.md): /docs works offline.
         OPENAPI_SWAGGER_UI_URL=_swagger_ui_url(settings["API_DOCS_PATH"]),
     )
-    _configure_logging(settings["LOG_LEVEL"])
+    from . import logfiles
     from .logbuffer import install as install_log_buffer
     from .redact import install_log_filter
 
-    # Recent records for /api/system/logs; every record masks secrets in URLs.
-    install_log_filter(install_log_buffer(app))
+    # The console and logs/comicsrv.log; recent records for /api/system/logs;
+    # every record masks secrets in URLs before any of them sees it.
+    log_file = logfiles.configure(settings)
+    install_log_filter(install_log_buffer(app), *([log_file] if log_file else []))
     Path(settings["CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
@@ -126,13 +128,16 @@ def start_services(app: Flask) -> None:
     from .library.schedule import schedule_library_scans
 
     from .automation.schedule import schedule_automation
-    from .settings_store import get_setting
+    from .backup import schedule_backups
+    from .library.watcher import start_watcher
 
-    with app.app_context():
-        scan_on_start = app.config["SCAN_ON_START"] and get_setting("scanner.scan_on_start")
-    schedule_library_scans(app, on_start=scan_on_start)
+    # SCAN_ON_START (config.yml) switches it for the process; each library's
+    # own scan_on_start (database) for that library.
+    schedule_library_scans(app, on_start=app.config["SCAN_ON_START"])
     schedule_automation(app)
+    schedule_backups(app, on_start=True)
     scheduler.start()
+    start_watcher(app)
 
 
 def _register_job_types(runner: JobRunner) -> None:
@@ -156,6 +161,11 @@ def _register_job_types(runner: JobRunner) -> None:
 
     runner.register(SEARCH_WANTED_JOB, search_wanted_job)
     runner.register(RSS_JOB, rss_job)
+    from .backup import BACKUP_JOB, backup_job
+    from .library.watcher import SCAN_PATHS_JOB, scan_paths_job
+
+    runner.register(BACKUP_JOB, backup_job)
+    runner.register(SCAN_PATHS_JOB, scan_paths_job)
 
 
 def _swagger_ui_url(docs_path: str) -> str:
@@ -173,9 +183,3 @@ def _sqlalchemy_url(url: str) -> str:
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
 
-
-def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("comicsrv").setLevel(level.upper())

@@ -59,7 +59,7 @@ def test_bad_environment_setting_is_a_one_line_error(data_dir):
 
     result = run(data_dir, "library", "list", env={**os.environ, "COMICSRV_PORT": "many"})
     assert result.returncode == 2
-    assert result.stderr.strip() == "comicsrv: error: COMICSRV_PORT: PORT must be a int, got 'many'"
+    assert result.stderr.strip() == "comicsrv: error: COMICSRV_PORT must be a whole number, got 'many'"
 
 
 def test_library_add_and_list(data_dir, tmp_path):

@@ -39,7 +39,7 @@ def test_booleans_from_environment(tmp_path, value, expected):
 
 
 def test_bad_value_names_the_setting(tmp_path):
-    with pytest.raises(ConfigError, match="COMICSRV_PORT: PORT must be a int"):
+    with pytest.raises(ConfigError, match="COMICSRV_PORT must be a whole number"):
         load_config(tmp_path, environ={"COMICSRV_PORT": "eighty"})
     with pytest.raises(ConfigError, match="PORT must be between"):
         load_config(tmp_path, environ={"COMICSRV_PORT": "70000"})

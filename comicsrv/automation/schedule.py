@@ -48,9 +48,15 @@ def schedule_automation(app: Flask) -> dict[str, float]:
 
 def apply_setting_changes(keys: Iterable[str]) -> None:
     """After an admin changed ``keys``: reschedule at once when any is an
-    ``automation.*`` setting and the scheduler runs (every settings
-    endpoint of every surface calls this)."""
+    ``automation.*`` or ``backup.*`` setting and the scheduler runs (every
+    settings endpoint of every surface calls this)."""
+    keys = list(keys)
+    app = current_app._get_current_object()
+    if not app.extensions["comicsrv.scheduler"].running:
+        return
     if any(key.startswith("automation.") for key in keys):
-        app = current_app._get_current_object()
-        if app.extensions["comicsrv.scheduler"].running:
-            schedule_automation(app)
+        schedule_automation(app)
+    if any(key.startswith("backup.") for key in keys):
+        from ..backup import schedule_backups
+
+        schedule_backups(app)

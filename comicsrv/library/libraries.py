@@ -34,7 +34,9 @@ SCAN_MODES = ("normal", "deep")
 DEFAULT_ROOTS = ("/comics", "/downloads")
 # What ``update_library`` may change.
 EDITABLE = frozenset({"name", "path", "enabled", "scan_cron", "scan_on_start",
-                      "default_scan_mode"})
+                      "default_scan_mode", "watch_mode"})
+# How a library's folder is watched (comicsrv.library.watcher).
+WATCH_MODES = ("auto", "native", "poll", "off")
 
 
 def library_roots() -> list[str]:
@@ -73,7 +75,8 @@ def check_within_roots(folder: Path | str) -> None:
 
 def create_library(name: str, path: str, *, scan_cron: str | None = None,
                    scan_on_start: bool = True, enabled: bool = True,
-                   default_scan_mode: str = "normal", within_roots: bool = False) -> Library:
+                   default_scan_mode: str = "normal", watch_mode: str = "auto",
+                   within_roots: bool = False) -> Library:
     """A new library. ``within_roots`` (every API) fences its folder to the
     library roots; the CLI and internal callers leave it off."""
     name = _check_name(name)
@@ -85,12 +88,14 @@ def create_library(name: str, path: str, *, scan_cron: str | None = None,
     _check_overlap(folder)
     scan_cron = _check_cron(scan_cron)
     _check_mode(default_scan_mode)
+    _check_watch_mode(watch_mode)
     library = Library(name=name, path=str(folder), scan_cron=scan_cron,
                       scan_on_start=scan_on_start, enabled=enabled,
-                      default_scan_mode=default_scan_mode)
+                      default_scan_mode=default_scan_mode, watch_mode=watch_mode)
     db.session.add(library)
     db.session.commit()
     sync_scan_schedule(library)
+    _tell_watcher()
     current_app.extensions["comicsrv.events"].publish(LibraryCreated(library_id=library.id))
     return library
 
@@ -122,6 +127,8 @@ def update_library(library: Library, changes: Mapping[str, Any], *,
         checked["scan_cron"] = _check_cron(changes["scan_cron"])
     if "default_scan_mode" in changes:
         checked["default_scan_mode"] = _check_mode(changes["default_scan_mode"])
+    if "watch_mode" in changes:
+        checked["watch_mode"] = _check_watch_mode(changes["watch_mode"])
     for flag in ("enabled", "scan_on_start"):
         if flag in changes:
             checked[flag] = bool(changes[flag])
@@ -130,6 +137,8 @@ def update_library(library: Library, changes: Mapping[str, Any], *,
     db.session.commit()
     if {"scan_cron", "enabled", "default_scan_mode"} & set(changes):
         sync_scan_schedule(library)
+    if {"path", "enabled", "watch_mode"} & set(changes):
+        _tell_watcher()
     current_app.extensions["comicsrv.events"].publish(LibraryUpdated(library_id=library.id))
     return library
 
@@ -144,6 +153,7 @@ def delete_library(library: Library) -> None:
     current_app.extensions["comicsrv.scheduler"].remove(f"scan:{library.id}")
     db.session.delete(library)
     db.session.commit()
+    _tell_watcher()
 
 
 def sync_scan_schedule(library: Library) -> None:
@@ -203,6 +213,18 @@ def _check_cron(expression: str | None) -> str | None:
     except ValueError as exc:
         raise BadRequest(f"Not a valid cron expression {expression!r}: {exc}") from None
     return expression
+
+
+def _check_watch_mode(mode: Any) -> str:
+    if mode not in WATCH_MODES:
+        raise BadRequest(f"The watch mode is one of {', '.join(WATCH_MODES)}, not {mode!r}")
+    return mode
+
+
+def _tell_watcher() -> None:
+    from .watcher import library_changed
+
+    library_changed(current_app._get_current_object())
 
 
 def _check_mode(mode: str) -> str:
