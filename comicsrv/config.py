@@ -225,6 +225,23 @@ def load_config(
     return settings
 
 
+def peek_settings(data_dir: str | os.PathLike | None, names: tuple[str, ...],
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``names`` as ``load_config`` would resolve them, without creating or
+    writing anything (the health check runs as whoever Docker runs it as)."""
+    environ = os.environ if environ is None else environ
+    folder = Path(data_dir or environ.get(ENV_PREFIX + "DATA_DIR") or default_data_dir())
+    settings = {name: DEFAULTS[name] for name in names}
+    from_file = _read_file(folder.expanduser() / CONFIG_FILENAME)
+    for name in names:
+        if name in from_file:
+            settings[name] = from_file[name]
+        if ENV_PREFIX + name in environ:
+            settings[name] = _coerce(name, environ[ENV_PREFIX + name], DEFAULTS[name],
+                                     ENV_PREFIX + name)
+    return settings
+
+
 def check_data_dir(data_dir: Path) -> None:
     """Create the data directory if needed; ``DataDirError`` naming it when
     it cannot be created or written (a volume mounted read-only, a folder
