@@ -77,7 +77,7 @@ SQLITE_MEMBER = "database.sqlite"
 PGDUMP_MEMBER = "database.pgdump"
 TABLES_PREFIX = "tables/"
 CONFIG_FILES = ("config.yml", "secret_key")
-_NAME = re.compile(r"comicsrv-backup-(\d{8}T\d{6}Z)-(scheduled|manual|pre-restore)(?:-\d+)?\.zip")
+_NAME = re.compile(r"comicsrv-backup-(\d{8}T\d{6}Z)-(scheduled|manual|pre-restore)(?:-(\d+))?\.zip")
 _ROWS_PER_INSERT = 1000
 # Schema bookkeeping, created by the migrations themselves.
 _ALEMBIC_TABLE = "alembic_version"
@@ -157,7 +157,13 @@ def list_backups() -> list[BackupInfo]:
                 found.append(_info(path))
             except BadRequest:
                 continue
-    return sorted(found, key=lambda info: (info.created_at, info.name), reverse=True)
+    return sorted(found, key=_order, reverse=True)
+
+
+def _order(info: BackupInfo) -> tuple[datetime, int]:
+    """By time, then by the number a second backup of the same second got."""
+    match = _NAME.fullmatch(info.name)
+    return info.created_at, int(match.group(3) or 1) if match else 0
 
 
 def find_backup(name: str) -> BackupInfo:
