@@ -8,12 +8,13 @@ through, with its secrets already masked (``comicsrv.redact`` masks records
 when they are made, so no handler can write an API key from a query string).
 
 Several processes may write one file: ``comicsrv serve`` and a ``comicsrv
-scan`` run beside it, or gunicorn's workers. Lines are appended (``O_APPEND``
-writes of one line land whole), and rotation is what needs care: it happens
-under an exclusive ``flock`` on a lock file beside the log, a process that
-finds the file already rotated by another just reopens it, and each process
-notices a rotation done elsewhere (the file's inode changed) before its next
-write. So no line goes to a renamed file and no rotation happens twice.
+scan`` run beside it, or gunicorn's workers. Each record is written under an
+exclusive ``flock`` on a lock file beside the log (two system calls a
+record: cheap for a log), and under it the process first notices a rotation
+done elsewhere (the file's inode changed) and reopens, then checks the size
+and rotates if needed, then appends. So no line goes to a renamed file, no
+rotation happens twice, and no file grows past the size because two
+processes checked it at once.
 
 The console shows the same records when serving; other commands show only
 errors there (``quiet_console``), since they print their own outcome and the
@@ -52,6 +53,8 @@ class SharedRotatingFileHandler(RotatingFileHandler):
                                       f".{LOG_FILENAME}.lock")
         self._identity: tuple[int, int] | None = None
         self._reported_error = False
+        self._lock_file = None
+        self._lock_pid = 0
 
     def _open(self):
         stream = super()._open()
@@ -73,19 +76,33 @@ class SharedRotatingFileHandler(RotatingFileHandler):
             self.stream = None
         return super().shouldRollover(record)
 
-    def doRollover(self) -> None:
-        with open(self.lock_path, "a") as lock:
+    def _locked(self):
+        """The lock file, opened once per process: a ``flock`` belongs to
+        the open file, which a forked child would otherwise share."""
+        if self._lock_file is None or self._lock_pid != os.getpid():
+            self._lock_file = open(self.lock_path, "a")
+            self._lock_pid = os.getpid()
+        return self._lock_file
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The threads of this process are serialised by Handler.handle;
+        # the lock file serialises the processes.
+        try:
+            lock = self._locked()
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                if self._on_disk() != self._identity:
-                    # Rotated by another process while this one waited.
-                    if self.stream is not None:
-                        self.stream.close()
-                    self.stream = self._open()
-                    return
-                super().doRollover()
-            finally:
+        except OSError:
+            lock = None  # a folder that refuses the lock file: write unlocked
+        try:
+            super().emit(record)
+        finally:
+            if lock is not None:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        super().close()
+        if self._lock_file is not None and self._lock_pid == os.getpid():
+            self._lock_file.close()
+        self._lock_file = None
 
     def handleError(self, record: logging.LogRecord) -> None:
         """A log file that cannot be written (a full disk, a file left

@@ -217,10 +217,11 @@ def serve(app: Flask) -> None:
         raise ListenError(_listen_problem(host, port, exc)) from None
     hold_serving_lock(config["DATA_DIR"])
     start_services(app)
+    _log_first_steps(app, host, port)
+    # The last line of a start: what follows is the server at work.
     log.info("comicsrv listening on http://%s:%s%s (data dir %s, log %s) in %.2fs",
              host, port, config["URL_BASE"] or "/", config["DATA_DIR"],
              _log_file() or "off", time.monotonic() - started)
-    _log_first_steps(app, host, port)
     app.extensions["comicsrv.server"] = server
 
     def stop(*_: object) -> None:

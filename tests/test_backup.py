@@ -347,3 +347,28 @@ def test_a_clean_stop_checkpoints_the_wal(tmp_path, free_port):
     assert not wal.exists() or wal.stat().st_size == 0, output
     with sqlite3.connect(data / "comicsrv.db") as conn:
         assert conn.execute("SELECT username FROM users").fetchall() == [("admin",)]
+
+
+@pytest.mark.parametrize("pg_dump", ["missing", "too old"])
+def test_without_a_working_pg_dump_postgresql_is_exported_logically(app, rich, tmp_path,
+                                                                     monkeypatch, pg_dump, caplog):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("pg_dump is for PostgreSQL")
+    if pg_dump == "missing":
+        monkeypatch.setattr(backups, "_pg_tool", lambda name: None)
+    else:  # as a pg_dump older than the server answers
+        fake = tmp_path / "bin" / "pg_dump"
+        fake.parent.mkdir()
+        fake.write_text("#!/bin/sh\necho 'pg_dump: error: aborting because of server version "
+                        "mismatch' >&2\nexit 1\n")
+        fake.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    before = _everything()
+    info = backups.create_backup("manual")
+    assert info.method == "logical"
+    if pg_dump == "too old":
+        assert "server version mismatch" in caplog.text
+    backups._drop_everything(db.engine)
+    db.session.remove()
+    assert backups.restore_backup(info.path, safety_backup=False).method == "logical"
+    assert _everything() == before

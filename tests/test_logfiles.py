@@ -91,9 +91,18 @@ def test_the_file_has_the_records_of_the_log_api_and_no_secret(app, admin_header
             assert f"{record['level']} {record['logger']}: {record['message']}" in text
 
 
+def _start_of_the_log(server) -> str:
+    """The log file up to the start's last line: on PostgreSQL the server
+    may answer its readiness probe while it is still starting."""
+    log_file = server.data_dir / "logs" / "comicsrv.log"
+    assert wait_until(lambda: log_file.exists() and "comicsrv listening" in log_file.read_text(),
+                      30)
+    return log_file.read_text()
+
+
 def test_the_first_start_says_how_to_make_the_admin_and_a_library(app, live_server):  # noqa: F811
     server = live_server()
-    text = (server.data_dir / "logs" / "comicsrv.log").read_text()
+    text = _start_of_the_log(server)
     assert "no admin yet: open http://127.0.0.1:" in text
     assert "comicsrv user create NAME --admin" in text
     assert "no library yet:" in text and "comicsrv library add NAME /path/to/comics" in text
@@ -105,8 +114,7 @@ def test_no_first_steps_once_there_is_an_admin_and_a_library(app, admin, live_se
 
     create_library("Comics", str(tmp_path))
     server = live_server()
-    text = (server.data_dir / "logs" / "comicsrv.log").read_text()
-    assert "comicsrv listening" in text
+    text = _start_of_the_log(server)
     assert "no admin yet" not in text and "no library yet" not in text
 
 
