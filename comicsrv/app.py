@@ -55,12 +55,14 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
         # Vendored swagger-ui-dist (web/static/vendor/README.md): /docs works offline.
         OPENAPI_SWAGGER_UI_URL=_swagger_ui_url(settings["API_DOCS_PATH"]),
     )
-    _configure_logging(settings["LOG_LEVEL"])
+    from . import logfiles
     from .logbuffer import install as install_log_buffer
     from .redact import install_log_filter
 
-    # Recent records for /api/system/logs; every record masks secrets in URLs.
-    install_log_filter(install_log_buffer(app))
+    # The console and logs/comicsrv.log; recent records for /api/system/logs;
+    # every record masks secrets in URLs before any of them sees it.
+    log_file = logfiles.configure(settings)
+    install_log_filter(install_log_buffer(app), *([log_file] if log_file else []))
     Path(settings["CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
@@ -158,37 +160,48 @@ def start_services(app: Flask) -> None:
         return
     scheduler.add_source(lambda app: scheduler.every("jobs.prune", 24 * 3600, "jobs.prune"))
     from .automation.schedule import schedule_automation
+    from .backup import schedule_backups
     from .library.schedule import schedule_library_scans
 
     scheduler.add_source(lambda app: schedule_library_scans(app, on_start=False))
     scheduler.add_source(schedule_automation)
+    scheduler.add_source(schedule_backups)
     scheduler.follow_changes()
     scheduler.start()
 
 
 def _lead(app: Flask) -> None:
     """This process became the scheduler's leader. The first leader of a
-    process's life also runs the scans on start (``SCAN_ON_START``): with
-    several workers that is once per deployment start, not once per worker."""
+    process's life also runs the scans on start (``SCAN_ON_START``) and a
+    backup missed while the server was off, and watches the libraries'
+    folders: with several workers that is once per deployment, not once per
+    worker."""
     if app.extensions.get("comicsrv.led"):
         return
     app.extensions["comicsrv.led"] = True
 
+    from .backup import schedule_backups
+    from .library.watcher import start_watcher
+
     def scan_on_start() -> None:
         from .library.schedule import schedule_library_scans
-        from .settings_store import get_setting
 
-        with app.app_context():
-            wanted = app.config["SCAN_ON_START"] and get_setting("scanner.scan_on_start")
-        if wanted:
+        # SCAN_ON_START (config.yml) switches it for the process; each
+        # library's own scan_on_start (database) for that library.
+        if app.config["SCAN_ON_START"]:
             schedule_library_scans(app, on_start=True)
+        schedule_backups(app, on_start=True)
 
     pool.spawn(scan_on_start, name="scan-on-start")
+    start_watcher(app)
 
 
 def stop_services(app: Flask) -> None:
     """A clean stop: no new jobs claimed, the scheduler stopped, the
     leadership handed on at once and the process's row removed."""
+    from .library.watcher import stop_watcher
+
+    stop_watcher(app)
     app.extensions["comicsrv.jobs"].stop()
     app.extensions["comicsrv.scheduler"].shutdown()
     app.extensions["comicsrv.cluster"].stop()
@@ -215,6 +228,11 @@ def _register_job_types(runner: JobRunner) -> None:
 
     runner.register(SEARCH_WANTED_JOB, search_wanted_job)
     runner.register(RSS_JOB, rss_job)
+    from .backup import BACKUP_JOB, backup_job
+    from .library.watcher import SCAN_PATHS_JOB, scan_paths_job
+
+    runner.register(BACKUP_JOB, backup_job)
+    runner.register(SCAN_PATHS_JOB, scan_paths_job)
 
 
 def _swagger_ui_url(docs_path: str) -> str:
@@ -232,9 +250,3 @@ def _sqlalchemy_url(url: str) -> str:
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
 
-
-def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("comicsrv").setLevel(level.upper())

@@ -5,10 +5,21 @@ file uses the lower-case names (``port: 8090``); the environment the upper-case
 names with the ``COMICSRV_`` prefix (``COMICSRV_PORT=8090``). Values from the
 file and the environment are coerced to the type of the default, and a value
 that cannot be coerced stops start-up with a message naming the setting,
-because a NAS user reading a log wants to know which line to fix.
+because a NAS user reading a log wants to know which line to fix. A key of
+``config.yml`` that is no setting stops start-up too, with the closest known
+name: a misspelt ``prot: 8091`` silently ignored would leave the user
+wondering why the port never changes. (Unknown ``COMICSRV_*`` variables are
+left alone: other tools, the test suite among them, share the prefix.)
+
+These are the settings of the process: what must be known before the
+database is open, or differs between processes of one deployment. Whatever
+an admin changes while the server runs (automation, backups' schedule, OPDS,
+allowed folders...) lives in the database instead (``comicsrv.settings_store``);
+no setting exists in both places.
 """
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
 from pathlib import Path
@@ -108,11 +119,28 @@ DEFAULTS: dict[str, Any] = {
     # The largest archive upload (LANraragi's PUT /api/archives/upload, streamed
     # to disk); 0 for no limit.
     "MAX_UPLOAD_BYTES": 4 * 1024 ** 3,
+    # Log files: <LOG_DIR>/comicsrv.log, rotated at LOG_FILE_MAX_MB into
+    # LOG_FILE_COUNT older files (comicsrv.log.1 ...); 0 files: no log file.
+    "LOG_DIR": None,
+    "LOG_FILE_MAX_MB": 10.0,
+    "LOG_FILE_COUNT": 5,
+    # Where backups are written and looked for (another disk is a good idea).
+    "BACKUP_DIR": None,
+    # Library watching: a change is indexed once its path has been quiet this
+    # long; libraries on network shares are polled this often.
+    "WATCH_DEBOUNCE_SECONDS": 2.0,
+    "WATCH_POLL_SECONDS": 30.0,
 }
+# Human words for the types of the defaults, for error messages.
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
 
 
 class ConfigError(ValueError):
     """A setting has a value comicsrv cannot use."""
+
+
+class DataDirError(OSError):
+    """The data directory cannot be created or written: nothing can run."""
 
 
 def default_data_dir() -> Path:
@@ -122,8 +150,12 @@ def default_data_dir() -> Path:
 
 
 def _coerce(name: str, value: Any, default: Any, origin: str) -> Any:
-    if value is None or default is None:
+    if value is None:
         return value
+    if default is None:  # paths, URLs and keys that default to something derived
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{origin} must be a text, got {value!r}")
+        return str(value)
     try:
         if isinstance(default, bool):
             if isinstance(value, bool):
@@ -141,21 +173,40 @@ def _coerce(name: str, value: Any, default: Any, origin: str) -> Any:
         if isinstance(default, str):
             return str(value)
     except (TypeError, ValueError):
-        kind = type(default).__name__
-        raise ConfigError(f"{origin}: {name} must be a {kind}, got {value!r}") from None
+        kind = _KINDS.get(type(default), type(default).__name__)
+        raise ConfigError(f"{origin} must be {kind}, got {value!r}") from None
     return value
 
 
+def closest_setting(name: str) -> str | None:
+    """The known setting (lower-case, as ``config.yml`` spells it) closest to ``name``."""
+    known = [key.lower() for key in DEFAULTS]
+    found = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
 def _read_file(path: Path) -> dict[str, Any]:
+    """The settings of ``config.yml``, upper-cased; unknown keys are errors."""
     if not path.exists():
         return {}
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: not valid YAML ({detail})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
-    return {str(k).upper(): v for k, v in loaded.items()}
+    settings = {}
+    for key, value in loaded.items():
+        name = str(key).upper()
+        if name not in DEFAULTS:
+            suggestion = closest_setting(str(key))
+            hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+            raise ConfigError(f"{path}: unknown setting {str(key)!r}{hint}")
+        settings[name] = _coerce(name, value, DEFAULTS[name], f"{path}: {str(key)}")
+    return settings
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -188,11 +239,10 @@ def load_config(
         or environ.get(ENV_PREFIX + "DATA_DIR")
         or default_data_dir()
     ).expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    check_data_dir(data_dir)
 
     settings = dict(DEFAULTS)
-    for name, value in _read_file(data_dir / CONFIG_FILENAME).items():
-        settings[name] = _coerce(name, value, DEFAULTS.get(name), CONFIG_FILENAME)
+    settings.update(_read_file(data_dir / CONFIG_FILENAME))
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "DATA_DIR":
             key = name[len(ENV_PREFIX):]
@@ -202,8 +252,9 @@ def load_config(
     settings["DATA_DIR"] = str(data_dir)
     if not settings["DATABASE_URL"]:
         settings["DATABASE_URL"] = f"sqlite:///{data_dir / 'comicsrv.db'}"
-    if not settings["CACHE_DIR"]:
-        settings["CACHE_DIR"] = str(data_dir / "cache")
+    for key, folder in (("CACHE_DIR", "cache"), ("LOG_DIR", "logs"), ("BACKUP_DIR", "backups")):
+        if not settings[key]:
+            settings[key] = str(data_dir / folder)
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _secret_key(data_dir)
     settings["URL_BASE"] = normalize_url_base(settings["URL_BASE"])
@@ -222,6 +273,38 @@ def load_config(
     if not 0 < int(settings["PORT"]) < 65536:
         raise ConfigError(f"PORT must be between 1 and 65535, got {settings['PORT']}")
     return settings
+
+
+def peek_settings(data_dir: str | os.PathLike | None, names: tuple[str, ...],
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``names`` as ``load_config`` would resolve them, without creating or
+    writing anything (the health check runs as whoever Docker runs it as)."""
+    environ = os.environ if environ is None else environ
+    folder = Path(data_dir or environ.get(ENV_PREFIX + "DATA_DIR") or default_data_dir())
+    settings = {name: DEFAULTS[name] for name in names}
+    from_file = _read_file(folder.expanduser() / CONFIG_FILENAME)
+    for name in names:
+        if name in from_file:
+            settings[name] = from_file[name]
+        if ENV_PREFIX + name in environ:
+            settings[name] = _coerce(name, environ[ENV_PREFIX + name], DEFAULTS[name],
+                                     ENV_PREFIX + name)
+    return settings
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Create the data directory if needed; ``DataDirError`` naming it when
+    it cannot be created or written (a volume mounted read-only, a folder
+    owned by another user after a PUID change)."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirError(f"cannot create the data directory {data_dir}: "
+                           f"{exc.strerror or exc}") from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise DataDirError(f"the data directory {data_dir} is not writable by user "
+                           f"{os.geteuid()} (group {os.getegid()}); fix its owner or "
+                           "permissions, or choose another with --data-dir")
 
 
 def normalize_url_base(value: str | None) -> str:

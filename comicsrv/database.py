@@ -74,3 +74,25 @@ def upgrade(app: Flask, revision: str = "head") -> None:
                     conn.commit()
         else:
             alembic_upgrade(directory=migrations_dir(), revision=revision)
+
+
+def checkpoint_wal(app: Flask) -> None:
+    """On a clean stop: copy SQLite's write-ahead log into the database file
+    and truncate it, so the file alone is the whole database (a copy made
+    while the server is stopped is complete) and the next start replays
+    nothing. Nothing to do on PostgreSQL."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "sqlite":
+            return
+        db.session.remove()
+        try:
+            with engine.connect() as conn:
+                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            if busy:
+                log.warning("the SQLite write-ahead log could not be checkpointed: "
+                            "another process is using the database")
+        except Exception as exc:  # a stop goes on whatever happens here
+            log.warning("the SQLite write-ahead log could not be checkpointed: %s", exc)
+        finally:
+            engine.dispose()

@@ -55,3 +55,37 @@ def schedule_stop(restart: bool) -> None:
         return response
 
 
+
+
+# -- "is a server running on this data directory?" --------------------------------
+
+SERVE_LOCK = ".serve.lock"
+_held_lock = None
+
+
+def hold_serving_lock(data_dir: str) -> None:
+    """Mark this process as a server of ``data_dir`` until it exits: a shared
+    ``flock`` on ``<data dir>/.serve.lock`` (the kernel drops it when the
+    process ends, however it ends). ``server_running`` asks for it."""
+    import fcntl
+
+    global _held_lock
+    handle = open(os.path.join(data_dir, SERVE_LOCK), "a")
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    _held_lock = handle
+
+
+def server_running(data_dir: str) -> bool:
+    """True while a ``comicsrv serve`` holds ``data_dir``'s lock."""
+    import fcntl
+
+    path = os.path.join(data_dir, SERVE_LOCK)
+    if not os.path.exists(path):
+        return False
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False

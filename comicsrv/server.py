@@ -42,9 +42,16 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 from gevent.socket import wait_write
 
 from .app import start_services, stop_services
+from .database import checkpoint_wal
 from .filebody import FileBody, file_wrapper
+from .lifecycle import hold_serving_lock
 
 log = logging.getLogger(__name__)
+
+
+class ListenError(OSError):
+    """The server cannot listen where it was told to (the port is taken, the
+    address is not this machine's, a port below 1024 without the right)."""
 
 #: Bodies up to this size go out in the same write as the headers: copying
 #: 64 KiB costs microseconds, a second small segment costs a round trip.
@@ -366,23 +373,74 @@ def serve(app: Flask) -> None:
     from .archives import preload
 
     preload()
+    hold_serving_lock(config["DATA_DIR"])
     start_services(app)
     try:
         server.start()
-    except OSError:
+    except OSError as exc:
         stop_services(app)  # the port is taken: hand on what this process holds
-        raise
+        raise ListenError(_listen_problem(host, port, exc)) from None
     _freeze_startup_objects()
-    log.info("comicsrv (role %s) listening on http://%s:%s%s (data dir %s) in %.2fs",
-             config["ROLE"], host, port, config["URL_BASE"] or "/", config["DATA_DIR"],
-             time.monotonic() - started)
+    _log_first_steps(app, host, port)
+    # The last line of a start: what follows is the server at work.
+    log.info("comicsrv listening on http://%s:%s%s (role %s, data dir %s, log %s) in %.2fs",
+             host, port, config["URL_BASE"] or "/", config["ROLE"], config["DATA_DIR"],
+             _log_file() or "off", time.monotonic() - started)
     app.extensions["comicsrv.server"] = server
 
     def stop(*_: object) -> None:
         log.info("shutting down")
         stop_services(app)
         server.stop(timeout=10)
+        checkpoint_wal(app)
+        log.info("stopped")
 
     gevent.signal_handler(signal.SIGTERM, stop)
     gevent.signal_handler(signal.SIGINT, stop)
     server.serve_forever()
+
+
+def _listen_problem(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {where}: the port is already in use (is comicsrv already "
+                "running?); choose another with --port or the PORT setting")
+    if exc.errno == errno.EACCES:
+        return (f"cannot listen on {where}: permission denied (ports below 1024 need "
+                "privileges); choose a port above 1023")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (f"cannot listen on {where}: {host} is not an address of this machine; "
+                "use 0.0.0.0 for every address")
+    return f"cannot listen on {where}: {exc.strerror or exc}"
+
+
+def _log_file() -> str | None:
+    from .logfiles import file_handler
+
+    handler = file_handler()
+    return handler.baseFilename if handler is not None else None
+
+
+def _log_first_steps(app: Flask, host: str, port: int) -> None:
+    """On a server with no admin or no library yet, say how to make them:
+    the log is where a NAS user looks first."""
+    from .extensions import db
+    from .models import Library, User
+
+    with app.app_context():
+        has_admin = db.session.execute(
+            db.select(User.id).where(User.is_admin.is_(True)).limit(1)).first() is not None
+        has_library = db.session.execute(db.select(Library.id).limit(1)).first() is not None
+        db.session.remove()
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{shown}:{port}{app.config['URL_BASE']}/"
+    if os.path.exists("/.dockerenv"):
+        command = (f"docker exec -it -u {os.getuid()}:{os.getgid()} <container> comicsrv")
+    else:
+        command = "comicsrv"
+    if not has_admin:
+        log.info("no admin yet: open %s to create one, or run: %s user create NAME --admin "
+                 "(it asks for the password)", url, command)
+    if not has_library:
+        log.info("no library yet: add one on %s after signing in, or run: "
+                 "%s library add NAME /path/to/comics", url, command)

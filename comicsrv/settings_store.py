@@ -132,6 +132,19 @@ def _clean_paths(value: Any) -> list[str]:
     return paths
 
 
+def _crontab(value: str) -> str:
+    """A five-field crontab expression, or empty (off)."""
+    if not value:
+        return value
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise ValueError(f"must be a crontab expression such as '30 3 * * *' ({exc})") from None
+    return value
+
+
 def _rename_template(value: str) -> str:
     """Only the closed template language of ``automation.naming`` is stored:
     a Python format string once put the SECRET_KEY into file names."""
@@ -158,8 +171,6 @@ SETTINGS: dict[str, Option] = _table(
     Option("opds.enabled", BOOLEAN, True,
            "Serve the OPDS catalogues (/opds/v1.2 with page streaming, /opds/v2.0) to "
            "reader apps such as Panels, Chunky, KyBook, Moon+ Reader and Thorium."),
-    Option("scanner.scan_on_start", BOOLEAN, True,
-           "Scan the libraries that allow it when the server starts."),
     Option("covers.size", INTEGER, 400,
            "Default edge of a cover thumbnail, in pixels.", minimum=64, maximum=2000),
     Option("lrr.archives_per_page", INTEGER, 100,
@@ -244,6 +255,13 @@ SETTINGS: dict[str, Option] = _table(
     Option("filesystem.allowed_roots", PATH_LIST, [],
            "Folders libraries may be added from through the API, and browsed. Empty: "
            "/comics and /downloads where they exist, and the folder of every library."),
+    Option("backup.schedule", STRING, "30 3 * * *",
+           "When to back up the database and the configuration: a crontab expression "
+           "in UTC (default: daily at 03:30). Empty: no scheduled backups.",
+           check=_crontab),
+    Option("backup.keep", INTEGER, 7,
+           "How many scheduled backups to keep; older ones are deleted (manual and "
+           "pre-restore backups are kept until deleted by hand).", minimum=1, maximum=1000),
 )
 
 # Per-user preferences, changed by each user through /api/v1/user/preferences.

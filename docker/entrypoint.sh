@@ -1,7 +1,14 @@
 #!/bin/sh
 # Run comicsrv as the unprivileged user PUID:PGID with UMASK, the way
 # linuxserver.io images do, so files written to /comics belong to the NAS
-# user and not to root.
+# user and not to root. tini runs this script as PID 1's child.
+#
+# Everything in the data directory is made PUID:PGID's, recursively: after a
+# change of PUID/PGID (unRAID's 99:100 after 1000:1000) the server must still
+# write its database, logs, backups and caches, and so must it after a
+# `docker exec` as root left a file behind. Only what has another owner is
+# changed, so a start with nothing to fix costs one walk of the folder.
+# Media folders keep their owners.
 set -eu
 
 PUID=${PUID:-1000}
@@ -17,12 +24,9 @@ if [ "$(id -u)" = 0 ]; then
         useradd --uid "$PUID" --gid "$PGID" --home-dir "$DATA_DIR" --no-create-home \
             --shell /usr/sbin/nologin comicsrv
     fi
-    # Only the data directory is taken over; media folders keep their owners.
     mkdir -p "$DATA_DIR"
-    chown "$PUID:$PGID" "$DATA_DIR"
-    for f in "$DATA_DIR"/comicsrv.db* "$DATA_DIR"/secret_key "$DATA_DIR"/config.yml; do
-        if [ -e "$f" ]; then chown "$PUID:$PGID" "$f"; fi
-    done
+    find "$DATA_DIR" \( ! -user "$PUID" -o ! -group "$PGID" \) \
+        -exec chown -h "$PUID:$PGID" {} +
     umask "$UMASK"
     exec setpriv --reuid="$PUID" --regid="$PGID" --init-groups "$@"
 fi

@@ -39,7 +39,7 @@ def test_booleans_from_environment(tmp_path, value, expected):
 
 
 def test_bad_value_names_the_setting(tmp_path):
-    with pytest.raises(ConfigError, match="COMICSRV_PORT: PORT must be a int"):
+    with pytest.raises(ConfigError, match="COMICSRV_PORT must be a whole number"):
         load_config(tmp_path, environ={"COMICSRV_PORT": "eighty"})
     with pytest.raises(ConfigError, match="PORT must be between"):
         load_config(tmp_path, environ={"COMICSRV_PORT": "70000"})
@@ -74,3 +74,39 @@ def test_secret_key_is_made_once_and_kept(tmp_path):
                                            ("/comics/", "/comics"), (" a/b ", "/a/b")])
 def test_url_base_is_normalised(raw, expected):
     assert normalize_url_base(raw) == expected
+
+
+def test_an_unknown_key_in_the_file_is_named_with_the_closest_one(tmp_path):
+    (tmp_path / "config.yml").write_text("port: 8091\nlog_levle: DEBUG\n")
+    with pytest.raises(ConfigError, match=r"unknown setting 'log_levle'; did you mean 'log_level'\?"):
+        load_config(tmp_path, environ={})
+    (tmp_path / "config.yml").write_text("frobnicate: 1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, environ={})
+    assert str(caught.value).endswith("unknown setting 'frobnicate'")
+
+
+def test_a_bad_value_in_the_file_names_the_key_as_written(tmp_path):
+    (tmp_path / "config.yml").write_text("scheduler_enabled: maybe\n")
+    with pytest.raises(ConfigError, match=r"config.yml: scheduler_enabled must be true or false, "
+                                          r"got 'maybe'"):
+        load_config(tmp_path, environ={})
+    (tmp_path / "config.yml").write_text("database_url: [1, 2]\n")
+    with pytest.raises(ConfigError, match="database_url must be a text"):
+        load_config(tmp_path, environ={})
+
+
+def test_log_and_backup_folders_default_to_the_data_dir(tmp_path):
+    settings = load_config(tmp_path, environ={})
+    assert settings["LOG_DIR"] == str(tmp_path / "logs")
+    assert settings["BACKUP_DIR"] == str(tmp_path / "backups")
+
+
+def test_peek_settings_writes_nothing(tmp_path):
+    from comicsrv.config import peek_settings
+
+    (tmp_path / "config.yml").write_text("port: 9001\n")
+    assert peek_settings(tmp_path, ("HOST", "PORT"), environ={}) == {"HOST": "127.0.0.1",
+                                                                     "PORT": 9001}
+    assert peek_settings(tmp_path, ("PORT",), environ={"COMICSRV_PORT": "9002"}) == {"PORT": 9002}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yml"]

@@ -91,6 +91,9 @@ def grab(release: Release, issue: WatchedIssue | None, *, decision=None,
         if row is not None:
             row.grabbed = True
         db.session.commit()
+        log.info("grabbed %r from %s with %s (download %s%s)", release.title,
+                 release.indexer or "an unnamed indexer", client.name, download.id,
+                 f", issue {issue.id}" if issue is not None else "")
         current_app.extensions["comicsrv.events"].publish(ReleaseGrabbed(
             download_id=download.id, title=download.title, indexer=release.indexer,
             client=client.name, watched_issue_id=download.watched_issue_id))

@@ -27,6 +27,7 @@ from ..errors import BadRequest, Conflict, NotFound
 from ..events import DownloadFailed, IssueImported
 from ..events import PostProcessStep as StepEvent
 from ..extensions import db
+from ..fspaths import display
 from ..hookspecs import PostProcessError, PostProcessStep
 from ..jobs.runner import JobCancelled, JobContext
 from ..models import Job
@@ -41,7 +42,13 @@ OUTCOMES = (SUCCESS, FAILURE)
 
 
 class ImportFailed(Exception):
-    """The job's error: which step failed and why."""
+    """The job's error: which step failed and why. ``expected`` when a step
+    refused the download (logged in one line), not when a step broke (logged
+    with its traceback: a bug)."""
+
+    def __init__(self, reason: str, *, expected: bool = False) -> None:
+        super().__init__(reason)
+        self.expected = expected
 
 
 def job_target(download_id: int) -> str:
@@ -154,7 +161,7 @@ def run_postprocess(ctx: JobContext, download_id: int, outcome: str = SUCCESS) -
             _run_failure_steps(ctx, host, state)
         else:
             _announce_failure(bus, download_id, reason)
-        raise ImportFailed(reason) from None
+        raise ImportFailed(reason, expected=True) from None
     except Exception as exc:
         db.session.rollback()
         reason = f"step {state.get('failed_step', '?')}: {type(exc).__name__}: {exc}"
@@ -162,8 +169,14 @@ def run_postprocess(ctx: JobContext, download_id: int, outcome: str = SUCCESS) -
         _announce_failure(bus, download_id, reason)
         raise ImportFailed(reason) from exc
     context = state["context"]
+    download = db.session.get(Download, download_id)
+    title = download.title if download else f"download {download_id}"
     if state["outcome"] == SUCCESS and context.get("book_id"):
-        download = db.session.get(Download, download_id)
+        ctx.outcome = (f"imported {title!r} (download {download_id}) as book "
+                       f"{context['book_id']} at {display(context.get('imported_path', ''))}")
+    else:
+        ctx.outcome = f"handled the {state['outcome']} of {title!r} (download {download_id})"
+    if state["outcome"] == SUCCESS and context.get("book_id"):
         bus.publish(IssueImported(download_id=download_id,
                                   watched_issue_id=download.watched_issue_id if download else None,
                                   book_id=context["book_id"],

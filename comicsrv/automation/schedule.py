@@ -48,13 +48,18 @@ def schedule_automation(app: Flask) -> dict[str, float]:
 
 def apply_setting_changes(keys: Iterable[str]) -> None:
     """After an admin changed ``keys``: reschedule at once when any is an
-    ``automation.*`` setting, here when the scheduler runs here and in every
-    other scheduling process (every settings endpoint of every surface
-    calls this)."""
-    changed = [key for key in keys if key.startswith("automation.")]
+    ``automation.*`` or ``backup.*`` setting, here when the scheduler runs
+    here and in every other scheduling process (every settings endpoint of
+    every surface calls this)."""
+    changed = [key for key in keys if key.startswith(("automation.", "backup."))]
     if changed:
         app = current_app._get_current_object()
         scheduler = app.extensions["comicsrv.scheduler"]
         if scheduler.running:
-            schedule_automation(app)
+            if any(key.startswith("automation.") for key in changed):
+                schedule_automation(app)
+            if any(key.startswith("backup.") for key in changed):
+                from ..backup import schedule_backups
+
+                schedule_backups(app)
         scheduler.changed("settings " + ", ".join(changed))

@@ -34,7 +34,9 @@ SCAN_MODES = ("normal", "deep")
 DEFAULT_ROOTS = ("/comics", "/downloads")
 # What ``update_library`` may change.
 EDITABLE = frozenset({"name", "path", "enabled", "scan_cron", "scan_on_start",
-                      "default_scan_mode"})
+                      "default_scan_mode", "watch_mode"})
+# How a library's folder is watched (comicsrv.library.watcher).
+WATCH_MODES = ("auto", "native", "poll", "off")
 
 
 def library_roots() -> list[str]:
@@ -75,7 +77,8 @@ def check_within_roots(folder: Path | str) -> None:
 
 def create_library(name: str, path: str, *, scan_cron: str | None = None,
                    scan_on_start: bool = True, enabled: bool = True,
-                   default_scan_mode: str = "normal", within_roots: bool = False) -> Library:
+                   default_scan_mode: str = "normal", watch_mode: str = "auto",
+                   within_roots: bool = False) -> Library:
     """A new library. ``within_roots`` (every API) fences its folder to the
     library roots; the CLI and internal callers leave it off."""
     name = _check_name(name)
@@ -87,12 +90,14 @@ def create_library(name: str, path: str, *, scan_cron: str | None = None,
     _check_overlap(folder)
     scan_cron = _check_cron(scan_cron)
     _check_mode(default_scan_mode)
+    _check_watch_mode(watch_mode)
     library = Library(name=name, path=str(folder), scan_cron=scan_cron,
                       scan_on_start=scan_on_start, enabled=enabled,
-                      default_scan_mode=default_scan_mode)
+                      default_scan_mode=default_scan_mode, watch_mode=watch_mode)
     db.session.add(library)
     db.session.commit()
     sync_scan_schedule(library)
+    _tell_watcher()
     current_app.extensions["comicsrv.events"].publish(LibraryCreated(library_id=library.id))
     return library
 
@@ -124,6 +129,8 @@ def update_library(library: Library, changes: Mapping[str, Any], *,
         checked["scan_cron"] = _check_cron(changes["scan_cron"])
     if "default_scan_mode" in changes:
         checked["default_scan_mode"] = _check_mode(changes["default_scan_mode"])
+    if "watch_mode" in changes:
+        checked["watch_mode"] = _check_watch_mode(changes["watch_mode"])
     for flag in ("enabled", "scan_on_start"):
         if flag in changes:
             checked[flag] = bool(changes[flag])
@@ -132,6 +139,8 @@ def update_library(library: Library, changes: Mapping[str, Any], *,
     db.session.commit()
     if {"scan_cron", "enabled", "default_scan_mode"} & set(changes):
         sync_scan_schedule(library)
+    if {"path", "enabled", "watch_mode"} & set(changes):
+        _tell_watcher()
     current_app.extensions["comicsrv.events"].publish(LibraryUpdated(library_id=library.id))
     return library
 
@@ -148,6 +157,7 @@ def delete_library(library: Library) -> None:
     db.session.delete(library)
     db.session.commit()
     scheduler.changed(f"library {library.id} deleted")
+    _tell_watcher()
 
 
 def sync_scan_schedule(library: Library) -> None:
@@ -211,6 +221,18 @@ def _check_cron(expression: str | None) -> str | None:
     except ValueError as exc:
         raise BadRequest(f"Not a valid cron expression {expression!r}: {exc}") from None
     return expression
+
+
+def _check_watch_mode(mode: Any) -> str:
+    if mode not in WATCH_MODES:
+        raise BadRequest(f"The watch mode is one of {', '.join(WATCH_MODES)}, not {mode!r}")
+    return mode
+
+
+def _tell_watcher() -> None:
+    from .watcher import library_changed
+
+    library_changed(current_app._get_current_object())
 
 
 def _check_mode(mode: str) -> str:

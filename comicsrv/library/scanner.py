@@ -29,19 +29,21 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from ..archives.tools import die_with_parent
 from ..errors import NotFound
 from ..events import BookDeleted, LibraryUpdated, ScanProgress, SeriesDeleted
 from ..extensions import db
 from ..fspaths import display
-from ..jobs.pool import map_cpu, native_executor
+from ..jobs.pool import map_cpu, native_executor, run_cpu
 from ..jobs.runner import JobContext
 from ..models import ArcidAlias, Book, Library, Series, utcnow
 from .catalog import Catalog, forget_current_arcids, remember_arcids
-from .reader import ScannedFile, compute_arcid, read_batch
-from .walker import FileStat, walk_library
+from .reader import ScannedFile, compute_arcid, read_batch, read_comic
+from .walker import (
+    COMIC_EXTENSIONS, IMAGE_EXTENSIONS, MIN_FOLDER_PAGES, FileStat, walk_library,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,10 @@ PROCESS_POOL_MIN_FILES = 200
 
 
 class LibraryUnavailable(RuntimeError):
-    """The library folder is missing or unreadable: nothing is marked missing."""
+    """The library folder is missing or unreadable: nothing is marked missing.
+    An outcome to report in one line, not a bug (``expected``)."""
+
+    expected = True
 
 
 @dataclass(slots=True)
@@ -167,10 +172,24 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
     result = counts.as_dict()
     result["files"] = len(on_disk)
     result["seconds"] = timings
+    ctx.outcome = scan_outcome(library.name, counts, len(on_disk))
     if walk_errors:
         result["unreadable_folders"] = [f"{display(p)}: {r}" for p, r in walk_errors[:50]]
     ctx.progress(total, total, "done", force=True)
     return result
+
+
+def scan_outcome(library_name: str, counts, files: int | None = None) -> str:
+    """One line for the log: ``library 'Comics': 8 files, 3 new, 1 unreadable``."""
+    parts = [f"{files} files"] if files is not None else []
+    for label, value in (("new", counts.created), ("changed", counts.updated),
+                         ("moved", counts.moved), ("missing", counts.missing),
+                         ("unreadable", counts.errored)):
+        if value:
+            parts.append(f"{value} {label}")
+    if len(parts) <= 1:
+        parts.append("nothing changed")
+    return f"library {library_name!r}: " + ", ".join(parts)
 
 
 def _reader_pool(workers: int, files: int) -> Executor:
@@ -371,3 +390,156 @@ def _book_copied_into(arcid: str, path: str) -> int | None:
         if book_path != path and not os.path.exists(book_path):
             return book_id
     return None
+
+
+def scan_paths(ctx: JobContext, library_id: int, paths: Sequence[str]) -> dict:
+    """A scan of a few paths of a library, as a full scan would treat them:
+    what the library watcher found changed (``comicsrv.library.watcher``).
+
+    Each path is a file or folder, present or gone. A present folder is
+    walked; an image that changed makes its folder a candidate folder book;
+    a gone path marks its book, or every book below it, missing. A new file
+    with the size and archive id of a book whose file is gone (one of these
+    paths, or missing since earlier) is that book moved. The rest of the
+    library is not looked at.
+    """
+    library = db.session.get(Library, library_id)
+    if library is None:
+        raise NotFound(f"No library {library_id}")
+    root = os.path.realpath(library.path)
+    if not os.path.isdir(root) or not os.access(root, os.R_OK | os.X_OK):
+        raise LibraryUnavailable(f"library folder {root} is missing or unreadable; "
+                                 "nothing was marked missing")
+    bus = current_app.extensions["comicsrv.events"]
+    cache_dir = str(Path(current_app.config["CACHE_DIR"]) / "archives")
+    on_disk: dict[str, FileStat] = {}
+    exact: set[str] = set()
+    subtrees: set[str] = set()
+    for path in _outermost(_inside(root, paths)):
+        if os.path.isdir(path):
+            subtrees.add(path)
+            exact.add(path)
+            folder_book = _folder_book(path, root)
+            if folder_book is not None:
+                on_disk[path] = folder_book
+            for stat in walk_library(path):
+                on_disk[stat.path] = stat
+        elif os.path.isfile(path):
+            ext = os.path.splitext(path)[1].lower()
+            if ext in COMIC_EXTENSIONS:
+                exact.add(path)
+                stat = os.stat(path)
+                on_disk[path] = FileStat(path, stat.st_size, stat.st_mtime)
+            elif ext in IMAGE_EXTENSIONS and os.path.dirname(path) != root:
+                folder = os.path.dirname(path)
+                exact.add(folder)
+                folder_book = _folder_book(folder, root)
+                if folder_book is not None:
+                    on_disk[folder] = folder_book
+        else:  # gone: the book at it, or every book below it if it was a folder
+            exact.add(path)
+            subtrees.add(path)
+    known = _load_known_paths(library_id, exact, subtrees)
+    catalog = Catalog(library_id, library.path, bus)
+    to_read = [stat for path, stat in on_disk.items()
+               if path not in known or not _unchanged(known[path], stat)]
+    catalog.counts.unchanged = len(on_disk) - len(to_read)
+    vanished = {path: book for path, book in known.items() if path not in on_disk}
+    vanished_by_size: dict[int, list[tuple[str, KnownBook]]] = defaultdict(list)
+    for path, book in vanished.items():
+        if book.arcid:
+            vanished_by_size[book.size].append((path, book))
+    sizes = {stat.size for stat in to_read if stat.path not in known}
+    if sizes:  # books whose file went missing earlier may have moved here
+        for row in db.session.execute(select(
+                Book.path, Book.id, Book.size, Book.mtime, Book.state, Book.arcid,
+                Book.series_id).where(Book.library_id == library_id, Book.state == "missing",
+                                      Book.arcid.is_not(None), Book.size.in_(sizes))):
+            if row.path not in vanished:
+                vanished_by_size[row.size].append(
+                    (row.path, KnownBook(row.id, row.size, row.mtime, row.state, row.arcid,
+                                         row.series_id)))
+    ctx.progress(0, len(to_read), f"reading {len(to_read)} changed files", force=True)
+    results = []
+    for index, stat in enumerate(to_read, 1):
+        ctx.check_cancelled()
+        results.append(run_cpu(read_comic, stat.path, stat.size, stat.mtime, cache_dir, True))
+        ctx.progress(index, len(to_read))
+    if results:
+        _write(catalog, results, known, vanished, vanished_by_size)
+    _mark_missing(catalog, vanished, bus, library_id)
+    forget_current_arcids()
+    db.session.commit()
+    drop_empty_series(library_id, bus)
+    bus.publish(LibraryUpdated(library_id=library_id))
+    ctx.outcome = scan_outcome(library.name, catalog.counts) + f" ({len(paths)} changed paths)"
+    result = catalog.counts.as_dict()
+    result["paths"] = len(paths)
+    return result
+
+
+def _inside(root: str, paths: Sequence[str]) -> list[str]:
+    """The paths below the library's folder (resolved parents, the name as
+    given: a deleted file cannot be resolved), skipping hidden names."""
+    inside = []
+    for path in paths:
+        path = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+        if path == root or os.path.commonpath([root, path]) != root:
+            continue
+        relative = os.path.relpath(path, root).split(os.sep)
+        if any(part.startswith(".") or part == "__MACOSX" or part.startswith("@eaDir")
+               for part in relative):
+            continue
+        inside.append(path)
+    return inside
+
+
+def _outermost(paths: Sequence[str]) -> list[str]:
+    """``paths`` without those inside another of them (a walked folder covers them)."""
+    result: list[str] = []
+    for path in sorted(set(paths)):
+        if result and path.startswith(result[-1] + os.sep):
+            continue
+        result.append(path)
+    return result
+
+
+def _folder_book(folder: str, root: str) -> FileStat | None:
+    """``folder`` as a book of images, as the walker counts one (no comics,
+    no sub-folders, at least ``MIN_FOLDER_PAGES`` images), else None."""
+    if folder == root:
+        return None
+    try:
+        with os.scandir(folder) as entries:
+            children = [entry for entry in entries if not entry.name.startswith(".")]
+        if any(entry.is_dir(follow_symlinks=False) for entry in children):
+            return None
+        names = [entry for entry in children if entry.is_file()]
+        if any(os.path.splitext(e.name)[1].lower() in COMIC_EXTENSIONS for e in names):
+            return None
+        images = [e.stat() for e in names
+                  if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS]
+    except OSError:
+        return None
+    if len(images) < MIN_FOLDER_PAGES:
+        return None
+    return FileStat(folder, sum(s.st_size for s in images), max(s.st_mtime for s in images),
+                    is_folder=True)
+
+
+def _load_known_paths(library_id: int, exact: set[str],
+                      subtrees: set[str]) -> dict[str, KnownBook]:
+    """The library's books at ``exact`` paths or below ``subtrees`` (a range
+    on the indexed path: ``folder/`` up to ``folder0``, '0' following '/')."""
+    columns = (Book.path, Book.id, Book.size, Book.mtime, Book.state, Book.arcid, Book.series_id)
+    conditions = [Book.path.in_(sorted(exact))] if exact else []
+    for folder in subtrees:
+        conditions.append((Book.path > folder + os.sep) & (Book.path < folder + chr(ord(os.sep) + 1)))
+    if not conditions:
+        return {}
+    known = {}
+    for chunk in _chunks(conditions, 200):
+        for path, i, s, m, st, a, se in db.session.execute(
+                select(*columns).where(Book.library_id == library_id, or_(*chunk))):
+            known[path] = KnownBook(i, s, m, st, a, se)
+    return known

@@ -53,6 +53,9 @@ class Library(TimestampMixin, db.Model):
     scan_cron: Mapped[str | None] = mapped_column(String(100))
     scan_on_start: Mapped[bool] = mapped_column(Boolean, default=True)
     default_scan_mode: Mapped[str] = mapped_column(String(16), default="normal")
+    # How the folder is watched for changes (comicsrv.library.watcher):
+    # auto, native (inotify), poll (network shares) or off.
+    watch_mode: Mapped[str] = mapped_column(String(16), default="auto", server_default="auto")
     last_scan_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     series: Mapped[list[Series]] = relationship(back_populates="library", passive_deletes=True)

@@ -109,3 +109,13 @@ def test_clients_are_tried_by_priority_and_a_broken_one_is_skipped(app, server, 
     assert (tmp_path / "Second-watch" / f"{TITLE}.torrent").exists()
     assert not list((tmp_path / "Third-watch").iterdir())
     assert "does not exist" in db.session.get(DownloadClientConfig, broken.id).last_error
+
+
+def test_a_grab_logs_one_line(app, server, issue, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="comicsrv")
+    blackhole(tmp_path)
+    download = grab(release(server), issue)
+    assert [r.getMessage() for r in caplog.records if r.name == "comicsrv.automation.grab"] == [
+        f"grabbed {TITLE!r} from Local with Blackhole (download {download.id}, issue {issue.id})"]

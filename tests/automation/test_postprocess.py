@@ -602,3 +602,18 @@ def test_a_copy_of_a_library_book_that_stays_is_a_book_of_its_own(app, tmp_path,
     db.session.expire_all()
     assert db.session.get(Book, original_id).arcid == original_arcid
     assert find_archive(None, original_arcid).id == original_id
+
+
+def test_an_import_logs_one_line_with_its_outcome(app, tmp_path, library, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="comicsrv")
+    download, _, _ = make_download(tmp_path, library)
+    job = run(app, download.id)
+    assert job.state == "finished", job.error
+    expected = Path(library.path) / "Saga (2012)" / "Saga 001 (2012).cbz"
+    book_id = db.session.get(Download, download.id).book_id
+    lines = [r.getMessage() for r in caplog.records if r.name == "comicsrv.jobs.runner"]
+    assert len(lines) == 1 and lines[0].startswith(f"job {job.id} automation.postprocess finished")
+    assert lines[0].endswith(f": imported 'Saga 1 (2012) (digital)' (download {download.id}) "
+                             f"as book {book_id} at {expected}")

@@ -20,7 +20,7 @@ from ... import images
 from ...extensions import db
 from ...fspaths import display
 from ...library.filters import MAX_CONDITIONS
-from ...library.libraries import SCAN_MODES
+from ...library.libraries import SCAN_MODES, WATCH_MODES
 from ...models import Book, BookTag, Library, Publisher, ReadingProgress, Series, Tag
 from ..pagination import PageBodyArgs
 
@@ -123,6 +123,9 @@ class LibrarySchema(Schema):
     scan_cron = fields.String(allow_none=True)
     scan_on_start = fields.Boolean()
     default_scan_mode = fields.String()
+    watch_mode = fields.String(metadata={
+        "description": "how the folder is watched for changes: auto (poll on network "
+                       "shares, else inotify), native (inotify), poll, off"})
     scanning_config = fields.Nested(ScanningConfigSchema)
     book_count = fields.Integer()
     series_count = fields.Integer()
@@ -140,6 +143,8 @@ class LibraryWriteSchema(Schema):
     scan_cron = fields.String(allow_none=True, validate=validate.Length(max=100))
     scan_on_start = fields.Boolean()
     default_scan_mode = fields.String(validate=validate.OneOf(SCAN_MODES))
+    watch_mode = fields.String(validate=validate.OneOf(WATCH_MODES), metadata={
+        "description": "auto (default), native, poll or off"})
     scanning_config = fields.Nested(ScanningConfigSchema)
 
     @post_load
@@ -173,7 +178,7 @@ def library_items(libraries: Sequence[Library]) -> list[dict]:
     return [{
         "id": lib.id, "name": lib.name, "path": display(lib.path), "enabled": lib.enabled,
         "scan_cron": lib.scan_cron, "scan_on_start": lib.scan_on_start,
-        "default_scan_mode": lib.default_scan_mode,
+        "default_scan_mode": lib.default_scan_mode, "watch_mode": lib.watch_mode,
         "scanning_config": {"enabled": bool(lib.scan_cron), "cron_schedule": lib.scan_cron,
                             "default_mode": lib.default_scan_mode,
                             "scan_on_start": lib.scan_on_start},

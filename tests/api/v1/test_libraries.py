@@ -15,7 +15,7 @@ from tests.factories import (
     AdminFactory, BookFactory, JobFactory, LibraryFactory, SeriesFactory, UserFactory, api_key_for,
 )
 
-LIBRARY_FIELDS = {"id", "name", "path", "enabled", "scan_cron", "scan_on_start",
+LIBRARY_FIELDS = {"id", "name", "path", "enabled", "scan_cron", "scan_on_start", "watch_mode",
                   "default_scan_mode", "scanning_config", "book_count", "series_count",
                   "last_scan_at", "created_at", "updated_at"}
 
