@@ -156,6 +156,9 @@ def _register_job_types(runner: JobRunner) -> None:
 
     runner.register(SEARCH_WANTED_JOB, search_wanted_job)
     runner.register(RSS_JOB, rss_job)
+    from .automation.ddl import JOB_TYPE as DDL_JOB, ddl_job
+
+    runner.register(DDL_JOB, ddl_job, resumable=True)
 
 
 def _swagger_ui_url(docs_path: str) -> str:

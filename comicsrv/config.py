@@ -70,6 +70,9 @@ DEFAULTS: dict[str, Any] = {
     "RENDER_CACHE_MB": 1024,
     # Cache directories default to sub-folders of the data directory.
     "CACHE_DIR": None,
+    # Where the update check (admin setting system.check_updates, off by
+    # default) reads the released versions: the package index's JSON API.
+    "UPDATE_CHECK_URL": "https://pypi.org/pypi/comicsrv/json",
 }
 
 

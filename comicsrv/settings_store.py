@@ -167,6 +167,9 @@ SETTINGS: dict[str, Option] = _table(
     Option("lrr.upload_library_id", INTEGER, None,
            "Library that archives uploaded through the LANraragi API go to; empty: the "
            "first enabled library.", minimum=1, maximum=2**31 - 1, nullable=True),
+    Option("system.check_updates", BOOLEAN, False,
+           "Ask the package index a few times a day whether a newer comicsrv is released "
+           "(shown by /api/system/version); off: no call leaves the server for it."),
     Option("wizard.completed", BOOLEAN, False,
            "The first-run setup wizard was completed; its endpoints then answer 403."),
     # --- automation (the *arr pipeline) ---
