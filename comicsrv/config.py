@@ -73,6 +73,11 @@ DEFAULTS: dict[str, Any] = {
     # Where the update check (admin setting system.check_updates, off by
     # default) reads the released versions: the package index's JSON API.
     "UPDATE_CHECK_URL": "https://pypi.org/pypi/comicsrv/json",
+    # Passkeys: the relying party id (the site's host name) and the origin
+    # the browser shows; empty: from the URL each request reached. Set both
+    # behind a reverse proxy that rewrites the host.
+    "WEBAUTHN_RP_ID": "",
+    "WEBAUTHN_ORIGIN": "",
 }
 
 

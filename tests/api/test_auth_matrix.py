@@ -49,6 +49,8 @@ PUBLIC = {
     ("/api/v1/auth/login", "POST"),
     ("/api/v1/auth/register", "POST"),  # refuses unless the admin allows registration
     ("/api/auth/login", "POST"),
+    ("/api/v1/passkey/auth/options", "POST"),  # a challenge; says no more than login does
+    ("/api/v1/passkey/auth/verify", "POST"),  # a passkey login
 }
 PASS = "pass"  # anything but 401 and 403
 PASSWORD = "plain user's password"
