@@ -159,6 +159,9 @@ def _register_job_types(runner: JobRunner) -> None:
     from .automation.ddl import JOB_TYPE as DDL_JOB, ddl_job
 
     runner.register(DDL_JOB, ddl_job, resumable=True)
+    from .automation.posters import POSTERS_JOB, refresh_posters_job
+
+    runner.register(POSTERS_JOB, refresh_posters_job)
 
 
 def _swagger_ui_url(docs_path: str) -> str:
