@@ -162,6 +162,9 @@ def _register_job_types(runner: JobRunner) -> None:
     from .automation.posters import POSTERS_JOB, refresh_posters_job
 
     runner.register(POSTERS_JOB, refresh_posters_job)
+    from .library.covers import JOB_TYPE as COVERS_JOB, regenerate_job
+
+    runner.register(COVERS_JOB, regenerate_job)
 
 
 def _swagger_ui_url(docs_path: str) -> str:
