@@ -51,6 +51,7 @@ PUBLIC = {
     ("/api/auth/login", "POST"),
     ("/api/v1/passkey/auth/options", "POST"),  # a challenge; says no more than login does
     ("/api/v1/passkey/auth/verify", "POST"),  # a passkey login
+    ("/api/v1/auth/verify-email", "POST"),  # the mailed code is the credential
 }
 PASS = "pass"  # anything but 401 and 403
 PASSWORD = "plain user's password"

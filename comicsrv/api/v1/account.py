@@ -1,6 +1,7 @@
-"""``/api/v1`` account routes from AutoBangumi: refresh the session token,
+"""``/api/v1`` account routes: from AutoBangumi, refresh the session token,
 change one's own user name or password, and passkeys (WebAuthn
-registration, login, list, delete).
+registration, login, list, delete); from Codex, email verification (a
+mailed code, used once) and asking for a new code.
 
 A token refresh and a passkey registration need a session (a JWT or the
 web UI's cookie, or a password): an API key or client token is a narrower
@@ -17,7 +18,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ...auth import current_principal, require
-from ...auth import passkeys
+from ...auth import email_verification, passkeys
 from ...auth.login import password_login
 from ...auth.users import update_user
 from ...errors import BadRequest, Forbidden
@@ -177,6 +178,49 @@ class UpdateCredentials(MethodView):
             raise BadRequest("Nothing to change: send username and/or password")
         update_user(user, data)
         return log_in(user)
+
+
+# --- email verification ----------------------------------------------------------------
+
+class VerifyEmailSchema(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                          metadata={"description": "the code the verification mail gave"})
+
+
+class VerifiedSchema(Schema):
+    verified = fields.Boolean()
+    username = fields.String()
+    email = fields.String()
+
+
+class VerificationSentSchema(Schema):
+    sent_to = fields.String()
+    expires_in = fields.Integer(metadata={"description": "seconds the code works"})
+
+
+@blp.route("/auth/verify-email")
+class VerifyEmail(MethodView):
+    @blp.doc(security=PUBLIC)
+    @blp.arguments(VerifyEmailSchema)
+    @blp.response(200, VerifiedSchema)
+    @errors(blp, 400)
+    def post(self, data):
+        """Prove an address with the mailed code (public: the code is the
+        credential, good once)."""
+        user = email_verification.verify(data["token"])
+        return {"verified": True, "username": user.username, "email": user.email}
+
+
+@blp.route("/auth/resend-verification")
+class ResendVerification(MethodView):
+    @require()
+    @blp.doc(security=AUTHENTICATED)
+    @blp.response(202, VerificationSentSchema)
+    @protected_errors(blp, 400, 409, 429, 503)
+    def post(self):
+        """Mail a new code to your address (older codes stop working); at most
+        one a minute. 409 while verification is off or the address verified."""
+        return email_verification.send_verification(current_principal().user)
 
 
 # --- passkeys --------------------------------------------------------------------------
