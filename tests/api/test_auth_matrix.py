@@ -53,6 +53,10 @@ PUBLIC = {
     ("/api/v1/passkey/auth/verify", "POST"),  # a passkey login
     ("/api/v1/auth/verify-email", "POST"),  # the mailed code is the credential
 }
+# Routes that trade credentials for a session (a token refresh): an API key
+# is refused (403) there, so a narrow key never becomes a full session.
+SESSION_ONLY = {("/api/v1/auth/refresh_token", "GET")}
+KEY_CALLERS = {"admin", "key without permissions"}
 PASS = "pass"  # anything but 401 and 403
 PASSWORD = "plain user's password"
 WRONG_KEY = "csrv_00000000_" + "x" * 43
@@ -193,6 +197,8 @@ def _run(app, client, request_for, caller: Caller, public_reading: bool) -> tupl
         access = None if (rule.rule, method) in PUBLIC else declared_access(
             app, rule.endpoint, method)
         outcome = expected(access, caller, public_reading)
+        if (rule.rule, method) in SESSION_ONLY and caller.name in KEY_CALLERS:
+            outcome = 403
         if caller.name == "wrong basic":
             _reset_login_throttle(app)
         status = _status(app, client, method, url, request_for(caller, _surface(app, url)),
