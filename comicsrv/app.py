@@ -233,6 +233,15 @@ def _register_job_types(runner: JobRunner) -> None:
 
     runner.register(BACKUP_JOB, backup_job)
     runner.register(SCAN_PATHS_JOB, scan_paths_job)
+    from .automation.ddl import JOB_TYPE as DDL_JOB, ddl_job
+
+    runner.register(DDL_JOB, ddl_job, resumable=True)
+    from .automation.posters import POSTERS_JOB, refresh_posters_job
+
+    runner.register(POSTERS_JOB, refresh_posters_job)
+    from .library.covers import JOB_TYPE as COVERS_JOB, regenerate_job
+
+    runner.register(COVERS_JOB, regenerate_job)
 
 
 def _swagger_ui_url(docs_path: str) -> str:

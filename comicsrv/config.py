@@ -130,6 +130,14 @@ DEFAULTS: dict[str, Any] = {
     # long; libraries on network shares are polled this often.
     "WATCH_DEBOUNCE_SECONDS": 2.0,
     "WATCH_POLL_SECONDS": 30.0,
+    # Where the update check (admin setting system.check_updates, off by
+    # default) reads the released versions: the package index's JSON API.
+    "UPDATE_CHECK_URL": "https://pypi.org/pypi/comicsrv/json",
+    # Passkeys: the relying party id (the site's host name) and the origin
+    # the browser shows; empty: from the URL each request reached. Set both
+    # behind a reverse proxy that rewrites the host.
+    "WEBAUTHN_RP_ID": "",
+    "WEBAUTHN_ORIGIN": "",
 }
 # Human words for the types of the defaults, for error messages.
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}

@@ -285,6 +285,55 @@ class Notifier(Integration):
     def send(self, notification: Notification) -> None: ...
 
 
+@dataclass
+class ReadingRecord:
+    """One book's reading state of one user, as a sync target receives it."""
+
+    book_id: int
+    title: str | None
+    series: str | None
+    number: str | None
+    volume: int | None
+    year: int | None
+    page: int
+    total_pages: int | None
+    completed: bool
+    updated_at: datetime
+    # The archive id, and database ids from the book's metadata
+    # ({"comicvine": "145269", "isbn": ...}).
+    arcid: str | None = None
+    identifiers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SyncResult:
+    sent: int
+    message: str = ""
+
+
+class SyncTarget(Integration):
+    """A service a user's reading is pushed to (a reading tracker): Codex's
+    user integrations.
+
+    An admin configures an instance with the server's ``settings`` (the
+    service's address, an app's keys); each user who connects gives their
+    own ``user_settings`` (their account, their token), described by
+    ``user_settings_fields`` as ``settings_fields`` describes the others.
+    ``sync`` receives the records changed since the user's last sync, oldest
+    first, and raises ``IntegrationError`` when the service refuses them.
+    """
+
+    user_settings_fields: ClassVar[list[dict[str, Any]]] = []
+
+    @abstractmethod
+    def sync(self, user_settings: Mapping[str, Any], records: list[ReadingRecord]) -> SyncResult: ...
+
+    def test_user(self, user_settings: Mapping[str, Any]) -> TestResult:
+        """Check one user's settings against the service (default: the
+        service's own check)."""
+        return self.test()
+
+
 class PostProcessError(Exception):
     """A post-processing step cannot go on; ``reason`` is shown to the user.
 
@@ -467,6 +516,11 @@ class Hooks:
     @hookspec
     def comicsrv_notifiers(self) -> list[type[Notifier]]:
         """Return notifier classes (Apprise, webhook, ...)."""
+
+    @hookspec
+    def comicsrv_sync_targets(self) -> list[type[SyncTarget]]:
+        """Return sync target classes: services users push their reading to
+        (reading trackers), offered through ``/api/v1/user/integrations``."""
 
     @hookspec
     def comicsrv_postprocess_steps(self) -> list[PostProcessStep]:

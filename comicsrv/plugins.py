@@ -21,6 +21,7 @@ INTEGRATION_HOOKS = {
     "indexer": "comicsrv_indexers",
     "download_client": "comicsrv_download_clients",
     "notifier": "comicsrv_notifiers",
+    "sync": "comicsrv_sync_targets",
 }
 
 

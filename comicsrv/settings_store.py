@@ -178,6 +178,23 @@ SETTINGS: dict[str, Option] = _table(
     Option("lrr.upload_library_id", INTEGER, None,
            "Library that archives uploaded through the LANraragi API go to; empty: the "
            "first enabled library.", minimum=1, maximum=2**31 - 1, nullable=True),
+    Option("email.smtp_host", STRING, "",
+           "SMTP server that sends comicsrv's mail (verification codes); empty: no mail."),
+    Option("email.smtp_port", INTEGER, 587, "Port of the SMTP server.", minimum=1,
+           maximum=65535),
+    Option("email.smtp_security", STRING, "starttls",
+           "starttls (port 587), ssl (TLS from the start, port 465) or none.",
+           choices=("starttls", "ssl", "none")),
+    Option("email.smtp_username", STRING, "", "User name for the SMTP server; empty: no login."),
+    Option("email.smtp_password", STRING, "", "Password for the SMTP server.", secret=True),
+    Option("email.from_address", STRING, "", "The address comicsrv's mail comes from.",
+           pattern=r"([^@\s]+@[^@\s]+\.[^@\s]+)?", pattern_hint="an email address"),
+    Option("email.verification_enabled", BOOLEAN, False,
+           "Mail a verification code to the address of each new account (and on request), "
+           "so users can prove their address (Codex's email verification)."),
+    Option("system.check_updates", BOOLEAN, False,
+           "Ask the package index a few times a day whether a newer comicsrv is released "
+           "(shown by /api/system/version); off: no call leaves the server for it."),
     Option("wizard.completed", BOOLEAN, False,
            "The first-run setup wizard was completed; its endpoints then answer 403."),
     # --- automation (the *arr pipeline) ---

@@ -178,6 +178,16 @@ def test_builtin_providers_and_clients_come_through_their_hooks():
     assert all(issubclass(cls, DownloadClient) for classes in clients.values() for cls in classes)
 
 
+def test_the_builtin_reading_log_comes_through_the_sync_target_hook():
+    from comicsrv.hookspecs import SyncTarget
+
+    registry = PluginRegistry()
+    registry.load_entry_points()
+    targets = dict(registry.call("comicsrv_sync_targets"))
+    assert [cls.kind for cls in targets["reading_webhook"]] == ["reading_webhook"]
+    assert all(issubclass(cls, SyncTarget) for classes in targets.values() for cls in classes)
+
+
 def test_plugin_blueprints_are_served_under_the_url_base_and_a_bad_one_is_skipped(make_app, caplog):
     from flask import Blueprint
 

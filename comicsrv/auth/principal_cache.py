@@ -43,13 +43,15 @@ from ..models import ApiKey, ClientToken, User
 EXTENSION = "comicsrv.principals"
 ALL_USERS = 0  # a change whose user could not be told: forget everyone
 DEFAULT_SIZE = 1024
-# A change to one of these makes a user's cached principals wrong.
-USER_FIELDS = ("username", "is_admin", "is_active", "token_generation", "library_ids",
-               "granted_permissions", "password_hash")
 CREDENTIAL_FIELDS = {ApiKey: ("permissions", "expires_at", "user_id", "key_hash"),
                      ClientToken: ("user_id", "token_hash")}
 _CHANGED = "comicsrv.credentials_changed"
 _COLUMNS = tuple(attr.key for attr in inspect(User).column_attrs)
+# A change to any column the entries hold makes a user's cached principals
+# wrong (a view reads the user from them: a verified address, a new e-mail),
+# except the times stamped as the user goes about (never read for a decision).
+_STAMPS = {"last_login_at", "last_seen_at", "updated_at"}
+USER_FIELDS = tuple(name for name in _COLUMNS if name not in _STAMPS)
 _MANAGER = inspect(User).class_manager
 
 

@@ -160,6 +160,8 @@ def update_user(user: User, changes: dict[str, Any]) -> User:
         _bump_generation(user)
     if user.is_active and changes.get("is_active") is False:
         _bump_generation(user)
+    if "email" in changes and (changes["email"] or None) != (user.email or None):
+        user.email_verified_at = None  # a new address is not proven by the old one's code
     for name in ("username", "email", "is_admin", "is_active", "library_ids",
                  "granted_permissions"):
         if name in changes:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, Unavailable
 from ..extensions import db
 from ..hookspecs import Indexer, IntegrationError, TestResult
 from ..models.automation import IndexerConfig
+from ..redact import mask_text
 from . import integrations
 from .integrations import InvalidFields
 
@@ -25,9 +26,13 @@ RSS_KIND = "rss"
 COLUMNS = ("name", "kind", "enabled", "priority", "enable_rss", "enable_search")
 MANAGERS = {"prowlarr": "Prowlarr"}
 
-__all__ = ["CATEGORY", "get_indexer", "list_indexers", "create_indexer", "update_indexer",
+__all__ = ["CATEGORY", "get_indexer", "list_indexers", "indexers_query", "capabilities", "create_indexer", "update_indexer",
            "delete_indexer", "test_indexer", "test_settings", "categories", "masked",
            "manager_label"]
+
+
+class IndexerUnavailable(Unavailable):
+    code = "indexer_unavailable"
 
 
 def masked(row: IndexerConfig) -> dict[str, Any]:
@@ -55,6 +60,18 @@ def list_indexers(*, feeds: bool = False) -> list[IndexerConfig]:
     if not feeds:
         query = query.where(IndexerConfig.kind != RSS_KIND)
     return list(db.session.execute(query).scalars())
+
+
+def indexers_query(kind: str | None = None, enabled: bool | None = None):
+    """Every indexer and feed by priority (1 first), then name: the
+    ``/api/v1/indexers`` list, filtered by kind and state."""
+    query = db.select(IndexerConfig).order_by(IndexerConfig.priority, IndexerConfig.name,
+                                              IndexerConfig.id)
+    if kind is not None:
+        query = query.where(IndexerConfig.kind == kind)
+    if enabled is not None:
+        query = query.where(IndexerConfig.enabled.is_(enabled))
+    return query
 
 
 def _protocol(cls: type | None, settings: Mapping[str, Any]) -> str:
@@ -152,6 +169,8 @@ def test_indexer(indexer_id: int) -> TestResult:
     row = get_indexer(indexer_id)
     result = integrations.run_test(CATEGORY, row.kind, row.settings or {}, row.name)
     row.last_error = None if result.ok else result.message[:2000]
+    if result.ok:  # the user fixed what was wrong: use it again at once
+        row.failure_count, row.disabled_until = 0, None
     db.session.commit()
     return result
 
@@ -185,3 +204,20 @@ def categories(kind: str, settings: Mapping[str, Any],
                  for sub in category.get("subcats") or []]
     return {"categories": [c for c in flat if c["id"] is not None],
             "comic_categories": list(caps.get("comic_categories") or []), "error": None}
+
+
+def capabilities(indexer_id: int) -> dict[str, Any]:
+    """A stored indexer's own capabilities (Newznab's ``t=caps``: limits,
+    search functions, categories and the comic categories among them); a 503
+    naming the indexer when it cannot be asked."""
+    row = get_indexer(indexer_id)
+    try:
+        instance = integrations.instance_for(CATEGORY, row)
+        caps = instance.capabilities()
+    except IntegrationError as exc:
+        raise IndexerUnavailable(f"{row.name}: {mask_text(str(exc))}") from None
+    caps = dict(caps or {})
+    for key, default in (("server", {}), ("limits", {"max": None, "default": None}),
+                         ("searching", {}), ("categories", []), ("comic_categories", [])):
+        caps.setdefault(key, default)
+    return caps

@@ -136,9 +136,9 @@ def _kept_secret_in_text(value: Any, old: Any) -> Any:
     """Text sent back as it was shown (a URL with its secrets masked in
     place) keeps the stored secrets in it; a mask with nothing stored behind
     it is a 400."""
-    if isinstance(value, str) and MASK in value and isinstance(old, str):
+    if isinstance(value, str) and MASK in value:
         try:
-            return unmask_url(value, old)
+            return unmask_url(value, old if isinstance(old, str) else None)
         except MaskedSecretMissing as exc:
             raise BadRequest(str(exc), code="masked_secret") from None
     return value
@@ -203,6 +203,9 @@ def clean_settings(category: str, kind: str, values: Mapping[str, Any],
         if name in secrets and value in (None, "", MASK, [], {}) and old.get(name) not in (None, ""):
             cleaned[name] = old[name]
             continue
+        if name in secrets and value == MASK:  # shown masked, but nothing stored behind it
+            raise BadRequest(f"settings.{name} is masked and no stored value replaces it; "
+                             "send the real value", code="masked_secret")
         if value in (None, "", [], {}):
             if spec.get("required"):
                 errors[f"settings.{name}"] = f"{spec.get('label') or name} is required"

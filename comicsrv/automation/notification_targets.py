@@ -34,6 +34,14 @@ def masked(row: NotificationTarget) -> dict[str, Any]:
     return integrations.masked_settings(CATEGORY, row.kind, row.settings)
 
 
+def targets_query(enabled: bool | None = None):
+    """Targets by name: the ``/api/v1/notification-targets`` list."""
+    query = db.select(NotificationTarget).order_by(NotificationTarget.name, NotificationTarget.id)
+    if enabled is not None:
+        query = query.where(NotificationTarget.enabled.is_(enabled))
+    return query
+
+
 def get_target(target_id: int) -> NotificationTarget:
     row = db.session.get(NotificationTarget, target_id) if 0 < target_id <= MAX_ID else None
     if row is None:

@@ -11,16 +11,25 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from ..errors import Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from ..extensions import db
 from ..models.automation import DownloadClientConfig, RemotePathMapping
 from .integrations import InvalidFields
-from .paths import is_windows_path
+from .paths import is_windows_path, map_remote_path
 
 MAX_ID = 2**31 - 1
 MAX_PATH = 4096
 
 __all__ = ["get_mapping", "list_mappings", "create_mapping", "update_mapping", "delete_mapping"]
+
+
+def mappings_query(download_client_id: int | None = None):
+    """Mappings by remote folder: the ``/api/v1/path-mappings`` list."""
+    query = db.select(RemotePathMapping).order_by(RemotePathMapping.remote_path,
+                                                  RemotePathMapping.id)
+    if download_client_id is not None:
+        query = query.where(RemotePathMapping.download_client_id == download_client_id)
+    return query
 
 
 def get_mapping(mapping_id: int) -> RemotePathMapping:
@@ -64,14 +73,24 @@ def _clean(data: Mapping[str, Any]) -> dict[str, Any]:
             "download_client_id": client_id}
 
 
+def _folder_key(path: str) -> str:
+    """What makes two remote folders the same: Windows paths compare without
+    case and with either separator; a trailing separator never counts."""
+    if is_windows_path(path):
+        return path.replace("\\", "/").rstrip("/").casefold()
+    return path.rstrip("/") or "/"
+
+
 def _check_unique(values: Mapping[str, Any], exclude_id: int | None = None) -> None:
-    same = db.session.execute(db.select(RemotePathMapping.id).where(
-        RemotePathMapping.remote_path == values["remote_path"],
+    """Two mappings of one remote folder for one client would make the
+    answer depend on row order: a conflict."""
+    rows = db.session.execute(db.select(RemotePathMapping.id, RemotePathMapping.remote_path).where(
         RemotePathMapping.download_client_id.is_(None) if values["download_client_id"] is None
-        else RemotePathMapping.download_client_id == values["download_client_id"])).scalars()
-    if any(found != exclude_id for found in same):
+        else RemotePathMapping.download_client_id == values["download_client_id"])).all()
+    key = _folder_key(values["remote_path"])
+    if any(found != exclude_id and _folder_key(path) == key for found, path in rows):
         raise Conflict(f"{values['remote_path']} is mapped already for this client",
-                       code="mapping_exists")
+                       code="duplicate_mapping")
 
 
 def create_mapping(data: Mapping[str, Any]) -> RemotePathMapping:
@@ -98,3 +117,16 @@ def update_mapping(mapping_id: int, data: Mapping[str, Any]) -> RemotePathMappin
 def delete_mapping(mapping_id: int) -> None:
     db.session.delete(get_mapping(mapping_id))
     db.session.commit()
+
+
+def try_path(path: str, download_client_id: int | None = None) -> dict[str, Any]:
+    """Where comicsrv would look for ``path`` reported by a client, and
+    whether that exists here: what a user checks after adding a mapping."""
+    if download_client_id is not None and (
+            not 0 < download_client_id <= MAX_ID
+            or db.session.get(DownloadClientConfig, download_client_id) is None):
+        raise BadRequest(f"download_client_id: no download client {download_client_id}",
+                         code="unknown_download_client")
+    local = map_remote_path(path, download_client_id)
+    return {"remote_path": path, "local_path": local, "mapped": local != path,
+            "exists": os.path.exists(local)}

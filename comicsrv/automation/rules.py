@@ -86,3 +86,12 @@ def delete_rules(ids: Iterable[int], delete_files: bool = False) -> list[dict[st
 
     rows = _rules(ids)
     return [remove_series(row.id, delete_files=delete_files) for row in rows]
+
+
+def delete_all(delete_files: bool = False) -> list[dict[str, Any]]:
+    """AutoBangumi's "reset all": stop watching every series (their files
+    stay unless ``delete_files``)."""
+    from .watchlist import remove_series
+
+    ids = list(db.session.scalars(db.select(WatchedSeries.id).order_by(WatchedSeries.id)))
+    return [remove_series(series_id, delete_files=delete_files) for series_id in ids]

@@ -20,6 +20,7 @@ from ..fspaths import display
 from ..models import ArcidAlias, Book, BookTag, Page, Publisher, Series, Tag, utcnow
 from . import spans
 from .grouping import place, sort_name
+from .metadata_edit import keep_locked, locked_namespaces
 from .reader import ScannedFile
 
 # ComicMetadata list fields stored as namespaced tags (namespace, attribute).
@@ -57,14 +58,22 @@ class Catalog:
     _publishers: dict[str, int] = field(default_factory=dict)
     _series: dict[tuple, int] = field(default_factory=dict)
     _tags: dict[tuple[str, str], int] = field(default_factory=dict)
+    _renamed: dict[int, tuple[str, int | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for pid, name in db.session.execute(select(Publisher.id, Publisher.name)):
             self._publishers[name] = pid
-        for sid, pid, name, volume in db.session.execute(
-                select(Series.id, Series.publisher_id, Series.name, Series.volume)
+        for sid, pid, name, volume, scanned_name, scanned_pid in db.session.execute(
+                select(Series.id, Series.publisher_id, Series.name, Series.volume,
+                       Series.scanned_name, Series.scanned_publisher_id)
                 .where(Series.library_id == self.library_id)):
-            self._series[(pid, name, volume)] = sid
+            if scanned_name is not None:
+                # Renamed by a user: found under what the files say, shown
+                # (and given to its books) under the user's name.
+                self._series[(scanned_pid, scanned_name, volume)] = sid
+                self._renamed[sid] = (name, pid)
+            else:
+                self._series[(pid, name, volume)] = sid
 
     # -- look-ups that create on first sight --------------------------------
 
@@ -125,6 +134,9 @@ class Catalog:
         folder = os.path.dirname(item.path.rstrip(os.sep))
         series_id = self.series_id(display(placement.series), publisher_id, placement.volume,
                                    placement.year, folder)
+        series_name = placement.series
+        if series_id in self._renamed:
+            series_name, publisher_id = self._renamed[series_id]
         parsed = item.parsed
         number = (meta.number if meta and meta.number else (parsed.number if parsed else None))
         now = utcnow()
@@ -140,7 +152,7 @@ class Catalog:
                                        for p in sorted(item.pages, key=lambda p: p.index)),
             "has_comicinfo": bool(meta and "comicinfo" in (meta.source or "").lower()),
             "metadata_source": (meta.source if meta else ("filename" if parsed else None)),
-            "series_name": placement.series, "number": number,
+            "series_name": series_name, "number": number,
             "number_sort": number_sort(number) if number else None,
             "volume": placement.volume, "year": placement.year,
             "title": (meta.title if meta else None) or (parsed.title if parsed else None),
@@ -210,6 +222,7 @@ class Catalog:
             old_arcids = dict(db.session.execute(
                 select(Book.id, Book.arcid).where(Book.id.in_(changed_ids))).all())
             rows = [{"book_id": book_id, **self.book_values(item)} for book_id, item in changed]
+            keep_locked(rows)  # what a user edited and locked stays
             db.session.execute(table.update().where(table.c.id == bindparam("book_id")), rows)
             series_of.update((row["book_id"], row["series_id"]) for row in rows)
             db.session.execute(delete(Page).where(Page.book_id.in_(changed_ids)))
@@ -247,7 +260,10 @@ class Catalog:
         user_tags = {(b, t) for b, t in db.session.execute(
             select(BookTag.book_id, BookTag.tag_id).where(
                 BookTag.book_id.in_([b for b, _ in books]), BookTag.source == "user"))}
-        pairs_by_book = [(book_id, self.tag_pairs(item)) for book_id, item in books]
+        locked = locked_namespaces(b for b, _ in books)
+        pairs_by_book = [(book_id, [p for p in self.tag_pairs(item)
+                                    if p[0] not in locked.get(book_id, ())])
+                         for book_id, item in books]
         self.tag_ids(pair for _, pairs in pairs_by_book for pair in pairs)
         pages, tags = [], []
         for book_id, item in books:

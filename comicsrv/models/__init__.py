@@ -14,7 +14,11 @@ from .library import (
 from .lrr import Category, CategoryBook
 from .reading import Favorite, ReadHistory, ReadingProgress, ToReadEntry
 from .settings import Setting, SettingChange
-from .users import ApiKey, ClientToken, LoginThrottleEntry, User, UserPreference
+from .users import (
+    ApiKey, ClientToken, EmailToken, LoginThrottleEntry, Passkey, User, UserPreference,
+    WebAuthnChallenge,
+)
+from .sharing import ReadingList, ReadingListEntry, SyncIntegration, UserIntegration
 
 __all__ = [
     "BlockedRelease", "Download", "DownloadClientConfig", "FeedItem", "IndexerConfig",
@@ -25,4 +29,6 @@ __all__ = [
     "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "LoginThrottleEntry", "Page",
     "Publisher", "ReadHistory", "ReadingProgress", "Series", "Setting", "SettingChange",
     "Tag", "ToReadEntry", "User", "UserPreference", "utcnow",
+    "EmailToken", "Passkey", "WebAuthnChallenge",
+    "ReadingList", "ReadingListEntry", "SyncIntegration", "UserIntegration",
 ]

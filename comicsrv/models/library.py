@@ -90,9 +90,17 @@ class Series(TimestampMixin, db.Model):
     # The folder that holds the series, when it has one of its own.
     path: Mapped[str | None] = mapped_column(PATH)
     summary: Mapped[str | None] = mapped_column(Text)
+    # Fields a user edited and the scanner must not change (Komga's and
+    # Codex's locks): {"summary": true, ...}.
+    locked_fields: Mapped[dict | None] = mapped_column(JSON)
+    # The name and publisher the scanner groups books under, kept when a
+    # user renamed the series, so the next scan finds it again.
+    scanned_name: Mapped[str | None] = mapped_column(String(500))
+    scanned_publisher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publishers.id", ondelete="SET NULL"))
 
     library: Mapped[Library] = relationship(back_populates="series")
-    publisher: Mapped[Publisher | None] = relationship()
+    publisher: Mapped[Publisher | None] = relationship(foreign_keys="Series.publisher_id")
     books: Mapped[list[Book]] = relationship(back_populates="series", passive_deletes=True)
 
 
@@ -164,6 +172,9 @@ class Book(TimestampMixin, db.Model):
     manga: Mapped[str | None] = mapped_column(String(32))
     web: Mapped[str | None] = mapped_column(String(2000))
     extra: Mapped[dict | None] = mapped_column(JSON)
+    # Fields (and tag namespaces, as "tags.writer") a user edited, which a
+    # rescan keeps: {"title": true, "tags.genre": true}.
+    locked_fields: Mapped[dict | None] = mapped_column(JSON)
 
     library: Mapped[Library] = relationship()
     series: Mapped[Series | None] = relationship(back_populates="books")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -19,6 +19,9 @@ class User(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
+    # When the address in ``email`` was proven (a verification link used);
+    # None: never, or the address changed since.
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -94,3 +97,55 @@ class LoginThrottleEntry(db.Model):
     # The row means nothing after this (expired rows are pruned).
     window_ends_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class EmailToken(db.Model):
+    """A one-time token mailed to a user (Codex's email verification): only
+    its hash is kept, with the address it was sent to, so a token proves
+    that address and no later one."""
+
+    __tablename__ = "email_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32), default="verify")
+    email: Mapped[str] = mapped_column(String(320))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (a passkey) a user registered to log in with."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # base64url of the credential id (at most 1023 bytes).
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    # The COSE public key, as the authenticator gave it.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list | None] = mapped_column(JSON)
+    aaguid: Mapped[str | None] = mapped_column(String(36))
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebAuthnChallenge(db.Model):
+    """A challenge handed out with registration or login options, used once.
+    In the database, so the process that verifies need not be the one that
+    asked (several processes share PostgreSQL)."""
+
+    __tablename__ = "webauthn_challenges"
+
+    # base64url of the random challenge bytes.
+    challenge: Mapped[str] = mapped_column(String(128), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # register | login
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    rp_id: Mapped[str] = mapped_column(String(255))
+    origin: Mapped[str] = mapped_column(String(2000))
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -51,9 +51,16 @@ PUBLIC = {
     ("/login", "GET"),  # the web UI's sign-in page and form
     ("/login", "POST"),
     ("/opds/v2.0/auth", "GET"),  # OPDS 2's authentication document
+    ("/api/v1/passkey/auth/options", "POST"),  # a challenge; says no more than login does
+    ("/api/v1/passkey/auth/verify", "POST"),  # a passkey login
+    ("/api/v1/auth/verify-email", "POST"),  # the mailed code is the credential
 }
 # A web page refuses a caller without credentials with a redirect to sign-in.
 SIGN_IN = "sign-in redirect"
+# Routes that trade credentials for a session (a token refresh): an API key
+# is refused (403) there, so a narrow key never becomes a full session.
+SESSION_ONLY = {("/api/v1/auth/refresh_token", "GET")}
+KEY_CALLERS = {"admin", "key without permissions"}
 PASS = "pass"  # anything but 401 and 403
 PASSWORD = "plain user's password"
 WRONG_KEY = "csrv_00000000_" + "x" * 43
@@ -204,6 +211,8 @@ def _run(app, client, request_for, caller: Caller, public_reading: bool) -> tupl
         outcome = expected(access, caller, public_reading)
         if outcome == 401 and _surface(app, url) is None:
             outcome = SIGN_IN
+        if (rule.rule, method) in SESSION_ONLY and caller.name in KEY_CALLERS:
+            outcome = 403
         if caller.name == "wrong basic":
             _reset_login_throttle(app)
         status = _status(app, client, method, url, request_for(caller, _surface(app, url)),

@@ -1,19 +1,25 @@
 """``/api/downloads``: Comicarr's download history, queue, post-processing,
 requeue, direct downloads and cancel, through the pipeline's services.
 
-History is every finished download (imported, failed, removed); the queue
-is every active one with its progress. Clearing the history never touches
-an active download.
+Rows use Mylar's and Comicarr's field names and status words. The history
+is every download (Mylar's ``snatched`` table: ``IssueID, ComicName,
+Issue_Number, Size, DateAdded, Status, FolderName, ComicID, Provider, Hash,
+crc``; Status Snatched, Downloaded, Post-Processed, Failed or Removed); the
+queue every active one (Comicarr's ``ddl_info`` row: ``ID, series, year,
+filename, size, issueid, comicid, link, status, ...``; status Queued,
+Downloading, Paused, Completed or Post-Processing), with its ``progress``.
+Clearing the history never touches an active download.
+
+``POST /downloads/process`` takes what Mylar's post-processing callers
+send (ComicRN, autoProcessComics: ``nzb_name``, ``nzb_folder``, ``failed``,
+``issueid``, ...), and ``download_id`` for one of ours; ``POST
+/downloads/ddl`` Comicarr's ``{id, link, site}``.
 """
 from __future__ import annotations
 
 import os
-import re
-import tempfile
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import requests
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -21,49 +27,116 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import delete, select
 
 from ...auth import require
+from ...automation import callbacks, ddl
 from ...automation import downloads as download_service
 from ...automation import postprocess
-from ...errors import BadRequest, Conflict, NotFound, Unavailable
-from ...events import DownloadUpdated
+from ...errors import BadRequest, Conflict, NotFound
 from ...extensions import db
 from ...models.automation import (
     DL_COMPLETED, DL_DOWNLOADING, DL_FAILED, DL_IMPORTED, DL_IMPORTING, DL_PAUSED, DL_QUEUED,
-    DL_REMOVED, SNATCHED, WANTED, Download, DownloadClientConfig, WatchedIssue,
+    DL_REMOVED, SNATCHED, WANTED, Download, WatchedIssue, WatchedSeries,
 )
 from ...models.base import utcnow
-from ..pagination import LimitOffsetArgs
-from .common import SECURITY, EnvelopeSchema, ok, page_of_query
+from ...redact import mask_url
+from ..errors_doc import LegacyErrorSchema, protected_errors
+from ..pagination import LimitOffsetArgs, page_query
+from ..v1.auth import plain_text
+from .common import SECURITY, ok, page
+from .schemas import clean_id, issue_by_issue_id
 
 blp = Blueprint("legacy_downloads", __name__, url_prefix="/api",
                 description="Downloads: history, queue, post-processing, requeue, DDL, cancel")
 
 FINISHED_STATES = (DL_IMPORTED, DL_FAILED, DL_REMOVED)
 ACTIVE_STATES = (DL_QUEUED, DL_DOWNLOADING, DL_PAUSED, DL_COMPLETED, DL_IMPORTING)
-# What a direct download may be: a comic archive or a PDF, never anything else.
-DDL_EXTENSIONS = (".cbz", ".cbr", ".cb7", ".cbt", ".zip", ".rar", ".7z", ".pdf", ".epub")
-DDL_MAX_BYTES = 4 * 1024**3
-DDL_TIMEOUT = (10, 60)
-_UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
-
-
-def serialize(download: Download) -> dict[str, Any]:
-    return {"id": download.id, "title": download.title, "state": download.state,
-            "progress": download.progress or 0.0, "size": download.size,
-            "indexer": download.indexer, "protocol": download.protocol,
-            "client_id": download.client_id, "client_item_id": download.client_item_id,
-            "issue_id": download.watched_issue_id, "save_path": download.save_path,
-            "error": download.error, "book_id": download.book_id, "job_id": download.job_id,
-            "created_at": _iso(download.created_at), "updated_at": _iso(download.updated_at),
-            "completed_at": _iso(download.completed_at),
-            "imported_at": _iso(download.imported_at)}
+# Mylar's snatched-table status of a download in each of our states.
+HISTORY_STATUS = {DL_QUEUED: "Snatched", DL_DOWNLOADING: "Snatched", DL_PAUSED: "Snatched",
+                  DL_COMPLETED: "Downloaded", DL_IMPORTING: "Downloaded",
+                  DL_IMPORTED: "Post-Processed", DL_FAILED: "Failed", DL_REMOVED: "Removed"}
+# Comicarr's ddl_info status of an active download.
+QUEUE_STATUS = {DL_QUEUED: "Queued", DL_DOWNLOADING: "Downloading", DL_PAUSED: "Paused",
+                DL_COMPLETED: "Completed", DL_IMPORTING: "Post-Processing",
+                DL_IMPORTED: "Completed", DL_FAILED: "Failed", DL_REMOVED: "Removed"}
+# Mylar's "link_type" of each protocol.
+LINK_TYPES = {"usenet": "nzb", "torrent": "torrent", "ddl": "ddl"}
 
 
 def _iso(moment) -> str | None:
     return moment.isoformat() + "Z" if moment is not None else None
 
 
+def _issues_of(downloads: list[Download]) -> dict[int, tuple[WatchedIssue, WatchedSeries]]:
+    """The watched issue and series of each download of a page, in one query."""
+    ids = {d.watched_issue_id for d in downloads if d.watched_issue_id}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(WatchedIssue, WatchedSeries).join(
+        WatchedSeries, WatchedSeries.id == WatchedIssue.watched_series_id)
+        .where(WatchedIssue.id.in_(ids))).all()
+    return {issue.id: (issue, series) for issue, series in rows}
+
+
+def history_row(download: Download, issue: WatchedIssue | None,
+                series: WatchedSeries | None) -> dict[str, Any]:
+    """Mylar's snatched row; ``id``, ``progress``, ``error`` and ``BookID``
+    are comicsrv's (the id is what requeue and cancel take)."""
+    return {
+        "IssueID": issue.provider_id if issue else None,
+        "ComicName": series.name if series else download.title,
+        "Issue_Number": issue.number if issue else None,
+        "Size": download.size, "DateAdded": _iso(download.created_at),
+        "Status": HISTORY_STATUS.get(download.state, download.state.capitalize()),
+        "FolderName": os.path.basename(download.save_path) if download.save_path
+        else download.title,
+        "ComicID": series.provider_id if series else None,
+        "Provider": download.indexer,
+        "Hash": download.client_item_id if download.protocol == "torrent" else None,
+        "crc": None,
+        "id": download.id, "progress": download.progress or 0.0, "error": download.error,
+        "BookID": download.book_id,
+    }
+
+
+def queue_row(download: Download, issue: WatchedIssue | None,
+              series: WatchedSeries | None) -> dict[str, Any]:
+    """Comicarr's ddl_info row, for every active download whatever its
+    protocol (``link_type``); ``progress`` (0..1), ``client_item_id`` and
+    ``error`` are comicsrv's."""
+    return {
+        "ID": download.id, "series": series.name if series else None,
+        "year": series.year if series else None, "filename": download.title,
+        "size": download.size, "issueid": issue.provider_id if issue else None,
+        "comicid": series.provider_id if series else None,
+        "link": mask_url(download.download_url),
+        "status": QUEUE_STATUS.get(download.state, download.state.capitalize()),
+        "remote_filesize": download.size, "updated_date": _iso(download.updated_at),
+        "mainlink": mask_url(download.guid) if download.guid and "://" in download.guid
+        else None,
+        "issues": issue.number if issue else None, "site": download.indexer,
+        "submit_date": _iso(download.created_at), "pack": False,
+        "link_type": LINK_TYPES.get(download.protocol, download.protocol),
+        "tmp_filename": None,
+        "progress": download.progress or 0.0, "client_item_id": download.client_item_id,
+        "error": download.error,
+    }
+
+
+def _rows(downloads: list[Download], serialize) -> list[dict[str, Any]]:
+    found = _issues_of(downloads)
+    rows = []
+    for download in downloads:
+        issue, series = found.get(download.watched_issue_id, (None, None))
+        rows.append(serialize(download, issue, series))
+    return rows
+
+
+def _page(query, args: dict[str, int], serialize) -> dict[str, Any]:
+    downloads, total = page_query(query, args)
+    return page(_rows(downloads, serialize), total, args["limit"], args["offset"])
+
+
 def _download(item_id: int) -> Download:
-    download = db.session.get(Download, item_id)
+    download = db.session.get(Download, item_id) if 0 < item_id < 2**31 else None
     if download is None:
         raise NotFound(f"Download {item_id} not found")
     return download
@@ -71,9 +144,134 @@ def _download(item_id: int) -> Download:
 
 # --- schemas ---------------------------------------------------------------------
 
+def _page_schema(name: str, row: type[Schema]) -> type[Schema]:
+    data = type(f"{name}PageSchema", (Schema,), {
+        "results": fields.List(fields.Nested(row), required=True),
+        "total": fields.Integer(required=True), "limit": fields.Integer(required=True),
+        "offset": fields.Integer(required=True), "has_more": fields.Boolean(required=True)})
+    return type(f"{name}EnvelopeSchema", (Schema,), {
+        "success": fields.Boolean(required=True), "data": fields.Nested(data, required=True)})
+
+
+def _envelope(name: str, data: type[Schema]) -> type[Schema]:
+    return type(f"{name}EnvelopeSchema", (Schema,), {
+        "success": fields.Boolean(required=True), "data": fields.Nested(data, required=True)})
+
+
+class HistoryRowSchema(Schema):
+    IssueID = fields.String(allow_none=True)
+    ComicName = fields.String()
+    Issue_Number = fields.String(allow_none=True)
+    Size = fields.Integer(allow_none=True)
+    DateAdded = fields.String(allow_none=True)
+    Status = fields.String(metadata={
+        "description": "Snatched, Downloaded, Post-Processed, Failed or Removed"})
+    FolderName = fields.String(allow_none=True)
+    ComicID = fields.String(allow_none=True)
+    Provider = fields.String(allow_none=True)
+    Hash = fields.String(allow_none=True)
+    crc = fields.String(allow_none=True)
+    id = fields.Integer(metadata={"description": "comicsrv's download id (requeue, cancel)"})
+    progress = fields.Float()
+    error = fields.String(allow_none=True)
+    BookID = fields.Integer(allow_none=True)
+
+
+class QueueRowSchema(Schema):
+    ID = fields.Integer(metadata={"description": "the download id (requeue, cancel)"})
+    series = fields.String(allow_none=True)
+    year = fields.Integer(allow_none=True)
+    filename = fields.String()
+    size = fields.Integer(allow_none=True)
+    issueid = fields.String(allow_none=True)
+    comicid = fields.String(allow_none=True)
+    link = fields.String(allow_none=True, metadata={"description": "secrets masked"})
+    status = fields.String(metadata={
+        "description": "Queued, Downloading, Paused, Completed or Post-Processing"})
+    remote_filesize = fields.Integer(allow_none=True)
+    updated_date = fields.String(allow_none=True)
+    mainlink = fields.String(allow_none=True)
+    issues = fields.String(allow_none=True)
+    site = fields.String(allow_none=True)
+    submit_date = fields.String(allow_none=True)
+    pack = fields.Boolean()
+    link_type = fields.String(metadata={"description": "nzb, torrent or ddl"})
+    tmp_filename = fields.String(allow_none=True)
+    progress = fields.Float(metadata={"description": "0 to 1"})
+    client_item_id = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class HistoryDeletedSchema(Schema):
+    deleted = fields.Integer()
+
+
+class ProcessedSchema(Schema):
+    job_id = fields.Integer()
+    download_id = fields.Integer(allow_none=True)
+    outcome = fields.String(allow_none=True, metadata={"description": "success or failure"})
+    message = fields.String()
+
+
+class CancelledSchema(QueueRowSchema):
+    pass
+
+
+class RequeuedSchema(Schema):
+    download = fields.Nested(HistoryRowSchema)
+    issue_id = fields.String(allow_none=True)
+    job_id = fields.Integer(allow_none=True, metadata={"description": "a direct download's fetch"})
+    search = fields.Raw(allow_none=True, metadata={"description": "the search for the issue"})
+
+
+class DdlQueuedSchema(QueueRowSchema):
+    job_id = fields.Integer()
+    message = fields.String()
+
+
+HistoryEnvelope = _page_schema("History", HistoryRowSchema)
+QueueEnvelope = _page_schema("Queue", QueueRowSchema)
+DeletedEnvelope = _envelope("HistoryDeleted", HistoryDeletedSchema)
+ProcessedEnvelope = _envelope("Processed", ProcessedSchema)
+CancelledEnvelope = _envelope("Cancelled", CancelledSchema)
+RequeuedEnvelope = _envelope("Requeued", RequeuedSchema)
+DdlEnvelope = _envelope("DdlQueued", DdlQueuedSchema)
+
+
+def _text(max_length: int, **kwargs) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=max_length), plain_text], **kwargs)
+
+
+class Flag(fields.Boolean):
+    """Mylar's callers send booleans as true/false, 1/0 or "True"/"False"."""
+
+    truthy = fields.Boolean.truthy | {"True", "TRUE", "yes", "Yes"}
+    falsy = fields.Boolean.falsy | {"False", "FALSE", "no", "No", "None", ""}
+
+
 class ProcessSchema(Schema):
+    """Mylar's forceProcess parameters, as ComicRN and autoProcessComics send
+    them, plus ``download_id`` (comicsrv's)."""
+
+    nzb_name = _text(1000, metadata={"description": "the download's name at its client"})
+    nzb_folder = _text(4096, metadata={"description": "where the client unpacked it (mapped "
+                                                     "through the remote path mappings)"})
+    failed = Flag(load_default=False, metadata={"description": "the download failed"})
+    issueid = fields.Raw(allow_none=True, metadata={
+        "description": "the issue's IssueID, to import a download comicsrv did not grab"})
+    comicid = fields.Raw(allow_none=True, metadata={"description": "accepted, not needed"})
+    ddl = Flag(load_default=False)
+    oneoff = Flag(load_default=False)
+    apc_version = fields.Raw(allow_none=True)
+    comicrn_version = fields.Raw(allow_none=True)
     download_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
-                                 metadata={"description": "post-process only this download"})
+                                 metadata={"description": "post-process this download "
+                                                          "(comicsrv's id)"})
+
+
+class HistoryDeleteArgs(Schema):
+    status = fields.String(validate=validate.OneOf(("Post-Processed", "Failed", "Removed")),
+                           metadata={"description": "only rows with this Status"})
 
 
 class CancelArgs(Schema):
@@ -81,10 +279,20 @@ class CancelArgs(Schema):
 
 
 class DdlSchema(Schema):
-    url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=4000))
-    issue_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
-    title = fields.String(validate=validate.Length(min=1, max=500),
-                          metadata={"description": "the file name; from the URL when absent"})
+    """Comicarr's direct download: the issue, the link and the site it is on."""
+
+    id = fields.Raw(required=True, metadata={
+        "description": "the issue's IssueID (a number or a string, 4000- prefix allowed)"})
+    link = _text(4000, required=True, metadata={"description": "http(s) URL of the file"})
+    site = _text(200, required=True, metadata={
+        "description": "where the link is: DDL(GetComics), Mega, MediaFire, Pixeldrain, ..."})
+    filename = _text(500, metadata={"description": "the file name; else from the server"})
+
+
+def _issue_id(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
+        raise BadRequest("id: the issue's IssueID (a number or a string) is required")
+    return str(value)
 
 
 # --- history and queue -----------------------------------------------------------
@@ -94,20 +302,26 @@ class History(MethodView):
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(LimitOffsetArgs, location="query")
-    @blp.response(200, EnvelopeSchema)
+    @blp.response(200, HistoryEnvelope)
+    @protected_errors(blp, 400, schema=LegacyErrorSchema)
     def get(self, args):
-        """Finished downloads (imported, failed, removed), newest first."""
-        query = (select(Download).where(Download.state.in_(FINISHED_STATES))
-                 .order_by(Download.updated_at.desc(), Download.id.desc()))
-        return page_of_query(query, args, serialize)
+        """Every download, newest first, in Mylar's snatched-row fields."""
+        query = select(Download).order_by(Download.created_at.desc(), Download.id.desc())
+        return _page(query, args, history_row)
 
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
-    @blp.response(200, EnvelopeSchema)
-    def delete(self):
-        """Forget every finished download; active ones stay. The blocklist stays
-        too, so a failed release is still never grabbed again."""
-        result = db.session.execute(delete(Download).where(Download.state.in_(FINISHED_STATES)))
+    @blp.arguments(HistoryDeleteArgs, location="query")
+    @blp.response(200, DeletedEnvelope)
+    @protected_errors(blp, 400, schema=LegacyErrorSchema)
+    def delete(self, args):
+        """Forget finished downloads (only those of ``status`` if given);
+        active ones stay. The blocklist stays too, so a failed release is
+        still never grabbed again."""
+        states = FINISHED_STATES
+        if args.get("status"):
+            states = tuple(s for s in FINISHED_STATES if HISTORY_STATUS[s] == args["status"])
+        result = db.session.execute(delete(Download).where(Download.state.in_(states)))
         db.session.commit()
         return ok({"deleted": result.rowcount})
 
@@ -117,12 +331,14 @@ class Queue(MethodView):
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(LimitOffsetArgs, location="query")
-    @blp.response(200, EnvelopeSchema)
+    @blp.response(200, QueueEnvelope)
+    @protected_errors(blp, 400, schema=LegacyErrorSchema)
     def get(self, args):
-        """Active downloads with their progress (0..1), oldest first."""
+        """Active downloads of every protocol, oldest first, in Comicarr's
+        ddl_info fields with their progress."""
         query = (select(Download).where(Download.state.in_(ACTIVE_STATES))
                  .order_by(Download.id))
-        return page_of_query(query, args, serialize)
+        return _page(query, args, queue_row)
 
 
 # --- actions ---------------------------------------------------------------------
@@ -132,28 +348,55 @@ class Process(MethodView):
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(ProcessSchema(), required=False)
-    @blp.response(202, EnvelopeSchema)
+    @blp.response(202, ProcessedEnvelope)
+    @protected_errors(blp, 400, 404, 409, schema=LegacyErrorSchema)
     def post(self, body):
-        """Run the download monitor now (finished downloads go on to
-        post-processing), or post-process one download (``download_id``)."""
+        """Post-process a finished download, as Mylar's callers ask for it:
+        the download named ``nzb_name`` (its client's name for it), unpacked
+        in ``nzb_folder``; ``failed`` fails it instead (blocklisted, its
+        issue wanted and searched again). A download comicsrv did not grab is
+        imported for ``issueid``. ``download_id`` post-processes one of
+        comicsrv's downloads; an empty body polls the download clients now
+        (finished downloads go on to post-processing)."""
         body = body or {}
         if body.get("download_id") is not None:
-            _download(body["download_id"])
-            job_id = postprocess.submit(body["download_id"])
-            return ok({"job_id": job_id, "download_id": body["download_id"]})
+            download = _download(body["download_id"])
+            outcome = "failure" if body.get("failed") else None
+            if outcome == "failure" and download.state != DL_FAILED:
+                download_service.fail_download(download, "reported failed by its caller")
+                db.session.refresh(download)
+                return ok({"job_id": download.job_id, "download_id": download.id,
+                           "outcome": "failure", "message": f"{download.title} failed"})
+            job_id = postprocess.submit(download.id, outcome)
+            return ok({"job_id": job_id, "download_id": download.id, "outcome": outcome
+                       or ("failure" if download.state == DL_FAILED else "success"),
+                       "message": f"Post-processing queued for {download.title}"})
+        if body.get("nzb_name") or body.get("nzb_folder"):
+            issue_id = body.get("issueid")
+            result = callbacks.process(body.get("nzb_name"), body.get("nzb_folder"),
+                                       failed=body["failed"],
+                                       issue_id=str(issue_id) if issue_id not in (None, "")
+                                       else None,
+                                       protocol="ddl" if body["ddl"] else "usenet")
+            name = body.get("nzb_name") or body.get("nzb_folder")
+            return ok({**result, "message": (f"{name} marked failed" if body["failed"] else
+                                             f"Post-processing queued for {name}")})
         runner = current_app.extensions["comicsrv.jobs"]
         job_id = runner.submit(download_service.JOB_TYPE, {})
-        return ok({"job_id": job_id})
+        return ok({"job_id": job_id, "download_id": None, "outcome": None,
+                   "message": "Checking the download clients for finished downloads"})
 
 
 @blp.route("/downloads/<int:item_id>/requeue")
 class Requeue(MethodView):
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
-    @blp.response(200, EnvelopeSchema)
+    @blp.response(200, RequeuedEnvelope)
+    @protected_errors(blp, 404, 409, schema=LegacyErrorSchema)
     def post(self, item_id):
-        """A failed download: its release stays blocklisted, its issue is wanted
-        again and searched for the next candidate."""
+        """A failed download again: a direct download fetches its link again
+        (Comicarr's DDL requeue); any other keeps its release blocklisted,
+        wants its issue again and searches for the next candidate."""
         from ...automation.search import search_issue
 
         download = _download(item_id)
@@ -164,11 +407,17 @@ class Requeue(MethodView):
                  if download.watched_issue_id else None)
         if issue is None:
             raise Conflict(f"Download {item_id} belongs to no watched issue to search again")
+        if download.protocol == ddl.PROTOCOL and download.download_url:
+            job_id = ddl.requeue(download)
+            series = issue.series
+            return ok({"download": history_row(download, issue, series),
+                       "issue_id": issue.provider_id, "job_id": job_id, "search": None})
         if issue.state in (SNATCHED, WANTED):
             issue.state, issue.state_changed_at = WANTED, utcnow()
             db.session.commit()
         result = search_issue(issue.id)
-        return ok({"download": serialize(download), "issue_id": issue.id, "search": result})
+        return ok({"download": history_row(download, issue, issue.series),
+                   "issue_id": issue.provider_id, "job_id": None, "search": result})
 
 
 @blp.route("/downloads/<int:item_id>")
@@ -176,12 +425,14 @@ class Cancel(MethodView):
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(CancelArgs, location="query")
-    @blp.response(200, EnvelopeSchema)
+    @blp.response(200, CancelledEnvelope)
+    @protected_errors(blp, 400, 404, 503, schema=LegacyErrorSchema)
     def delete(self, args, item_id):
         """Cancel a download at its client (``delete_files`` to drop its data);
         its issue is wanted again unless it was imported."""
+        _download(item_id)
         download = download_service.remove(item_id, delete_files=args["delete_files"])
-        return ok(serialize(download))
+        return ok(_rows([download], queue_row)[0])
 
 
 @blp.route("/downloads/ddl")
@@ -189,90 +440,16 @@ class DirectDownload(MethodView):
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.arguments(DdlSchema)
-    @blp.response(201, EnvelopeSchema)
+    @blp.response(200, DdlEnvelope)
+    @protected_errors(blp, 400, 404, 409, schema=LegacyErrorSchema)
     def post(self, body):
-        """Download a comic file from a direct link into the first enabled
-        blackhole client's completed folder, then post-process it for the
-        issue as any finished download."""
-        issue = db.session.get(WatchedIssue, body["issue_id"])
-        if issue is None:
-            raise NotFound(f"Issue {body['issue_id']} not found")
-        client = _blackhole()
-        folder = client.settings.get("completed_folder") or ""
-        if not os.path.isdir(folder):
-            raise Conflict(f"The completed folder of {client.name} ({folder}) does not exist")
-        path, size = _fetch_into(body["url"], folder, body.get("title"))
-        stem = os.path.splitext(os.path.basename(path))[0]
-        download = Download(watched_issue_id=issue.id, title=os.path.basename(path),
-                            download_url=body["url"], indexer="ddl", protocol="ddl", size=size,
-                            client_id=client.id, client_item_id=stem, state=DL_COMPLETED,
-                            progress=1.0, save_path=path, completed_at=utcnow())
-        db.session.add(download)
-        issue.state, issue.state_changed_at = SNATCHED, utcnow()
-        db.session.commit()
-        current_app.extensions["comicsrv.events"].publish(DownloadUpdated(
-            download_id=download.id, title=download.title, state=DL_COMPLETED, progress=1.0))
-        job_id = postprocess.submit(download.id)
-        db.session.refresh(download)
-        return ok({**serialize(download), "job_id": job_id})
-
-
-def _blackhole() -> DownloadClientConfig:
-    row = db.session.execute(
-        select(DownloadClientConfig).where(DownloadClientConfig.kind == "blackhole",
-                                           DownloadClientConfig.enabled.is_(True))
-        .order_by(DownloadClientConfig.priority, DownloadClientConfig.id).limit(1)).scalar()
-    if row is None:
-        raise BadRequest("Direct downloads need an enabled blackhole download client: "
-                         "its completed folder receives the file")
-    return row
-
-
-def _file_name(url: str, response: requests.Response, title: str | None) -> str:
-    disposition = response.headers.get("Content-Disposition", "")
-    match = re.search(r'filename\*?=(?:UTF-8\'\')?"?([^";]+)"?', disposition)
-    name = title or (unquote(match.group(1)) if match else "") or \
-        unquote(os.path.basename(urlsplit(url).path))
-    name = " ".join(_UNSAFE.sub(" ", name).split()).strip(" .")[:180]
-    if not name.lower().endswith(DDL_EXTENSIONS):
-        raise BadRequest(f"{name or url!r} is not a comic file ({', '.join(DDL_EXTENSIONS)})")
-    return name
-
-
-def _fetch_into(url: str, folder: str, title: str | None) -> tuple[str, int]:
-    """Stream ``url`` into a hidden temporary file in ``folder`` (the client's
-    status ignores dot files), then link it to its name, never overwriting."""
-    try:
-        response = requests.get(url, stream=True, timeout=DDL_TIMEOUT,
-                                headers={"User-Agent": "comicsrv"})
-    except requests.RequestException as exc:
-        raise Unavailable(f"Cannot fetch {url}: {type(exc).__name__}") from None
-    with response:
-        if response.status_code >= 400:
-            raise Unavailable(f"{url} answered HTTP {response.status_code}")
-        name = _file_name(url, response, title)
-        fd, temp = tempfile.mkstemp(prefix=".comicsrv-ddl-", suffix=".part", dir=folder)
-        try:
-            size = 0
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in response.iter_content(1 << 16):
-                    size += len(chunk)
-                    if size > DDL_MAX_BYTES:
-                        raise BadRequest(f"{url} is larger than {DDL_MAX_BYTES >> 30} GiB")
-                    handle.write(chunk)
-            if size == 0:
-                raise Unavailable(f"{url} answered an empty file")
-            stem, extension = os.path.splitext(name)
-            for attempt in range(1000):
-                target = os.path.join(folder, (stem if attempt == 0 else f"{stem} ({attempt})")
-                                      + extension)
-                try:
-                    os.link(temp, target)
-                except FileExistsError:
-                    continue
-                return target, size
-            raise Conflict(f"Too many files named {name!r} in {folder}")
-        except requests.RequestException as exc:
-            raise Unavailable(f"Downloading {url} failed: {type(exc).__name__}") from None
-        finally:
-            os.unlink(temp)
+        """Queue a direct download for the issue ``id`` (its IssueID): the
+        file is fetched into the first enabled blackhole client's completed
+        folder (the queue shows its progress), then post-processed for the
+        issue. A link that fails fails the download: the issue is wanted and
+        searched again."""
+        issue = issue_by_issue_id(clean_id(_issue_id(body["id"])))
+        download, job_id = ddl.queue(issue, body["link"], body["site"], body.get("filename"))
+        row = _rows([download], queue_row)[0]
+        return ok({**row, "job_id": job_id,
+                   "message": f"DDL download queued: {issue.provider_id}"})

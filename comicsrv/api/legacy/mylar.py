@@ -1,6 +1,8 @@
 """``GET /api?cmd=...``: the Mylar command API that Prowlarr's built-in
 "Mylar" application calls to sync indexers (``MylarV3Proxy``): getVersion,
-listProviders, addProvider, changeProvider, delProvider.
+listProviders, addProvider, changeProvider, delProvider; and forceProcess,
+which Mylar's post-processing scripts (autoProcessComics, ComicRN,
+nzbToMylar) send with POST when SABnzbd or NZBGet finishes a job.
 
 Every command is a GET with ``apikey`` and the fields as query parameters,
 so the view is declared ``@changes_state_on_get``: the API key (``apikey``
@@ -26,16 +28,19 @@ from sqlalchemy import select
 
 from ... import __version__
 from ...auth import changes_state_on_get, require
+from ...automation import callbacks
 from ...errors import BadRequest, Conflict, NotFound
 from ...extensions import db
 from ...models.automation import IndexerConfig
 from ...redact import MASK, mask_url
+from ...updates import version_info
 from .common import SECURITY, EnvelopeSchema, ok
 
 blp = Blueprint("legacy_mylar", __name__, url_prefix="/api",
                 description="Mylar's command API, as Prowlarr's Mylar application syncs indexers")
 
-COMMANDS = ("getVersion", "listProviders", "addProvider", "changeProvider", "delProvider")
+COMMANDS = ("getVersion", "listProviders", "addProvider", "changeProvider", "delProvider",
+            "forceProcess")
 PROVIDER_TYPES = {"newznab": "usenet", "torznab": "torrent"}
 DEFAULT_CATEGORIES = [7030]
 MANAGED_BY = "prowlarr"
@@ -54,6 +59,17 @@ class CommandArgs(Schema):
                                metadata={"description": "comma-separated; 7030 when empty"})
     altername = fields.String(validate=validate.Length(min=1, max=200),
                               metadata={"description": "changeProvider: the new name"})
+    # forceProcess, as autoProcessComics sends it.
+    nzb_name = fields.String(validate=validate.Length(min=1, max=1000),
+                             metadata={"description": "forceProcess: the job's name"})
+    nzb_folder = fields.String(validate=validate.Length(min=1, max=4096),
+                               metadata={"description": "forceProcess: where it was unpacked"})
+    failed = fields.String(validate=validate.Length(max=10),
+                           metadata={"description": "forceProcess: 1/True when the job failed"})
+    issueid = fields.String(validate=validate.Length(min=1, max=64))
+    comicid = fields.String(validate=validate.Length(max=64))
+    apc_version = fields.String(validate=validate.Length(max=50))
+    comicrn_version = fields.String(validate=validate.Length(max=50))
 
 
 def _need(args: dict[str, Any], *names: str) -> None:
@@ -118,8 +134,7 @@ def _listed(row: IndexerConfig) -> dict[str, Any]:
 
 
 def get_version(_args: dict[str, Any]) -> dict[str, Any]:
-    return ok({"current_version": __version__, "latest_version": __version__,
-               "commits_behind": 0, "install_type": "comicsrv", "version": __version__})
+    return ok({**version_info(), "version": __version__})
 
 
 def list_providers(_args: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +182,17 @@ def del_provider(args: dict[str, Any]) -> dict[str, Any]:
     return ok({"name": args["name"], "deleted": True})
 
 
-HANDLERS = {"getVersion": get_version, "listProviders": list_providers,
+def force_process(args: dict[str, Any]) -> dict[str, Any]:
+    """Post-process (or fail) the finished job the script names."""
+    if not args.get("nzb_name") and not args.get("nzb_folder"):
+        raise BadRequest("forceProcess: missing nzb_folder")
+    failed = (args.get("failed") or "").strip().lower() in _TRUE
+    result = callbacks.process(args.get("nzb_name"), args.get("nzb_folder"), failed=failed,
+                               issue_id=args.get("issueid"))
+    return ok(result)
+
+
+HANDLERS = {"getVersion": get_version, "forceProcess": force_process, "listProviders": list_providers,
             "addProvider": add_provider, "changeProvider": change_provider,
             "delProvider": del_provider}
 
@@ -181,4 +206,13 @@ class Command(MethodView):
     @blp.response(200, EnvelopeSchema)
     def get(self, args):
         """One Mylar command (``cmd``), as Prowlarr's Mylar application sends it."""
+        return HANDLERS[args["cmd"]](args)
+
+    @require("SystemAdmin")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(CommandArgs, location="query")
+    @blp.response(200, EnvelopeSchema)
+    def post(self, args):
+        """The same commands with POST, as Mylar's post-processing scripts
+        send ``cmd=forceProcess`` (the fields in the query string)."""
         return HANDLERS[args["cmd"]](args)

@@ -21,6 +21,8 @@ from ...errors import BadRequest
 from ...lifecycle import schedule_stop
 from ...logbuffer import EXTENSION as LOGS_EXTENSION
 from ...logbuffer import LEVELS, log_buffer
+from ...updates import version_info
+from ..errors_doc import LegacyErrorSchema, protected_errors
 from ..v1.auth import encodable, log_in, plain_text
 from .common import SECURITY, EnvelopeSchema, ok
 
@@ -39,6 +41,26 @@ class LegacyLoginSchema(Schema):
 class LegacyConfigSchema(Schema):
     class Meta:
         unknown = "include"
+
+
+class VersionSchema(Schema):
+    current_version = fields.String(required=True)
+    current_version_name = fields.String()
+    current_release_name = fields.String()
+    latest_version = fields.String(required=True)
+    commits_behind = fields.Integer(required=True, metadata={
+        "description": "releases newer than this one"})
+    install_type = fields.String(required=True, metadata={"description": "docker, git or pip"})
+    current_branch = fields.String(allow_none=True)
+    update_check = fields.String(metadata={"description": "off, ok, or failed: why"})
+    version = fields.String()
+    app = fields.String()
+    python = fields.String()
+
+
+class VersionEnvelopeSchema(Schema):
+    success = fields.Boolean(required=True)
+    data = fields.Nested(VersionSchema, required=True)
 
 
 class LegacyLogArgs(Schema):
@@ -117,10 +139,15 @@ class Config(MethodView):
 class Version(MethodView):
     @require()
     @blp.doc(security=SECURITY)
-    @blp.response(200, EnvelopeSchema)
+    @blp.response(200, VersionEnvelopeSchema)
+    @protected_errors(blp, schema=LegacyErrorSchema)
     def get(self):
-        """The server's version."""
-        return ok({"version": __version__, "app": "comicsrv",
+        """Comicarr's version answer: ``current_version``, ``latest_version``,
+        ``commits_behind`` (releases newer than this one), ``install_type``
+        (docker, git or pip). The package index is asked only when the admin
+        setting ``system.check_updates`` is on; otherwise, or offline, the
+        latest version is this one."""
+        return ok({**version_info(), "version": __version__, "app": "comicsrv",
                    "python": platform.python_version()})
 
 

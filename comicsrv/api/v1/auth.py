@@ -16,6 +16,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ...auth import current_principal, require
 from ...auth.csrf import HEADER as CSRF_HEADER, csrf_token, token_for_session
+from ...auth.email_verification import send_for_new_user
 from ...auth.permissions import PERMISSIONS
 from ...auth.login import password_login
 from ...auth.tokens import SESSION_COOKIE, issue_token
@@ -79,6 +80,8 @@ class UserSchema(Schema):
     id = fields.Integer()
     username = fields.String()
     email = fields.String(allow_none=True)
+    email_verified_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the address was proven with a mailed code; null: not yet"})
     is_admin = fields.Boolean()
     is_active = fields.Boolean()
     library_ids = fields.List(fields.Integer(), allow_none=True,
@@ -210,6 +213,7 @@ class Register(MethodView):
         if not registration_allowed():
             raise Forbidden("Registration is disabled on this server", code="registration_disabled")
         user = create_user(data["username"], data["password"], email=data["email"])
+        send_for_new_user(user)  # Codex's verification mail, when the admin turned it on
         return log_in(user)
 
 

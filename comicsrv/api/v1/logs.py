@@ -1,5 +1,6 @@
 """``/api/v1/logs``: this process's recent log records (SystemAdmin), read
-with a level filter and cleared, as AutoBangumi's log page does."""
+with a level filter and cleared, as AutoBangumi's log page does; pages in
+the ``/api/v1`` list envelope (``page``, ``page_size``), newest first."""
 from __future__ import annotations
 
 from flask import current_app
@@ -8,16 +9,17 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ...auth import require
-from ...logbuffer import EXTENSION, LEVELS, log_buffer
+from ...logbuffer import CAPACITY, EXTENSION, LEVELS, log_buffer
+from ..errors_doc import protected_errors
+from ..pagination import PageArgs, envelope
 from .rss import SECURITY
 
 blp = Blueprint("v1_logs", __name__, url_prefix="/api/v1", description="Recent server logs")
 
 
-class LogArgs(Schema):
+class LogArgs(PageArgs):
     level = fields.String(load_default=None, validate=validate.OneOf(LEVELS),
                           metadata={"description": "only records at this level or above"})
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=2000))
 
 
 class LogRecordSchema(Schema):
@@ -31,6 +33,10 @@ class LogRecordSchema(Schema):
 class LogListSchema(Schema):
     items = fields.List(fields.Nested(LogRecordSchema))
     total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total_pages = fields.Integer()
+    has_more = fields.Boolean()
 
 
 class ClearedSchema(Schema):
@@ -47,14 +53,19 @@ class Logs(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(LogArgs, location="query")
     @blp.response(200, LogListSchema)
+    @protected_errors(blp, 400)
     def get(self, args):
-        """The newest records first, at ``level`` or above."""
-        items = _buffer().records(args["level"], args["limit"])
-        return {"items": items, "total": len(items)}
+        """The newest records first, at ``level`` or above, one page of them
+        (the process keeps the last few thousand)."""
+        found = _buffer().records(args["level"], CAPACITY)
+        size, page = args["page_size"], args["page"]
+        start = (page - 1) * size
+        return envelope(found[start:start + size], len(found), page, size)
 
     @require("SystemAdmin")
     @blp.doc(security=SECURITY)
     @blp.response(200, ClearedSchema)
+    @protected_errors(blp)
     def delete(self):
         """Forget the kept records (the log files of the host are not touched)."""
         return {"cleared": _buffer().clear()}

@@ -131,6 +131,8 @@ def test_under_comicsrv_serve_restart_re_executes_and_shutdown_stops_cleanly(tmp
             except requests.ConnectionError:
                 if not up:
                     return
+            except requests.Timeout:
+                pass  # accepted but busy (a loaded machine): neither up nor down yet
             time.sleep(0.05)
         raise AssertionError(f"server never went {'up' if up else 'down'}")
 
@@ -173,3 +175,63 @@ def test_repeated_failed_logins_are_throttled_in_the_envelope(client):
     assert [s.status_code for s in statuses[:5]] == [401] * 5
     assert statuses[5].status_code == 429 and statuses[5].json["error"]["code"] == 429
     assert statuses[5].headers.get("Retry-After")
+
+
+def test_version_answers_comicarrs_fields_and_stays_offline_by_default(app, client, headers):
+    from comicsrv import __version__, updates
+
+    updates.forget()
+    data = client.get("/api/system/version", headers=headers).json["data"]
+    assert {k: data[k] for k in ("current_version", "latest_version", "commits_behind",
+                                 "update_check")} == {
+        "current_version": __version__, "latest_version": __version__, "commits_behind": 0,
+        "update_check": "off"}
+    assert data["install_type"] in ("docker", "git", "pip")
+
+
+def test_version_counts_newer_releases_at_the_package_index_when_asked_to(
+        make_app, admin):
+    """The update check reads the index's JSON API (a local server here):
+    final, non-yanked releases newer than this one are "behind"."""
+    from comicsrv import __version__, updates
+    from comicsrv.testing.replay import Recorded, ReplayServer
+    from packaging.version import Version
+
+    current = Version(__version__)
+    newer = [f"{current.major}.{current.minor}.{current.micro + 1}",
+             f"{current.major}.{current.minor + 1}.0"]
+    releases = {__version__: [{"yanked": False}], newer[0]: [{"yanked": False}],
+                newer[1]: [{"yanked": False}],
+                f"{current.major + 1}.0.0": [{"yanked": True}],
+                f"{current.major + 1}.0.0rc1": [{"yanked": False}], "0.0.1": []}
+    with ReplayServer() as index:
+        index.add("GET", "/pypi/comicsrv/json", Recorded.json({"info": {}, "releases": releases}))
+        app = make_app(UPDATE_CHECK_URL=f"{index.url}/pypi/comicsrv/json")
+        with app.app_context():
+            updates.forget()
+            set_setting("system.check_updates", True, None)
+            key = api_key_for(admin, ["SystemAdmin"])
+            client = app.test_client()
+            data = client.get("/api/system/version", headers={"X-Api-Key": key}).json["data"]
+            assert data["latest_version"] == newer[1] and data["commits_behind"] == 2
+            assert data["update_check"] == "ok"
+            # Prowlarr's getVersion reads the same.
+            mylar = client.get("/api", query_string={"cmd": "getVersion", "apikey": key}).json
+            assert mylar["data"]["latest_version"] == newer[1]
+            requests_made = len(index.requests)
+            client.get("/api/system/version", headers={"X-Api-Key": key})
+            assert len(index.requests) == requests_made  # answered from the cache
+        updates.forget()
+
+
+def test_an_unreachable_index_reports_this_version_and_why(make_app, admin):
+    from comicsrv import __version__, updates
+
+    app = make_app(UPDATE_CHECK_URL="http://127.0.0.1:9/pypi/comicsrv/json")
+    with app.app_context():
+        updates.forget()
+        set_setting("system.check_updates", True, None)
+        key = api_key_for(admin, ["SystemAdmin"])
+        data = app.test_client().get("/api/system/version", headers={"X-Api-Key": key}).json["data"]
+    assert data["latest_version"] == __version__ and data["commits_behind"] == 0
+    assert data["update_check"].startswith("failed")

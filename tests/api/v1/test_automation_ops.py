@@ -110,3 +110,18 @@ def test_shutdown_runs_the_stop_hook_after_answering(app, client, admin_headers)
         app.extensions.pop("comicsrv.shutdown", None)
     # Not under `comicsrv serve` and no hook: another server owns the process.
     assert client.post("/api/v1/program/shutdown", headers=admin_headers).status_code == 409
+
+
+def test_logs_page_in_the_v1_envelope_newest_first(client, admin_headers):
+    client.delete("/api/v1/logs", headers=admin_headers)
+    for number in range(5):
+        logging.getLogger("comicsrv.test").warning("paged record %d", number)
+    first = client.get("/api/v1/logs", headers=admin_headers,
+                       query_string={"level": "WARNING", "page_size": 2}).json
+    assert {k: first[k] for k in ("total", "page", "page_size", "total_pages", "has_more")} == {
+        "total": 5, "page": 1, "page_size": 2, "total_pages": 3, "has_more": True}
+    assert [r["message"] for r in first["items"]] == ["paged record 4", "paged record 3"]
+    last = client.get("/api/v1/logs", headers=admin_headers,
+                      query_string={"level": "WARNING", "page_size": 2, "page": 3}).json
+    assert [r["message"] for r in last["items"]] == ["paged record 0"]
+    assert last["has_more"] is False

@@ -8,8 +8,8 @@ from comicsrv.extensions import db
 from comicsrv.models import ApiKey, User
 from tests.factories import PASSWORD, AdminFactory, LibraryFactory, UserFactory, api_key_for
 
-USER_FIELDS = {"id", "username", "email", "is_admin", "is_active", "library_ids", "created_at",
-               "last_login_at", "granted_permissions"}
+USER_FIELDS = {"id", "username", "email", "email_verified_at", "is_admin", "is_active",
+               "library_ids", "created_at", "last_login_at", "granted_permissions"}
 
 
 def test_list_users_in_the_envelope(client, admin, admin_headers):
