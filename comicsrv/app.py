@@ -149,12 +149,16 @@ def start_services(app: Flask) -> None:
     cluster.on_reconnect(runner.wake)
     if cluster.runs_scheduler:
         cluster.on_leadership(lambda: _lead(app))
+    if cluster.runs_jobs:
+        # Before the cluster starts: the first leadership spawns the scans on
+        # start, which skip a library whose scan still looks running. A scan
+        # of this host's dead process must be marked failed by then.
+        with app.app_context():
+            runner.recover_interrupted()
     cluster.start()
     if not cluster.runs_jobs:
         log.info("role %s: serving HTTP; jobs run in the worker processes", cluster.role)
         return
-    with app.app_context():
-        runner.recover_interrupted()
     runner.start()
     if not cluster.runs_scheduler:
         return

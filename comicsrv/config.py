@@ -138,6 +138,11 @@ DEFAULTS: dict[str, Any] = {
     # behind a reverse proxy that rewrites the host.
     "WEBAUTHN_RP_ID": "",
     "WEBAUTHN_ORIGIN": "",
+    # Base URLs of metadata providers by plugin name, for a mirror or caching
+    # proxy of ComicVine or Metron (and the tests' recorded replays):
+    # ``{metron: http://host/api}`` in config.yml, ``metron=http://host/api``
+    # (comma-separated) in the environment.
+    "METADATA_URLS": {},
 }
 # Human words for the types of the defaults, for error messages.
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
@@ -160,6 +165,8 @@ def default_data_dir() -> Path:
 def _coerce(name: str, value: Any, default: Any, origin: str) -> Any:
     if value is None:
         return value
+    if isinstance(default, dict):
+        return _mapping_of_texts(value, origin)
     if default is None:  # paths, URLs and keys that default to something derived
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise ConfigError(f"{origin} must be a text, got {value!r}")
@@ -184,6 +191,19 @@ def _coerce(name: str, value: Any, default: Any, origin: str) -> Any:
         kind = _KINDS.get(type(default), type(default).__name__)
         raise ConfigError(f"{origin} must be {kind}, got {value!r}") from None
     return value
+
+
+def _mapping_of_texts(value: Any, origin: str) -> dict[str, str]:
+    """A name -> text mapping from YAML, or from ``a=x,b=y`` in the environment."""
+    if isinstance(value, str):
+        pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ConfigError(f"{origin} must be name=value pairs separated by commas, got {value!r}")
+        value = {name.strip(): text.strip() for name, text in pairs}
+    if not isinstance(value, Mapping) or not all(
+            isinstance(text, str) for text in value.values()):
+        raise ConfigError(f"{origin} must be a mapping of names to texts, got {value!r}")
+    return {str(name).lower(): text for name, text in value.items()}
 
 
 def closest_setting(name: str) -> str | None:

@@ -350,6 +350,23 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    """The server's socket, bound (the port is this process's from here on)
+    but not yet listening."""
+    from gevent import socket as gsocket
+    from gevent.baseserver import _parse_address
+
+    family, address = _parse_address((host, port))
+    sock = gsocket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def serve(app: Flask) -> None:
     """Serve until SIGINT/SIGTERM, then stop accepting, finish in-flight
     requests (up to 10 s) and stop the scheduler. A ``worker`` process
@@ -361,25 +378,27 @@ def serve(app: Flask) -> None:
     started = time.monotonic()
     max_connections = int(config["MAX_CONNECTIONS"])
     _raise_fd_limit(max_connections + FD_RESERVE)
-    server = Server((host, port), app, log=None, error_log=logging.getLogger("comicsrv.wsgi"),
-                    header_timeout=float(config["HEADER_TIMEOUT_SECONDS"]),
-                    keepalive_timeout=float(config["KEEPALIVE_TIMEOUT_SECONDS"]),
-                    max_connections=max_connections)
     # Before accepting: importing the readers starts a process (and so
     # yields to the hub), and no request may run before start_services
-    # (job recovery, the process's place in the deployment). The socket is
-    # opened only once they run, so a client sees a refused connection,
-    # never a request left waiting, until the process can answer.
+    # (job recovery, the process's place in the deployment). The port is
+    # bound first, so a taken port is one line before anything starts, but
+    # listened on only once they run: until then a client sees a refused
+    # connection, never a request left waiting, until the process can answer.
     from .archives import preload
 
     preload()
     hold_serving_lock(config["DATA_DIR"])
-    start_services(app)
     try:
-        server.start()
+        sock = _bind(host, port)
     except OSError as exc:
-        stop_services(app)  # the port is taken: hand on what this process holds
         raise ListenError(_listen_problem(host, port, exc)) from None
+    start_services(app)
+    sock.listen(Server.backlog)
+    server = Server(sock, app, log=None, error_log=logging.getLogger("comicsrv.wsgi"),
+                    header_timeout=float(config["HEADER_TIMEOUT_SECONDS"]),
+                    keepalive_timeout=float(config["KEEPALIVE_TIMEOUT_SECONDS"]),
+                    max_connections=max_connections)
+    server.start()
     _freeze_startup_objects()
     _log_first_steps(app, host, port)
     # The last line of a start: what follows is the server at work.

@@ -129,6 +129,7 @@ def run_in_terminal(data_dir, *args, typed: list[str]) -> tuple[int, str]:
     import os
     import pty
     import select
+    import signal
     import time
 
     pid, fd = pty.fork()
@@ -136,8 +137,10 @@ def run_in_terminal(data_dir, *args, typed: list[str]) -> tuple[int, str]:
         os.execv(sys.executable, [sys.executable, "-m", "comicsrv", "--data-dir", str(data_dir),
                                   *args])
     shown = b""
+    answered = 0  # where the text after the last answer starts
     lines = list(typed)
     deadline = time.monotonic() + 60
+    exited = None
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
@@ -148,11 +151,24 @@ def run_in_terminal(data_dir, *args, typed: list[str]) -> tuple[int, str]:
             if not chunk:
                 break
             shown += chunk
-            if lines and shown.rstrip().endswith(b":"):
+            # A new prompt, not the newline the last answer left after the
+            # old one (answering that early echoes the line and loses it).
+            if lines and shown[answered:].strip().endswith(b":"):
                 os.write(fd, lines.pop(0).encode() + b"\n")
-        elif os.waitpid(pid, os.WNOHANG) != (0, 0):
-            break
-    _, status = os.waitpid(pid, 0)
+                answered = len(shown)
+        else:
+            exited = os.waitpid(pid, os.WNOHANG)
+            if exited != (0, 0):
+                break
+    grace = time.monotonic() + 10  # the terminal closed: let the command end
+    while exited in (None, (0, 0)) and time.monotonic() < grace:
+        exited = os.waitpid(pid, os.WNOHANG)
+        if exited == (0, 0):
+            time.sleep(0.05)
+    if exited == (0, 0):  # still waiting at a prompt: kill it, never hang
+        os.kill(pid, signal.SIGKILL)
+        exited = os.waitpid(pid, 0)
+    status = exited[1]
     os.close(fd)
     return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
 

@@ -135,25 +135,29 @@ def arr_server(database_url, tmp_path_factory):
     root = tmp_path_factory.mktemp("arr-site")
     app = create_app({"DATA_DIR": str(root / "data"), "DATABASE_URL": database_url,
                       "AUTO_MIGRATE": False, "SCHEDULER_ENABLED": False, "TESTING": True})
-    with app.app_context():
-        ids = _seed(app, root / "comics")
-    metron = metron_server()
-    (root / "serve").mkdir()
-    (root / "serve" / "config.yml").write_text(yaml.safe_dump(
-        {"metadata_urls": {"metron": metron.url + "/api"}}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
-    env.update({"COMICSRV_DATABASE_URL": database_url, "COMICSRV_AUTO_MIGRATE": "false",
-                "COMICSRV_SCAN_ON_START": "false", "COMICSRV_LOG_LEVEL": "INFO",
-                "COMICSRV_SCHEDULER_ENABLED": "false"})
-    server = LiveServer(root / "serve", env).start()
-    try:
+    metron = server = None
+    try:  # the tables are emptied however the start goes: the next module needs them so
+        with app.app_context():
+            ids = _seed(app, root / "comics")
+        metron = metron_server()
+        (root / "serve").mkdir()
+        (root / "serve" / "config.yml").write_text(yaml.safe_dump(
+            {"metadata_urls": {"metron": metron.url + "/api"}}))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
+        env.update({"COMICSRV_DATABASE_URL": database_url, "COMICSRV_AUTO_MIGRATE": "false",
+                    "COMICSRV_SCAN_ON_START": "false", "COMICSRV_LOG_LEVEL": "INFO",
+                    "COMICSRV_SCHEDULER_ENABLED": "false"})
+        server = LiveServer(root / "serve", env).start()
         yield server, ids
     finally:
-        server.stop()
-        metron.stop()
+        if server is not None:
+            server.stop()
+        if metron is not None:
+            metron.stop()
         with app.app_context():
             _empty_tables()
             db.engine.dispose()
+    if server is not None:
         assert "Traceback" not in server.output(), server.output()[-6000:]
 
 

@@ -36,27 +36,31 @@ def site(database_url, tmp_path_factory):
     pattern_library(comics)
     app = create_app({"DATA_DIR": str(root / "data"), "DATABASE_URL": database_url,
                       "AUTO_MIGRATE": False, "SCHEDULER_ENABLED": False, "TESTING": True})
-    with app.app_context():
-        library = create_library("Comics", str(comics))
-        job = app.extensions["comicsrv.jobs"].run_now(SCAN_JOB, {"library_id": library.id})
-        assert job.state == "finished", job.error
-        AdminFactory(username="admin")
-        UserFactory(username="reader")
-        pattern = db.session.execute(db.select(Series).where(Series.name == "Test Pattern")).scalar_one()
-        book = db.session.execute(db.select(Book).where(
-            Book.filename == "Test Pattern #001.cbz")).scalar_one()
-        ids = {"series": pattern.id, "book": book.id}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
-    env.update({"COMICSRV_DATABASE_URL": database_url, "COMICSRV_AUTO_MIGRATE": "false",
-                "COMICSRV_SCAN_ON_START": "false", "COMICSRV_LOG_LEVEL": "INFO"})
-    server = LiveServer(root / "serve", env).start()
-    try:
+    server = None
+    try:  # the tables are emptied however the start goes: the next module needs them so
+        with app.app_context():
+            library = create_library("Comics", str(comics))
+            job = app.extensions["comicsrv.jobs"].run_now(SCAN_JOB, {"library_id": library.id})
+            assert job.state == "finished", job.error
+            AdminFactory(username="admin")
+            UserFactory(username="reader")
+            pattern = db.session.execute(
+                db.select(Series).where(Series.name == "Test Pattern")).scalar_one()
+            book = db.session.execute(db.select(Book).where(
+                Book.filename == "Test Pattern #001.cbz")).scalar_one()
+            ids = {"series": pattern.id, "book": book.id}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
+        env.update({"COMICSRV_DATABASE_URL": database_url, "COMICSRV_AUTO_MIGRATE": "false",
+                    "COMICSRV_SCAN_ON_START": "false", "COMICSRV_LOG_LEVEL": "INFO"})
+        server = LiveServer(root / "serve", env).start()
         yield server, ids, app
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         with app.app_context():
             _empty_tables()
             db.engine.dispose()
+    if server is not None:
         assert "Traceback" not in server.output(), server.output()[-6000:]
 
 
