@@ -110,3 +110,16 @@ def test_peek_settings_writes_nothing(tmp_path):
                                                                      "PORT": 9001}
     assert peek_settings(tmp_path, ("PORT",), environ={"COMICSRV_PORT": "9002"}) == {"PORT": 9002}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yml"]
+
+
+def test_metadata_urls_from_the_file_and_the_environment(tmp_path):
+    (tmp_path / "config.yml").write_text("metadata_urls:\n  Metron: http://mirror/api\n")
+    assert load_config(tmp_path, environ={})["METADATA_URLS"] == {"metron": "http://mirror/api"}
+    environ = {"COMICSRV_METADATA_URLS": "metron=http://a/api, comicvine=http://b/api"}
+    assert load_config(tmp_path, environ=environ)["METADATA_URLS"] == {
+        "metron": "http://a/api", "comicvine": "http://b/api"}
+    with pytest.raises(ConfigError, match="COMICSRV_METADATA_URLS must be name=value pairs"):
+        load_config(tmp_path, environ={"COMICSRV_METADATA_URLS": "http://a/api"})
+    (tmp_path / "config.yml").write_text("metadata_urls: [http://a/api]\n")
+    with pytest.raises(ConfigError, match="metadata_urls must be a mapping"):
+        load_config(tmp_path, environ={})
