@@ -380,7 +380,10 @@ class JobRunner:
             pick = pick.where(Job.id == job_id)
         else:
             pick = pick.order_by(Job.created_at, Job.id).limit(1)
-        pick = pick.with_for_update(skip_locked=True).scalar_subquery()
+        # FOR NO KEY UPDATE, not FOR UPDATE: a row that points at the job
+        # (downloads.job_id, written just after submit) holds FOR KEY SHARE on
+        # it, which FOR UPDATE SKIP LOCKED would skip, leaving the job queued.
+        pick = pick.with_for_update(skip_locked=True, key_share=True).scalar_subquery()
         now = utcnow()
         claimed = db.session.execute(
             update(Job).where(Job.id == pick, Job.state == QUEUED)

@@ -92,6 +92,22 @@ def test_cancel_requested_in_the_database_reaches_the_job(runner):
     assert _job(job_id).state == "cancelled"
 
 
+def test_a_job_runs_while_a_row_that_points_at_it_is_being_written(app, runner):
+    # A request that submits a job then writes downloads.job_id holds
+    # FOR KEY SHARE on the job's row (the foreign key check) until it
+    # commits; the claim must not skip the job for it (on PostgreSQL it did,
+    # and the direct download stayed queued for ever).
+    runner.register("test.noop", lambda ctx: {"ran": True})
+    job = JobFactory(type="test.noop", state="queued", owner=None)
+    with db.engine.connect() as other:
+        other.execute(db.select(Job.id).where(Job.id == job.id)
+                      .with_for_update(read=True, key_share=True))
+        runner._run_soon(job.id)
+        assert runner.wait(job.id, timeout=10)
+        other.rollback()
+    assert (_job(job.id).state, _job(job.id).result) == ("finished", {"ran": True})
+
+
 def test_unknown_job_type_is_refused(runner):
     with pytest.raises(KeyError):
         runner.submit("no.such.type")
