@@ -230,7 +230,8 @@ class BlackholeClient(DownloadClient):
             for key in ("watch_folder", "completed_folder"):
                 folder = self._folder(key)
                 if not os.access(folder, os.W_OK):
-                    return TestResult(False, f"blackhole: cannot write to the {key.replace('_', ' ')} {folder}")
+                    what = key.replace('_', ' ')
+                    return TestResult(False, f"blackhole: cannot write to the {what} {folder}")
         except IntegrationError as exc:
             return TestResult(False, str(exc))
         return TestResult(True, "both folders exist and are writable")

@@ -7,7 +7,8 @@ Every instance shares one limiter with a sliding one-hour window per
 resource and a one-second window across resources (counted in the database
 by comicsrv, so all of its processes keep the limit together): a call waits
 when the window is nearly free again and fails with IntegrationRateLimited
-when the wait would be longer than ``max_wait`` seconds. Answers are cached on disk (requests-cache, SQLite, in the
+when the wait would be longer than ``max_wait`` seconds. Answers are cached
+on disk (requests-cache, SQLite, in the
 instance's cache folder; the API key is kept out of the cache key and the
 stored copy) so adding a series and refreshing it the same day spends the
 quota once.

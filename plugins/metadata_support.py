@@ -129,7 +129,8 @@ class JsonClient:
 
     def __init__(self, name: str, base_url: str, context: IntegrationContext,
                  limiter: RateLimiter, *, cache_hours: float = 24.0,
-                 secret_params: Iterable[str] = (), cache_filter: Callable[[requests.Response], bool] | None = None,
+                 secret_params: Iterable[str] = (),
+                 cache_filter: Callable[[requests.Response], bool] | None = None,
                  auth: Any = None, headers: Mapping[str, str] | None = None):
         self.name = name
         self.base_url = base_url.rstrip("/")

@@ -179,7 +179,7 @@ class NewznabIndexer(Indexer):
             return SafeET.fromstring(body)
         except (SafeET.ParseError, DefusedXmlException) as exc:
             if status in (401, 403):
-                raise NewznabAuthError(f"{self.name}: HTTP {status} (check the API key)", status)
+                raise NewznabAuthError(f"{self.name}: HTTP {status} (check the API key)", status) from None
             if status >= 400:
                 raise NewznabError(f"{self.name}: HTTP {status}", status) from None
             raise IntegrationError(f"{self.name}: the answer is not valid XML ({exc})") from None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -23,7 +22,6 @@ from comicsrv import backup as backups
 from comicsrv.database import migrations_dir, upgrade
 from comicsrv.errors import Conflict
 from comicsrv.extensions import db
-from comicsrv.library.libraries import create_library
 from comicsrv.models import Book, Library, User
 from tests.factories import AdminFactory, SettingFactory, UserFactory, api_key_for
 from tests.processes import wait_until

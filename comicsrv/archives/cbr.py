@@ -138,7 +138,8 @@ class RarArchive(ComicArchive):
             return self._read_alias(member)
         if self._incomplete:
             raise MissingVolumeError(
-                f"a later part of this multi-volume RAR (after {Path(self._rar.volumelist()[-1]).name}) is missing",
+                "a later part of this multi-volume RAR"
+                f" (after {Path(self._rar.volumelist()[-1]).name}) is missing",
                 path=self.path,
             )
         if info.compress_type == rarfile.RAR_M0:

@@ -47,7 +47,8 @@ def is_sample(path: str) -> bool:
     return bool(_SAMPLE.search(Path(path).stem))
 
 
-def find_comics(root: str, extract_dir: str, cache_dir: str | None = None) -> tuple[list[FoundFile], list[str]]:
+def find_comics(root: str, extract_dir: str,
+                cache_dir: str | None = None) -> tuple[list[FoundFile], list[str]]:
     """Comic files in a finished download (a file or a folder tree), with
     archives of archives unpacked into ``extract_dir``; and what was skipped."""
     skipped: list[str] = []

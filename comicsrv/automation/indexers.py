@@ -26,8 +26,8 @@ RSS_KIND = "rss"
 COLUMNS = ("name", "kind", "enabled", "priority", "enable_rss", "enable_search")
 MANAGERS = {"prowlarr": "Prowlarr"}
 
-__all__ = ["CATEGORY", "get_indexer", "list_indexers", "indexers_query", "capabilities", "create_indexer", "update_indexer",
-           "delete_indexer", "test_indexer", "test_settings", "categories", "masked",
+__all__ = ["CATEGORY", "get_indexer", "list_indexers", "indexers_query", "capabilities", "create_indexer",
+           "update_indexer", "delete_indexer", "test_indexer", "test_settings", "categories", "masked",
            "manager_label"]
 
 

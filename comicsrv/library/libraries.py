@@ -45,7 +45,8 @@ def library_roots() -> list[str]:
 
     ``filesystem.allowed_roots`` when set. Otherwise the ``LIBRARY_ROOTS``
     the server was started with, else the Docker image's ``/comics`` and
-    ``/downloads`` where they exist; and the folder of every existing library (to browse and re-point inside it). Never the server
+    ``/downloads`` where they exist; and the folder of every existing library
+(to browse and re-point inside it). Never the server
     user's home or ``/`` by default: on a plain install the admin names the
     roots (or adds a library with the CLI).
     """

@@ -264,7 +264,7 @@ def _match_moved(item: ScannedFile, by_size: dict[int, list[tuple[str, KnownBook
     if not candidates:
         return None
     item.arcid = item.arcid or compute_arcid(item.path)
-    for index, (path, book) in enumerate(candidates):
+    for index, (_path, book) in enumerate(candidates):
         if book.arcid == item.arcid:
             return candidates.pop(index)
     return None

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .automation import IntegrationMixin
-from .base import TimestampMixin, utcnow
+from .base import TimestampMixin
 
 
 class ReadingList(TimestampMixin, db.Model):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from comicsrv.automation import arcs, watchlist
+from comicsrv.automation import arcs
 from comicsrv.errors import Conflict, NotFound
 from comicsrv.extensions import db
 from comicsrv.models.automation import (

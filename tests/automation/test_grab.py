@@ -20,7 +20,8 @@ TITLE = "Saga 054 (2018) (Digital) (Zone-Empire)"
 @pytest.fixture
 def server():
     with ReplayServer() as server:
-        server.add("GET", "/saga.torrent", Recorded(TORRENT, 200, {"Content-Type": "application/x-bittorrent"}))
+        server.add("GET", "/saga.torrent",
+                   Recorded(TORRENT, 200, {"Content-Type": "application/x-bittorrent"}))
         yield server
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from comicsrv.config import ConfigError
-from comicsrv.events import BookCreated, CacheInvalidated, ScanProgress
+from comicsrv.events import ScanProgress
 from comicsrv.extensions import db
 from comicsrv.models import ClusterNode, EventPayload, Job
 from tests.processes import wait_until

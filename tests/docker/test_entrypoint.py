@@ -105,7 +105,7 @@ def test_the_dockerfile_installs_dependencies_before_the_source_and_runs_tini():
     assert 'ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/comicsrv-entrypoint"]' in lines
     assert any("tini" in line and "apt-get install" in line or "xargs apt-get install" in line
                and "tini" in line for line in lines)
-    healthcheck = lines[lines.index(next(l for l in lines if l.startswith("HEALTHCHECK"))) + 1]
+    healthcheck = lines[lines.index(next(x for x in lines if x.startswith("HEALTHCHECK"))) + 1]
     assert healthcheck == 'CMD ["comicsrv", "healthcheck"]'
     env = " ".join(lines)
     assert "COMICSRV_HOST=0.0.0.0" in env and "COMICSRV_DATA_DIR=/config" in env

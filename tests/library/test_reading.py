@@ -17,7 +17,8 @@ def history(user):
 def test_progress_is_saved_updated_and_completes_on_the_last_page(app):
     user, book = UserFactory(), BookFactory(page_count=20)
     progress = save_progress(user.id, book, ProgressUpdate(page=5, time_spent=60))
-    assert (progress.page, progress.total_pages, progress.completed, progress.time_spent) == (5, 20, False, 60)
+    assert (progress.page, progress.total_pages, progress.completed,
+            progress.time_spent) == (5, 20, False, 60)
     assert book.is_new is False
     save_progress(user.id, book, ProgressUpdate(page=12, time_spent=30))
     assert get_progress(user.id, book.id).time_spent == 90

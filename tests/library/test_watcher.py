@@ -3,7 +3,6 @@ scan. The live tests run a real ``comicsrv serve`` (the observers are
 greenlets there) and real files; the others drive the pieces directly."""
 from __future__ import annotations
 
-import os
 import shutil
 import time
 

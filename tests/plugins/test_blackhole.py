@@ -36,7 +36,8 @@ TORRENT = bencode({"announce": "http://127.0.0.1:9/announce", "info": {
 @pytest.fixture
 def server():
     with ReplayServer() as server:
-        server.add("GET", "/saga.torrent", Recorded(TORRENT, 200, {"Content-Type": "application/x-bittorrent"}))
+        server.add("GET", "/saga.torrent",
+                   Recorded(TORRENT, 200, {"Content-Type": "application/x-bittorrent"}))
         server.add("GET", "/saga.nzb", Recorded.file(NZBS / "ValidNzb.nzb", "application/x-nzb"))
         server.add("GET", "/error.nzb", Recorded.file(NZBS / "NewznabError.nzb", "application/x-nzb"))
         server.add("GET", "/fail.nzb", Recorded.file(NZBS / "NotNzb.nzb", "application/x-nzb"))

@@ -149,7 +149,8 @@ def test_error_100_is_an_auth_error_that_never_shows_the_key(server):
 ])
 def test_error_codes_become_typed_exceptions(server, code, expected):
     server.add("GET", "/api", Recorded.text(
-        f'<?xml version="1.0" encoding="utf-8" ?>\n<error code="{code}" description="Request limit reached"/>',
+        '<?xml version="1.0" encoding="utf-8" ?>\n'
+        f'<error code="{code}" description="Request limit reached"/>',
         "text/xml"))
     with pytest.raises(expected) as caught:
         newznab(server, categories=[7030]).search(SearchQuery("x"))

@@ -126,7 +126,7 @@ def test_remove_keeps_or_deletes_the_files(qbittorrent):
     with served(gone_torrent) as server:
         delete_client.add(release(f"{server.url}/download/1.torrent"))
     for info_hash in (kept_hash, gone_hash):
-        wait_for(lambda: (s := state_of(keep_client, info_hash)) and s.state == "completed",
+        wait_for(lambda h=info_hash: (s := state_of(keep_client, h)) and s.state == "completed",
                  what="completion")
 
     keep_client.remove(kept_hash, delete_files=False)

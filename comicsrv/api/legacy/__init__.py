@@ -5,8 +5,9 @@ Auth is an API key in ``X-Api-Key`` (or ``?apikey=``, as Mylar-style tools
 send it). Comicarr and Mylar have one user, their admin, and the *arr side
 (the watchlist, wanted issues, story arcs, downloads, indexers) is server
 state that ignores which libraries a user may see: every route needs
-SystemAdmin, except logging in and out and the version. Every answer is Comicarr's envelope: ``{"success": true, "data":
-...}``, lists as ``{"results", "total", "limit", "offset", "has_more"}``, and
+SystemAdmin, except logging in and out and the version. Every answer is
+Comicarr's envelope: ``{"success": true, "data": ...}``, lists as
+``{"results", "total", "limit", "offset", "has_more"}``, and
 errors as ``{"success": false, "error": {"code": <HTTP status>, "message"}}``.
 
 Every module of this package that defines a flask-smorest ``blp`` is

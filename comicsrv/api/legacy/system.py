@@ -64,7 +64,7 @@ class VersionEnvelopeSchema(Schema):
 
 
 class LegacyLogArgs(Schema):
-    level = fields.String(validate=validate.OneOf(LEVELS + tuple(l.lower() for l in LEVELS)),
+    level = fields.String(validate=validate.OneOf(LEVELS + tuple(level.lower() for level in LEVELS)),
                           metadata={"description": "minimum level"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=2000))
 

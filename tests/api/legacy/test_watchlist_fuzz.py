@@ -14,7 +14,8 @@ from schemathesis.checks import not_a_server_error
 from tests.api.legacy.metron_replay import add_inhumans, app, headers, metron  # noqa: F401
 
 EXAMPLES = int(os.environ.get("COMICSRV_FUZZ_EXAMPLES", "15"))
-AREA = r"^/api/(series|wanted|watchlist|comics?|search/(comics|manga|add|add-manga|providers)|metadata|storyarcs)"
+AREA = (r"^/api/(series|wanted|watchlist|comics?|search/(comics|manga|add|add-manga|providers)"
+        r"|metadata|storyarcs)")
 
 
 @pytest.fixture
