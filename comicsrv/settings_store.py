@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from .automation import naming
+from . import naming
 from .errors import BadRequest, Conflict, NotFound
 from .extensions import db
 from .models import Setting, SettingChange, User, UserPreference, utcnow
@@ -146,7 +146,7 @@ def _crontab(value: str) -> str:
 
 
 def _rename_template(value: str) -> str:
-    """Only the closed template language of ``automation.naming`` is stored:
+    """Only the closed template language of ``comicsrv.naming`` is stored:
     a Python format string once put the SECRET_KEY into file names."""
     try:
         return naming.validate_template(value)

@@ -51,10 +51,9 @@ from ..errors import DomainError
 from ..extensions import db
 from ..filebody import FileBody
 from ..library.access import BookFile, book_file_query
-from ..library.media import SNIFF_BYTES
-from .media import IMMUTABLE, REVALIDATE
-from .v1.pages import THUMBNAIL_CACHE
-from .v1.schemas import THUMBNAIL_EDGE, book_version
+from ..library.media import SNIFF_BYTES, book_version
+from .media import IMMUTABLE, REVALIDATE, THUMBNAIL_CACHE
+from .v1.schemas import THUMBNAIL_EDGE
 
 log = logging.getLogger(__name__)
 

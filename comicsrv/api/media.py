@@ -17,12 +17,15 @@ revalidated: by its ETag, cheaply.
 """
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from ..filebody import FileBody
+from ..library.access import BookFile
 from ..library.media import Media
+from ..models import Book
 
 IMMUTABLE = "private, max-age=31536000, immutable"
 REVALIDATE = "private, no-cache"
@@ -77,3 +80,38 @@ def _validators(response: Response, etag: str, cache_control: str,
     if last_modified is not None:
         response.last_modified = datetime.fromtimestamp(int(last_modified), UTC)
     response.headers["Cache-Control"] = cache_control
+
+
+THUMBNAIL_CACHE = "private, max-age=86400"
+
+
+def thumbnail_response(book: Book | BookFile, edge: int,
+                       cache_control: str = THUMBNAIL_CACHE) -> Response:
+    """A book's cover as a JPEG of long edge ``edge`` (already clamped):
+    304 on a matching ETag before anything is opened; a cover made before
+    is sent from its cache file, with the file's mtime as Last-Modified."""
+    media = current_app.extensions["comicsrv.media"]
+    etag = media.cover_key(book, edge)
+    cached = not_modified(etag, cache_control)
+    if cached is not None:
+        return cached
+    cover = media.cover(book, edge, as_file=True)
+    if cover.body is None:  # made just now: dated by the cache file it was saved to
+        return image_response(cover, etag, cache_control, _saved_at(cover.path))
+    modified = _mtime(cover.body)
+    cached = not_modified(etag, cache_control, modified)  # If-Modified-Since alone
+    if cached is not None:
+        cover.body.close()
+        return cached
+    return image_response(cover, etag, cache_control, modified)
+
+
+def _mtime(body: FileBody) -> float:
+    return os.fstat(body.fd).st_mtime
+
+
+def _saved_at(path: str | None) -> float | None:
+    try:
+        return os.stat(path).st_mtime if path else None
+    except OSError:  # not saved (the cache is full or read-only): no date
+        return None

@@ -10,18 +10,20 @@ clients parse.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
 from ..redact import mask_text
+# The registry itself is shared with auth (the ?apikey= rule); re-exported for the surfaces.
+from ..surface_registry import ErrorRenderer, Surface, register_surface, surface_for_path
+
+__all__ = ["ErrorRenderer", "Surface", "register_surface", "surface_for_path", "default_error",
+           "render_error", "install_error_handlers", "HTTP_CODES"]
 
 log = logging.getLogger(__name__)
-
-ErrorRenderer = Callable[[int, str, str, Any], Response]
 
 HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -38,30 +40,6 @@ def default_error(status: int, code: str, message: str, details: Any) -> Respons
     response = jsonify({"error": code, "message": message, "details": details})
     response.status_code = status
     return response
-
-
-@dataclass(frozen=True)
-class Surface:
-    name: str
-    prefix: str
-    render_error: ErrorRenderer
-    # Only the prefix itself, not the paths below it (LANraragi owns
-    # /api/search, the legacy surface owns /api/search/comics).
-    exact: bool = False
-
-
-def register_surface(app: Flask, surface: Surface) -> None:
-    app.extensions.setdefault("comicsrv.surfaces", []).append(surface)
-
-
-def surface_for_path(app: Flask, path: str) -> Surface | None:
-    best = None
-    for surface in app.extensions.get("comicsrv.surfaces", []):
-        below = not surface.exact and path.startswith(surface.prefix.rstrip("/") + "/")
-        if path == surface.prefix or below:
-            if best is None or len(surface.prefix) > len(best.prefix):
-                best = surface
-    return best
 
 
 def render_error(status: int, code: str, message: str, details: Any = None) -> Response:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import functools
 
-from flask import has_request_context, request
+from flask import Response, after_this_request, has_request_context, request
 
 from ..errors import Unauthorized
 from ..extensions import db
 from ..models import User
 from . import throttle
+from .csrf import HEADER as CSRF_HEADER, token_for_session
 from .hashing import check_password, hash_password
 from .secrets import new_token
+from .tokens import SESSION_COOKIE, issue_token
+from .users import record_login
 
 
 def password_login(username: str, password: str, *, address: str | None = None) -> User:
@@ -55,6 +58,36 @@ def password_login(username: str, password: str, *, address: str | None = None) 
         raise Unauthorized("Invalid username or password")
     throttle.succeeded(attempt)
     return user
+
+
+def log_in(user: User) -> dict:
+    """Start a session for a user who has just proved who they are: stamp
+    the login, issue a JWT, and set it as the session cookie too (with the
+    CSRF token a script that keeps the cookie sends on state changes). The
+    answer is Codex's token shape; every surface's login route uses it."""
+    record_login(user)
+    token, ttl = issue_token(user)
+
+    @after_this_request
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(SESSION_COOKIE, token, max_age=ttl, **cookie_options())
+        response.headers[CSRF_HEADER] = token_for_session(token)
+        return response
+
+    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "user": user}
+
+
+def end_session() -> None:
+    """Clear the session cookie on the response to this request."""
+    @after_this_request
+    def clear_cookie(response: Response) -> Response:
+        response.delete_cookie(SESSION_COOKIE, **cookie_options())
+        return response
+
+
+def cookie_options() -> dict:
+    return {"path": request.script_root or "/", "secure": request.is_secure,
+            "httponly": True, "samesite": "Lax"}
 
 
 def _user_for_password(username: str, password: str) -> User | None:

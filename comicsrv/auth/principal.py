@@ -229,10 +229,10 @@ def _from_apikey_query() -> Principal | None:
         return None
     from flask import current_app
 
-    from ..api.surfaces import surface_for_path
+    from ..surface_registry import surface_for_path
 
     surface = surface_for_path(current_app, request.path)
-    return principal_for_api_key(key) if surface and surface.name == "legacy" else None
+    return principal_for_api_key(key) if surface and surface.api_key_in_query else None
 
 
 def _from_session_cookie() -> Principal | None:

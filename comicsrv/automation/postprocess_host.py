@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
+from .. import naming
 from ..comicinfo import ComicMetadata, to_comicinfo_xml
 from ..events import DownloadFailed
 from ..extensions import db
@@ -27,7 +28,7 @@ from ..models.automation import (
     WatchedIssue, WatchedSeries,
 )
 from ..settings_store import get_setting
-from . import comicfiles, naming, tagging, transfer
+from . import comicfiles, tagging, transfer
 
 log = logging.getLogger(__name__)
 

@@ -65,6 +65,13 @@ SLOW_PAGE_MEMORY_SECONDS = 3600.0
 SLOW_PAGE_MEMORY_SIZE = 1024
 
 
+def book_version(book: Book | BookFile) -> str:
+    """Changes whenever the file's content may have: the archive id, size and
+    modification time. Page URLs carry it (``?v=``) so a cached page is
+    never stale."""
+    return hashlib.sha1(f"{book.arcid}:{book.size}:{book.mtime}".encode()).hexdigest()[:16]
+
+
 class MediaUnavailable(NotFound):
     """The book exists but its file (or that page) cannot be read now."""
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 
 from ..errors import BadRequest
 from ..extensions import db
-from ..models import Book, ReadHistory, ReadingProgress, utcnow
+from ..models import Book, ReadHistory, ReadingProgress, User, utcnow
+from .access import visible_books
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +85,34 @@ def mark_unread(user_id: int, book: Book) -> None:
     if progress is not None:
         db.session.delete(progress)
         db.session.commit()
+
+
+def on_deck_query(user: User):
+    """Codex's on deck: in each series where the user completed at least one
+    book and has none in progress, the first book (in issue order) they have
+    not opened; series read most recently first. A query of books, to page
+    (``/api/v1/books/on-deck``, OPDS's on deck)."""
+    user_id = user.id
+    progress = and_(ReadingProgress.book_id == Book.id, ReadingProgress.user_id == user_id)
+    present = and_(visible_books(user), Book.state != "missing",
+                   Book.series_id.is_not(None))
+    started = (select(Book.series_id, func.max(ReadingProgress.updated_at).label("last_read"))
+               .join(ReadingProgress, progress).where(present)
+               .group_by(Book.series_id)
+               .having(func.sum(case((ReadingProgress.completed.is_(True), 1), else_=0)) >= 1,
+                       func.sum(case((ReadingProgress.completed.is_(True), 0), else_=1)) == 0)
+               .subquery())
+    opened = select(ReadingProgress.book_id).where(ReadingProgress.user_id == user_id)
+    position = func.row_number().over(
+        partition_by=Book.series_id,
+        order_by=(Book.number_sort.is_(None), Book.number_sort, Book.filename, Book.id))
+    candidates = (select(Book.id.label("book_id"), Book.series_id.label("series_id"),
+                         position.label("position"))
+                  .where(present, Book.state == "ok", Book.id.not_in(opened),
+                         Book.series_id.in_(select(started.c.series_id)))
+                  .subquery())
+    return (select(Book)
+            .join(candidates, candidates.c.book_id == Book.id)
+            .join(started, started.c.series_id == candidates.c.series_id)
+            .where(candidates.c.position == 1)
+            .order_by(started.c.last_read.desc(), Book.id))

@@ -277,7 +277,7 @@ def readable_book(book_id: int) -> Book:
 
 
 def cover_response(book_id: int, edge: int) -> Response:
-    from ..api.v1.pages import thumbnail_response
+    from ..api.media import thumbnail_response
 
     return thumbnail_response(readable_book(book_id), edge)
 

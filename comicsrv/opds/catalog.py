@@ -136,9 +136,9 @@ def keep_reading(user: User, at: Paging) -> BookPage:
 def on_deck(user: User, at: Paging) -> BookPage:
     """Codex's on deck (``/api/v1/books/on-deck``): the next unread book of
     each series the caller finished a book of and has none in progress."""
-    from ..api.v1.books import on_deck_query
+    from ..library.reading import on_deck_query
 
-    deck = on_deck_query(user.id).where(Book.state == "ok")
+    deck = on_deck_query(user).where(Book.state == "ok")
     total = db.session.execute(
         select(func.count()).select_from(deck.order_by(None).subquery())).scalar_one()
     query = (deck.outerjoin(Publisher, Publisher.id == Book.publisher_id)

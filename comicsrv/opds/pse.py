@@ -74,7 +74,7 @@ def save_position(book: Book, number: int, *, device: tuple[str | None, str | No
 def page_response(book: Book, number: int, *, width: int | None, fmt: str | None) -> Response:
     """Page ``number`` (1-based) of ``book``, fitted into ``width`` and
     re-encoded as ``fmt`` when asked; an ETag lets a client revalidate."""
-    from ..api.v1.schemas import book_version
+    from ..library.media import book_version
 
     if not 1 <= number <= book.page_count:
         raise NotFound(f"Book {book.id} has no page {number} (it has {book.page_count})")

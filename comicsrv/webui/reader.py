@@ -13,7 +13,7 @@ from ..extensions import db
 from ..library import reading, reading_modes, shelves
 from ..library.access import book_for_user
 from ..models import Page
-from ..api.v1.schemas import book_version
+from ..library.media import book_version
 from . import blp
 from .shell import login_required, principal
 

@@ -20,11 +20,11 @@ from typing import Any, Callable
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from .. import __version__, settings_store
+from .. import __version__, naming, settings_store
 from ..auth.permissions import PERMISSIONS, USER_PERMISSIONS
 from ..auth.users import create_user, delete_user, issue_api_key, update_user
 from ..automation import (
-    download_clients, feeds, indexers, integrations, naming, notification_targets, path_mappings,
+    download_clients, feeds, indexers, integrations, notification_targets, path_mappings,
 )
 from ..automation.integrations import InvalidFields
 from ..automation.schedule import apply_setting_changes

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from comicsrv.automation.naming import DEFAULT_TEMPLATE
+from comicsrv.naming import DEFAULT_TEMPLATE
 from comicsrv.extensions import db
 from comicsrv.library.libraries import create_library
 from comicsrv.models import Setting
 from comicsrv.models.automation import Download
 from comicsrv.settings_store import get_setting, set_setting
-from tests.automation.test_naming import EXPLOIT
+from tests.test_naming import EXPLOIT
 from tests.automation.test_postprocess import CBZ, make_download, run
 from tests.factories import api_key_for
 from tests.serving import live_server  # noqa: F401 (fixture)

@@ -40,6 +40,6 @@ def register(api: Api, app: Flask) -> None:
     api.spec.components.security_scheme("LegacyApiKey", {
         "type": "apiKey", "in": "header", "name": "X-Api-Key",
         "description": "An API key (also accepted as ?apikey=)"})
-    register_surface(app, Surface(LEGACY_SURFACE, "/api", render_error))
+    register_surface(app, Surface(LEGACY_SURFACE, "/api", render_error, api_key_in_query=True))
     for blueprint in blueprints():
         api.register_blueprint(blueprint)

@@ -40,7 +40,7 @@ from ...models.base import utcnow
 from ...redact import mask_url
 from ..errors_doc import LegacyErrorSchema, protected_errors
 from ..pagination import LimitOffsetArgs, page_query
-from ..v1.auth import plain_text
+from ..validators import plain_text
 from .common import SECURITY, ok, page
 from .schemas import clean_id, issue_by_issue_id
 

@@ -20,7 +20,7 @@ from ...hookspecs import IssueResult, SeriesResult
 from ...models.automation import (
     DOWNLOADED, MONITORED, PAUSED, StoryArc, WatchedIssue, WatchedSeries,
 )
-from ..v1.auth import plain_text
+from ..validators import plain_text
 from ..pagination import LimitOffsetArgs, page_query
 from .common import EnvelopeSchema, page
 

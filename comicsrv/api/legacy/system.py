@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import platform
 
-from flask import Response, after_this_request, current_app, request
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ... import __version__, settings_store
 from ...auth import current_principal, require
-from ...auth.login import password_login
-from ...auth.tokens import SESSION_COOKIE
+from ...auth.login import end_session, log_in, password_login
 from ...automation.schedule import apply_setting_changes
 from ...errors import BadRequest
 from ...lifecycle import schedule_stop
@@ -23,7 +22,7 @@ from ...logbuffer import EXTENSION as LOGS_EXTENSION
 from ...logbuffer import LEVELS, log_buffer
 from ...updates import version_info
 from ..errors_doc import LegacyErrorSchema, protected_errors
-from ..v1.auth import encodable, log_in, plain_text
+from ..validators import encodable, plain_text
 from .common import SECURITY, EnvelopeSchema, ok
 
 blp = Blueprint("legacy_system", __name__, url_prefix="/api",
@@ -69,11 +68,6 @@ class LegacyLogArgs(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=2000))
 
 
-def _cookie_options() -> dict:
-    return {"path": request.script_root or "/", "secure": request.is_secure,
-            "httponly": True, "samesite": "Lax"}
-
-
 # --- auth ------------------------------------------------------------------------
 
 @blp.route("/auth/login")
@@ -98,11 +92,7 @@ class Logout(MethodView):
     @blp.response(200, EnvelopeSchema)
     def post(self):
         """Clear the session cookie."""
-        @after_this_request
-        def clear_cookie(response: Response) -> Response:
-            response.delete_cookie(SESSION_COOKIE, **_cookie_options())
-            return response
-
+        end_session()
         return ok({"logged_out": True})
 
 

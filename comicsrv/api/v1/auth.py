@@ -7,25 +7,22 @@ resources (users, API keys, client tokens) live here too.
 """
 from __future__ import annotations
 
-import unicodedata
-
-from flask import Response, after_this_request, request
+from flask import Response, after_this_request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from ...auth import current_principal, require
-from ...auth.csrf import HEADER as CSRF_HEADER, csrf_token, token_for_session
+from ...auth.csrf import HEADER as CSRF_HEADER, csrf_token
 from ...auth.email_verification import send_for_new_user
 from ...auth.permissions import PERMISSIONS
-from ...auth.login import password_login
-from ...auth.tokens import SESSION_COOKIE, issue_token
+from ...auth.login import end_session, log_in, password_login
 from ...auth.users import (
-    MIN_PASSWORD_LENGTH, create_first_admin, create_user, need_setup, record_login,
+    MIN_PASSWORD_LENGTH, create_first_admin, create_user, need_setup,
     registration_allowed, revoke_sessions,
 )
 from ...errors import Forbidden
-from ...models import User
+from ..validators import encodable, plain_text
 
 blp = Blueprint("v1_auth", __name__, url_prefix="/api/v1",
                 description="First-run setup, login, logout, the current user")
@@ -40,21 +37,6 @@ MAX_PASSWORD_LENGTH = 1024
 
 
 # --- validators and fields shared by the account resources ----------------------
-
-def plain_text(value: str) -> None:
-    """No control characters or lone surrogates: neither belongs in a name,
-    and both make database drivers fail (PostgreSQL refuses NUL)."""
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
-        raise ValidationError("Control characters are not allowed.")
-
-
-def encodable(value: str) -> None:
-    """Passwords may hold any character that has a UTF-8 encoding."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("Not valid Unicode text.") from None
-
 
 def username_field(**kwargs) -> fields.String:
     return fields.String(validate=[validate.Length(min=1, max=150), plain_text], **kwargs)
@@ -135,28 +117,6 @@ class MeSchema(UserSchema):
         "description": "api_key | client_token | jwt | session | basic"})
 
 
-# --- helpers --------------------------------------------------------------------
-
-def _cookie_options() -> dict:
-    return {"path": request.script_root or "/", "secure": request.is_secure,
-            "httponly": True, "samesite": "Lax"}
-
-
-def log_in(user: User) -> dict:
-    """Stamp the login, issue a JWT, and set it as the session cookie too."""
-    record_login(user)
-    token, ttl = issue_token(user)
-
-    @after_this_request
-    def set_cookie(response: Response) -> Response:
-        response.set_cookie(SESSION_COOKIE, token, max_age=ttl, **_cookie_options())
-        # What a script that keeps the cookie must send on state changes.
-        response.headers[CSRF_HEADER] = token_for_session(token)
-        return response
-
-    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "user": user}
-
-
 # --- routes ---------------------------------------------------------------------
 
 @blp.route("/setup/status")
@@ -228,11 +188,7 @@ class Logout(MethodView):
         session of the user (API keys and client tokens stay valid)."""
         if args["all"]:
             revoke_sessions(current_principal().user)
-
-        @after_this_request
-        def clear_cookie(response: Response) -> Response:
-            response.delete_cookie(SESSION_COOKIE, **_cookie_options())
-            return response
+        end_session()
 
 
 @blp.route("/auth/me")

@@ -11,7 +11,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 
 from ... import images
 from ...auth import current_principal, require
@@ -29,7 +29,7 @@ from ...library.search import search_books
 from ...models import Book, Job, Library, ReadingProgress
 from ..pagination import PageArgs, envelope, page_query, window
 from ..request_limits import MAX_ROW_ID
-from .pages import thumbnail_response
+from ..media import thumbnail_response
 from .schemas import (
     BOOK_SORTS, SECURITY, BookDetailSchema, BookSchema, ConditionListArgs, BookProgressSchema,
     SortField, ThumbnailArgs, book_detail, book_items, book_order, list_schema,
@@ -149,35 +149,6 @@ def _progress_of(user_id: int, completed: bool):
             .order_by(ReadingProgress.updated_at.desc(), Book.id.desc()))
 
 
-def on_deck_query(user_id: int):
-    """Codex's on deck: in each series where the user completed at least one
-    book and has none in progress, the first book (in issue order) they have
-    not opened; series read most recently first."""
-    progress = and_(ReadingProgress.book_id == Book.id, ReadingProgress.user_id == user_id)
-    present = and_(visible_books(current_principal().user), Book.state != "missing",
-                   Book.series_id.is_not(None))
-    started = (select(Book.series_id, func.max(ReadingProgress.updated_at).label("last_read"))
-               .join(ReadingProgress, progress).where(present)
-               .group_by(Book.series_id)
-               .having(func.sum(case((ReadingProgress.completed.is_(True), 1), else_=0)) >= 1,
-                       func.sum(case((ReadingProgress.completed.is_(True), 0), else_=1)) == 0)
-               .subquery())
-    opened = select(ReadingProgress.book_id).where(ReadingProgress.user_id == user_id)
-    position = func.row_number().over(
-        partition_by=Book.series_id,
-        order_by=(Book.number_sort.is_(None), Book.number_sort, Book.filename, Book.id))
-    candidates = (select(Book.id.label("book_id"), Book.series_id.label("series_id"),
-                         position.label("position"))
-                  .where(present, Book.state == "ok", Book.id.not_in(opened),
-                         Book.series_id.in_(select(started.c.series_id)))
-                  .subquery())
-    return (select(Book)
-            .join(candidates, candidates.c.book_id == Book.id)
-            .join(started, started.c.series_id == candidates.c.series_id)
-            .where(candidates.c.position == 1)
-            .order_by(started.c.last_read.desc(), Book.id))
-
-
 def _page(query, args, *, window_total: bool = False) -> dict:
     books, total = page_query(query, args, window_total=window_total)
     return envelope(book_items(books, current_principal().user.id), total, args["page"],
@@ -270,7 +241,7 @@ class BooksOnDeck(MethodView):
     def get(self, args):
         """The next unread book of each series where the caller completed at least
         one book and has none in progress."""
-        return _page(on_deck_query(current_principal().user.id), args, window_total=True)
+        return _page(reading.on_deck_query(current_principal().user), args, window_total=True)
 
 
 @blp.route("/books/recently-added")

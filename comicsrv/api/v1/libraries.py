@@ -19,7 +19,7 @@ from ...library.access import visible_library_ids
 from ...library.libraries import create_library, delete_library, update_library
 from ...models import Book, Library
 from ..pagination import PageArgs, envelope, page_query
-from .pages import thumbnail_response
+from ..media import thumbnail_response
 from .schemas import (
     SECURITY, LibraryCreateSchema, LibrarySchema, LibraryWriteSchema, ThumbnailArgs,
     library_items, list_schema,

@@ -1,5 +1,5 @@
-"""``/api/v1/books/{id}/pages``: a book's pages and page images, and the
-image responses every v1 thumbnail shares.
+"""``/api/v1/books/{id}/pages``: a book's pages and page images (the
+thumbnail response every surface shares is in ``comicsrv.api.media``).
 
 Both kinds of image carry validators computed before any image work
 (``comicsrv.api.media``), so a client revalidating gets its 304 without the
@@ -15,59 +15,21 @@ to the socket with ``sendfile``.
 """
 from __future__ import annotations
 
-import os
-
-from flask import Response, current_app
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ...auth import current_principal, require
 from ...errors import NotFound
-from ...filebody import FileBody
-from ...library.access import BookFile, book_file_for_user, book_for_user
+from ...library.access import book_file_for_user, book_for_user
 from ...library.media import Media
-from ...models import Book, Page
+from ...models import Page
 from ..media import IMMUTABLE, REVALIDATE, image_response, not_modified
 from ..pagination import PageArgs, envelope, page_query
 from .schemas import SECURITY, PageImageArgs, PageSchema, book_version, list_schema, page_url
 
 blp = Blueprint("v1_pages", __name__, url_prefix="/api/v1", description="Pages")
-
-THUMBNAIL_CACHE = "private, max-age=86400"
-
-
-def thumbnail_response(book: Book | BookFile, edge: int,
-                       cache_control: str = THUMBNAIL_CACHE) -> Response:
-    """A book's cover as a JPEG of long edge ``edge`` (already clamped):
-    304 on a matching ETag before anything is opened; a cover made before
-    is sent from its cache file, with the file's mtime as Last-Modified."""
-    media = current_app.extensions["comicsrv.media"]
-    etag = media.cover_key(book, edge)
-    cached = not_modified(etag, cache_control)
-    if cached is not None:
-        return cached
-    cover = media.cover(book, edge, as_file=True)
-    if cover.body is None:  # made just now: dated by the cache file it was saved to
-        return image_response(cover, etag, cache_control, _saved_at(cover.path))
-    modified = _mtime(cover.body)
-    cached = not_modified(etag, cache_control, modified)  # If-Modified-Since alone
-    if cached is not None:
-        cover.body.close()
-        return cached
-    return image_response(cover, etag, cache_control, modified)
-
-
-def _mtime(body: FileBody) -> float:
-    return os.fstat(body.fd).st_mtime
-
-
-def _saved_at(path: str | None) -> float | None:
-    try:
-        return os.stat(path).st_mtime if path else None
-    except OSError:  # not saved (the cache is full or read-only): no date
-        return None
-
 
 @blp.route("/books/<int:book_id>/pages")
 class BookPages(MethodView):

@@ -7,7 +7,6 @@ queries (one aggregate per kind of figure), never one query per row.
 """
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, Iterable, Mapping, Sequence
@@ -21,6 +20,7 @@ from ...extensions import db
 from ...fspaths import display
 from ...library.filters import MAX_CONDITIONS
 from ...library.libraries import SCAN_MODES, WATCH_MODES
+from ...library.media import book_version
 from ...models import Book, BookTag, Library, Publisher, ReadingProgress, Series, Tag
 from ..pagination import PageBodyArgs
 
@@ -240,13 +240,6 @@ def book_order(name: str, descending: bool) -> list:
     if descending:
         return [*nulls_last, key.desc(), Book.id.desc()]
     return [*nulls_last, key.asc(), Book.id.asc()]
-
-
-def book_version(book: Book) -> str:
-    """Changes whenever the file's content may have: the archive id, size and
-    modification time. Page URLs carry it (``?v=``) so a cached page is
-    never stale."""
-    return hashlib.sha1(f"{book.arcid}:{book.size}:{book.mtime}".encode()).hexdigest()[:16]
 
 
 class BookSchema(Schema):

@@ -23,7 +23,7 @@ from ...models import Book, Library, Publisher, Series
 from ..pagination import PageArgs, PageBodyArgs, envelope, page_query
 from ..request_limits import MAX_ROW_ID
 from .books import submit_analysis
-from .pages import thumbnail_response
+from ..media import thumbnail_response
 from .schemas import (
     BOOK_SORTS, SECURITY, SERIES_SORTS, BookSchema, ConditionListArgs, SeriesSchema,
     SortField, ThumbnailArgs, book_items, book_order, list_schema,

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..errors import BadRequest
+from .errors import BadRequest
 
 # Every field a template may name; "number" is another name for "issue".
 FIELDS = ("series", "year", "volume", "issue", "number", "title", "publisher")

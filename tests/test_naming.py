@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from comicsrv.automation.naming import (
+from comicsrv.naming import (
     FIELDS, MAX_NAME_BYTES, NamingError, pad_issue, render_path, safe_component,
     validate_template,
 )
