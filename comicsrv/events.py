@@ -247,7 +247,31 @@ class DownloadFailed(Event):
     watched_issue_id: int | None = None
 
 
-# Internal events: how processes keep each other in step.
+# Internal events: how processes keep each other in step, and how one
+# automation stage hands work to the next without importing it
+# (``comicsrv.automation.reactions`` does the handing).
+@dataclass(kw_only=True)
+class DownloadCompleted(Event):
+    """A download is complete at its client and not imported yet. The
+    download monitor says so at every check until post-processing has it;
+    published in the monitor's process only."""
+
+    name: ClassVar[str] = "download_completed"
+    internal: ClassVar[bool] = True
+    download_id: int
+
+
+@dataclass(kw_only=True)
+class IssueWantedAgain(Event):
+    """A watched issue is wanted again because its download failed at the
+    client: the next candidate is searched for. Published in the monitor's
+    process only."""
+
+    name: ClassVar[str] = "issue_wanted_again"
+    internal: ClassVar[bool] = True
+    watched_issue_id: int
+
+
 @dataclass(kw_only=True)
 class SchedulesChanged(Event):
     """Something a schedule depends on changed (a library's scan schedule, an

@@ -5,7 +5,10 @@ the schedule) asks each client once for every active download it holds and
 brings the rows up to date: state, progress and the save path as comicsrv
 sees it (remote path mappings applied). A finished download is handed to
 post-processing; a failed one is blocklisted, its issue wanted again and the
-next candidate searched for. A client that cannot be reached is noted on its
+next candidate searched for. Both hand-overs are events
+(``DownloadCompleted``, ``IssueWantedAgain``) that ``automation.reactions``
+acts on: this module imports neither post-processing nor the search, which
+import it. A client that cannot be reached is noted on its
 row and its downloads are left as they are, so an outage never fails them.
 
 The service functions at the bottom (``client_items``, ``pause``, ``resume``,
@@ -23,11 +26,11 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..errors import BadRequest, Conflict, NotFound, Unavailable
-from ..events import DownloadFailed, DownloadUpdated
+from ..events import DownloadCompleted, DownloadFailed, DownloadUpdated, IssueWantedAgain
 from ..extensions import db
 from ..hookspecs import DownloadClient, DownloadStatus, IntegrationError
 from ..models.automation import (
-    DL_COMPLETED, DL_DOWNLOADING, DL_FAILED, DL_IMPORTED, DL_PAUSED, DL_QUEUED, DL_REMOVED,
+    DL_COMPLETED, DL_DOWNLOADING, DL_FAILED, DL_IMPORTED, DL_IMPORTING, DL_PAUSED, DL_QUEUED, DL_REMOVED,
     SNATCHED, WANTED, BlockedRelease, Download, DownloadClientConfig, WatchedIssue,
 )
 from ..models.base import utcnow
@@ -163,21 +166,12 @@ def _apply(download: Download, status: DownloadStatus | None, result: MonitorRes
 
 
 def _hand_over(download: Download) -> bool:
-    """Start post-processing a completed download; False when it cannot be."""
-    try:
-        from .postprocess import submit
-    except ImportError:
-        return False
-    try:
-        submit(download.id)
-    except (BadRequest, Conflict, NotFound) as exc:
-        db.session.rollback()
-        download = db.session.get(Download, download.id)
-        if download is not None and download.error != exc.message:
-            download.error = exc.message
-            db.session.commit()
-        return False
-    return True
+    """Ask for a completed download to be post-processed (the reaction in
+    ``automation.reactions`` starts it, in this thread); True when
+    post-processing has it now."""
+    _bus().publish(DownloadCompleted(download_id=download.id), remote=False)
+    current = db.session.get(Download, download.id, populate_existing=True)
+    return current is not None and current.state in (DL_IMPORTING, DL_IMPORTED)
 
 
 def fail_download(download: Download, reason: str) -> None:
@@ -211,15 +205,7 @@ def _blocklist(download: Download, reason: str) -> None:
 
 
 def _search_next(issue_id: int) -> None:
-    try:
-        from .search import search_issue
-    except ImportError:
-        return
-    try:
-        search_issue(issue_id)
-    except Exception:
-        db.session.rollback()
-        log.exception("searching again for issue %s after a failed download", issue_id)
+    _bus().publish(IssueWantedAgain(watched_issue_id=issue_id), remote=False)
 
 
 # --- services for the API and post-processing -------------------------------------

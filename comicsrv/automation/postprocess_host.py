@@ -28,7 +28,7 @@ from ..models.automation import (
     WatchedIssue, WatchedSeries,
 )
 from ..settings_store import get_setting
-from . import comicfiles, tagging, transfer
+from . import comicfiles, downloads, search, tagging, transfer
 
 log = logging.getLogger(__name__)
 
@@ -177,12 +177,10 @@ class Host(PostProcessHost):
         download, row = self._download(), self._client_row()
         if row is None or not download.client_item_id:
             return {"released": False, "message": "skipped: the download is at no client"}
-        from .downloads import client_instance
-
         try:
             # Idempotent: qBittorrent and the blackhole accept an item they
             # no longer hold, so a rerun after a crash passes here again.
-            client_instance(row).remove(download.client_item_id, delete_files=False)
+            downloads.client_instance(row).remove(download.client_item_id, delete_files=False)
         except Exception as exc:  # a plugin's failure of any kind: nothing may be moved
             reason = str(exc) if isinstance(exc, IntegrationError) else f"{type(exc).__name__}: {exc}"
             raise PostProcessError(f"{row.name} could not remove the torrent, so its files "
@@ -297,11 +295,7 @@ class Host(PostProcessHost):
         db.session.commit()
 
     def remove_from_client(self) -> str:
-        try:
-            from .downloads import remove_completed
-        except ImportError:
-            return "skipped: no download monitor"
-        result = remove_completed(self._download())
+        result = downloads.remove_completed(self._download())
         db.session.commit()
         return str(result) if result is not None else "done"
 
@@ -336,9 +330,5 @@ class Host(PostProcessHost):
         issue = self._issue()
         if issue is None:
             return "skipped: the download belongs to no watched issue"
-        try:
-            from .search import search_issue
-        except ImportError:
-            return "skipped: no search available"
-        result = search_issue(issue.id)
+        result = search.search_issue(issue.id)
         return f"searched: {result}" if result is not None else "searched"
