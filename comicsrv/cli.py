@@ -201,20 +201,19 @@ def library_remove(holder: AppHolder, name: str, yes: bool) -> None:
 
 @cli.command()
 @click.option("--library", "library_name", default=None, help="Only this library (by name).")
-@click.option("--deep", is_flag=True, help="Re-read every file, changed or not.")
+@click.option("--deep", is_flag=True,
+              help="Re-read every file, changed or not (default: each library's scan mode).")
 @pass_holder
 def scan(holder: AppHolder, library_name: str | None, deep: bool) -> None:
     """Scan libraries now and print what changed."""
     from .library.libraries import libraries_to_scan
-    from .library.scanner import SCAN_JOB
+    from .library.scans import run_scan
 
     app = holder.app()
     with app.app_context():
-        runner = app.extensions["comicsrv.jobs"]
         failed = False
         for lib in libraries_to_scan(library_name):
-            job = runner.run_now(SCAN_JOB, {"library_id": lib.id, "deep": deep},
-                                 target=f"library:{lib.id}")
+            job = run_scan(lib, "deep" if deep else None)
             summary = ", ".join(f"{k} {v}" for k, v in (job.result or {}).items()
                                 if isinstance(v, (int, float)))
             if job.state == "finished":

@@ -27,6 +27,7 @@ from ..extensions import db
 from ..models import Library
 from ..settings_store import get_setting
 from .scanner import SCAN_JOB
+from .scans import active_scan, scan_target, scheduled_scan_params
 
 SCAN_MODES = ("normal", "deep")
 # Offered when ``filesystem.allowed_roots`` is empty: the Docker image's media
@@ -149,8 +150,7 @@ def update_library(library: Library, changes: Mapping[str, Any], *,
 def delete_library(library: Library) -> None:
     """Delete a library with its series, books and everyone's progress in it
     (the database cascades). Refused while a scan of it runs."""
-    runner = current_app.extensions["comicsrv.jobs"]
-    if runner.active_job(SCAN_JOB, f"library:{library.id}") is not None:
+    if active_scan(library.id) is not None:
         raise Conflict(f"Library {library.name!r} is being scanned; cancel the scan first",
                        code="scan_running")
     scheduler = current_app.extensions["comicsrv.scheduler"]
@@ -169,9 +169,8 @@ def sync_scan_schedule(library: Library) -> None:
     # re-added jobs as duplicates in its pending list.
     scheduler.remove(schedule_id)
     if library.enabled and library.scan_cron:
-        scheduler.cron(schedule_id, library.scan_cron, SCAN_JOB,
-                       {"library_id": library.id, "deep": library.default_scan_mode == "deep"},
-                       f"library:{library.id}")
+        scheduler.cron(schedule_id, library.scan_cron, SCAN_JOB, scheduled_scan_params(library),
+                       scan_target(library.id))
     scheduler.changed(f"library {library.id} scan schedule")
 
 

@@ -88,10 +88,12 @@ def _unchanged(known: KnownBook, stat: FileStat) -> bool:
             and abs(known.mtime - stat.mtime) < 1e-6)
 
 
-def scan_library(ctx: JobContext, library_id: int, deep: bool = False) -> dict:
+def scan_library(ctx: JobContext, library_id: int, deep: bool | None = None) -> dict:
     library = db.session.get(Library, library_id)
     if library is None:
         raise NotFound(f"No library {library_id}")
+    if deep is None:  # a scheduled scan: the library's default mode as it is now
+        deep = library.default_scan_mode == "deep"
     root = library.path
     if not os.path.isdir(root) or not os.access(root, os.R_OK | os.X_OK):
         raise LibraryUnavailable(f"library folder {root} is missing or unreadable; "

@@ -20,9 +20,9 @@ from ..auth.web_session import end_session, start_session
 from ..errors import BadRequest, DomainError, Forbidden, TooManyRequests, Unauthorized
 from ..extensions import db
 from ..library.libraries import create_library, library_roots
+from ..library.scans import request_scan
 from ..models import Library
 from . import blp
-from .libraries import start_scan
 from .shell import login_required, principal, safe_next, setup_done
 
 MAX_USERNAME = 150
@@ -152,7 +152,7 @@ def _add_first_library(who) -> Response:
         html = render_template("web/setup_library.html", error=exc.message, name=name, path=path,
                                roots=library_roots())
         return Response(html, exc.status, mimetype="text/html")
-    start_scan(library, deep=False, user_id=who.user.id)
+    request_scan(library, user_id=who.user.id)  # in its default mode
     return redirect(url_for("web.scan_page", library_id=library.id, first_run=1), 303)
 
 

@@ -17,6 +17,7 @@ from ..errors import NotFound
 from ..events import KEEPALIVE_SECONDS, format_sse
 from ..extensions import db
 from ..library.scanner import SCAN_JOB
+from ..library.scans import request_scan, scan_target
 from ..models import Book, Job, Library
 from ..models.jobs import ACTIVE_STATES
 from ..api.v1.schemas import library_items
@@ -24,21 +25,6 @@ from . import blp
 from .shell import is_htmx, login_required, principal
 
 ERRORED_SHOWN = 100
-
-
-def scan_target(library_id: int) -> str:
-    """The job target of a library's scan (as the scheduler and /api/v1 name it)."""
-    return f"library:{library_id}"
-
-
-def start_scan(library: Library, *, deep: bool, user_id: int) -> int:
-    """Queue a scan of ``library`` unless one is queued or running; the job id."""
-    runner = current_app.extensions["comicsrv.jobs"]
-    running = runner.active_job(SCAN_JOB, scan_target(library.id))
-    if running is not None:
-        return running.id
-    return runner.submit(SCAN_JOB, {"library_id": library.id, "deep": deep},
-                         target=scan_target(library.id), user_id=user_id)
 
 
 def latest_scans(library_ids: list[int]) -> dict[int, Job]:
@@ -111,8 +97,8 @@ def scan_page(library_id: int):
 @login_required("TasksWrite")
 def scan_now(library_id: int):
     library = _library(library_id)
-    deep = request.form.get("mode") == "deep"
-    job_id = start_scan(library, deep=deep, user_id=principal().user.id)
+    mode = "deep" if request.form.get("mode") == "deep" else "normal"
+    job_id = request_scan(library, mode, user_id=principal().user.id)
     if is_htmx():
         return render_template("web/_scan_panel.html",
                                scan=scan_view(library, db.session.get(Job, job_id)))

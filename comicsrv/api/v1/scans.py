@@ -21,6 +21,7 @@ from ...events import Event, sse_response
 from ...extensions import db
 from ...library.libraries import SCAN_MODES
 from ...library.scanner import SCAN_JOB
+from ...library.scans import TARGET_PREFIX, active_scan, request_scan, scan_target
 from ...models import Job, Library
 from ...models.jobs import ACTIVE_STATES
 from ..pagination import PageArgs, page_of_list
@@ -30,12 +31,6 @@ from .schemas import SECURITY, list_schema
 from .tasks import TaskSchema, task_dict
 
 blp = Blueprint("v1_scans", __name__, url_prefix="/api/v1", description="Library scans")
-
-TARGET_PREFIX = "library:"
-
-
-def scan_target(library_id: int) -> str:
-    return f"{TARGET_PREFIX}{library_id}"
 
 
 def library_of_target(target: str | None) -> int | None:
@@ -82,15 +77,11 @@ class LibraryScan(MethodView):
     def post(self, args, library_id):
         """Start a scan (`mode=normal|deep`); answers the queued task."""
         library = library_for_caller(library_id)
-        runner = current_app.extensions["comicsrv.jobs"]
-        running = runner.active_job(SCAN_JOB, scan_target(library.id))
+        running = active_scan(library.id)
         if running is not None:
             raise Conflict(f"Library {library.name!r} is already being scanned",
                            code="scan_running", details=TaskSchema().dump(task_dict(running)))
-        mode = args.get("mode") or library.default_scan_mode
-        job_id = runner.submit(SCAN_JOB, {"library_id": library.id, "deep": mode == "deep"},
-                               target=scan_target(library.id),
-                               user_id=current_principal().user.id)
+        job_id = request_scan(library, args.get("mode"), user_id=current_principal().user.id)
         return task_dict(db.session.get(Job, job_id))
 
 
@@ -116,7 +107,7 @@ class LibraryScanCancel(MethodView):
         next batch (the answer shows `cancel_requested`)."""
         library = library_for_caller(library_id)
         runner = current_app.extensions["comicsrv.jobs"]
-        job = runner.active_job(SCAN_JOB, scan_target(library.id))
+        job = active_scan(library.id)
         if job is None or not runner.cancel(job.id):
             raise Conflict(f"Library {library.name!r} is not being scanned", code="no_active_scan")
         db.session.refresh(job)
