@@ -23,14 +23,14 @@ from ...auth.users import (
 )
 from ...errors import Forbidden
 from ..validators import encodable, plain_text
+from .security import PUBLIC, SECURITY
 
 blp = Blueprint("v1_auth", __name__, url_prefix="/api/v1",
                 description="First-run setup, login, logout, the current user")
 
-# Every credential kind a protected route accepts (the session cookie too,
-# which the web UI sends by itself).
-AUTHENTICATED = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
-PUBLIC: list = []
+# Every credential kind a protected route accepts (the account resources
+# import it from here under this name).
+AUTHENTICATED = SECURITY
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
 MAX_PASSWORD_LENGTH = 1024

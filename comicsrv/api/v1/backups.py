@@ -23,11 +23,10 @@ from ...extensions import db
 from ...lifecycle import SERVER_EXTENSION, SHUTDOWN_EXTENSION, schedule_stop
 from ...models import Job
 from ...models.jobs import ACTIVE_STATES
+from .security import SECURITY
 
 blp = Blueprint("v1_backups", __name__, url_prefix="/api/v1",
                 description="Backups of the database and configuration")
-
-SECURITY = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
 
 
 class BackupSchema(Schema):

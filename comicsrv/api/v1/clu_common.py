@@ -25,9 +25,10 @@ from ...auth.decorators import Access, declare_blueprint
 from ...errors import BadRequest, Forbidden, Unauthorized, Unavailable
 from ...extensions import db
 from ...models import ApiKey, ClientToken, User
+# Every credential kind the guard accepts (a client token is a Bearer token);
+# the CLU resources import it from here.
+from .security import SECURITY  # noqa: F401
 
-# Every credential kind the guard accepts (a client token is a Bearer token).
-SECURITY = [{"Bearer": []}, {"ApiKeyHeader": []}, {"Basic": []}]
 READ_PERMISSION = "BooksRead"
 MODES = ("metadata", "filesystem")
 BROWSE_MODE_PREFERENCE = "api_browse_mode"

@@ -24,11 +24,11 @@ from ...library.duplicates import DUPLICATES_JOB
 from ...models import Book, DuplicateGroup, DuplicateMember, Job
 from ..pagination import PageArgs, envelope, page_query
 from .tasks import TaskSchema, task_dict
+from .security import SECURITY
 
 blp = Blueprint("v1_duplicates", __name__, url_prefix="/api/v1",
                 description="Duplicate book groups")
 
-SECURITY = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
 KINDS = ("content", "metadata")
 BOOK_COLUMNS = (Book.id, Book.path, Book.size, Book.series_name, Book.number, Book.year,
                 Book.page_count)

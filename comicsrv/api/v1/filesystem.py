@@ -26,11 +26,11 @@ from ...jobs.pool import run_cpu
 from ...library.libraries import library_roots, within as _within
 from ...library.walker import COMIC_EXTENSIONS
 from ..pagination import PageArgs, page_of_list
+from .security import SECURITY
 
 blp = Blueprint("v1_filesystem", __name__, url_prefix="/api/v1",
                 description="Server folders for choosing a library path (admin)")
 
-SECURITY = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
 DIRECTORY, FILE = "directory", "file"
 
 

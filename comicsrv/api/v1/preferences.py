@@ -10,11 +10,10 @@ from marshmallow import Schema, fields
 from ... import settings_store
 from ...auth import current_principal, require
 from ..pagination import PageArgs, page_of_list
+from .security import SECURITY
 
 blp = Blueprint("v1_preferences", __name__, url_prefix="/api/v1",
                 description="Per-user preferences")
-
-SECURITY = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
 
 
 class OptionSchema(Schema):

@@ -24,11 +24,11 @@ from ...errors import BadRequest
 from ...redact import MaskedSecretMissing, mask_text, mask_url, unmask_url
 from ..pagination import PageArgs, page_of
 from .auth import MAX_ID, id_field, plain_text
+from .security import SECURITY
 
 blp = Blueprint("v1_rss", __name__, url_prefix="/api/v1",
                 description="RSS feeds: subscribe, refresh, analyse, collect")
 
-SECURITY = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
 MAX_BATCH = 500
 
 

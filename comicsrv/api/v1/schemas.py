@@ -23,8 +23,8 @@ from ...library.libraries import SCAN_MODES, WATCH_MODES
 from ...library.media import book_version
 from ...models import Book, BookTag, Library, Publisher, ReadingProgress, Series, Tag
 from ..pagination import PageBodyArgs
+from .security import SECURITY
 
-SECURITY = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
 THUMBNAIL_EDGE = 400
 
 

@@ -12,11 +12,10 @@ from ...auth import current_principal, require
 from ...automation.schedule import apply_setting_changes
 from ..pagination import PageArgs, envelope, page_of_list, page_query
 from .preferences import OptionListSchema, OptionSchema, ValueSchema
+from .security import SECURITY
 
 blp = Blueprint("v1_settings", __name__, url_prefix="/api/v1",
                 description="Admin settings and their history")
-
-SECURITY = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
 
 
 class SettingSchema(OptionSchema):

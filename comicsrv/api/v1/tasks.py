@@ -19,10 +19,9 @@ from ...models import Job
 from ...models.jobs import QUEUED, RUNNING, STATES
 from ..pagination import PageArgs, envelope, page_query
 from .events import SSE_DOC, BoundedCache, FilteredBus, keepalive_seconds
+from .security import SECURITY
 
 blp = Blueprint("v1_tasks", __name__, url_prefix="/api/v1", description="Background tasks")
-
-SECURITY = [{"ApiKeyHeader": []}, {"Bearer": []}, {"Basic": []}]
 
 
 class ProgressSchema(Schema):
