@@ -17,6 +17,7 @@ from ..models.automation import (
     DOWNLOADED, SKIPPED, SNATCHED, WANTED, WatchedIssue, WatchedSeries,
 )
 from ..models.base import utcnow
+from ..models.library import BOOK_OK
 
 # States a book appearing in the library turns into "downloaded"; ignored
 # and archived are the user's word and stay.
@@ -54,7 +55,7 @@ def books_by_number(series_ids: Iterable[int]) -> dict[str, Book]:
     if not ids:
         return {}
     books = db.session.scalars(
-        db.select(Book).where(Book.series_id.in_(ids), Book.state == "ok",
+        db.select(Book).where(Book.series_id.in_(ids), Book.state == BOOK_OK,
                               Book.number.is_not(None)).order_by(Book.id))
     found: dict[str, Book] = {}
     for book in books:

@@ -32,6 +32,7 @@ from ..library.reader import compute_arcid, read_comic
 from ..library.scanner import drop_empty_series
 from ..models import ArcidAlias, Book
 from . import comicfiles
+from ..models.library import BOOK_MISSING
 
 STAGING_PREFIX = ".comicsrv-tagging-"
 
@@ -102,7 +103,7 @@ def _note_copy(source: str, target: str) -> None:
     """When ``source`` is a library book, or a copy made of one, the copy's
     archive id names that book too (see ``scanner.index_file``)."""
     book_id = db.session.execute(select(Book.id).where(
-        Book.path.in_({source, os.path.realpath(source)}), Book.state != "missing")
+        Book.path.in_({source, os.path.realpath(source)}), Book.state != BOOK_MISSING)
         .order_by(Book.id).limit(1)).scalar()
     if book_id is None:
         source_arcid = run_cpu(compute_arcid, source)

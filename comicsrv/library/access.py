@@ -17,6 +17,7 @@ from ..errors import NotFound
 from ..extensions import db
 from ..fspaths import from_display
 from ..models import Book, Library, User
+from ..models.library import BOOK_MISSING
 
 
 def visible_library_ids(user: User | None) -> ColumnElement[bool]:
@@ -35,7 +36,7 @@ def visible_books(user: User | None) -> ColumnElement[bool]:
 def book_for_user(user: User | None, book_id: int, *, include_missing: bool = False) -> Book:
     query = select(Book).where(Book.id == book_id, visible_books(user))
     if not include_missing:
-        query = query.where(Book.state != "missing")
+        query = query.where(Book.state != BOOK_MISSING)
     book = db.session.execute(query).scalar()
     if book is None:
         raise NotFound(f"Book {book_id} not found")
@@ -67,7 +68,7 @@ _FILE_COLUMNS = (Book.id, Book.library_id, Book.path, Book.size, Book.mtime, Boo
 def _book_file_statement(scoped: bool) -> Select:
     query = (select(*_FILE_COLUMNS).join(Library, Library.id == Book.library_id)
              .where(Book.id == bindparam("book_id"), Library.enabled.is_(True),
-                    Book.state != "missing"))
+                    Book.state != BOOK_MISSING))
     if scoped:
         query = query.where(Library.id.in_(bindparam("libraries", expanding=True)))
     return query
@@ -119,7 +120,7 @@ def book_by_path(user: User | None, path: str) -> Book:
     # Also the \xNN form the APIs show for a name that is not UTF-8.
     book = db.session.execute(select(Book).where(
         Book.path.in_({path, normalized, from_display(normalized)}), visible_books(user),
-        Book.state != "missing")).scalar()
+        Book.state != BOOK_MISSING)).scalar()
     if book is None:
         raise NotFound("No book at that path")
     return book

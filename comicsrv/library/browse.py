@@ -30,6 +30,7 @@ from ..models import Book, Favorite, Library, Publisher, ReadingProgress, ToRead
 from .access import book_by_path, visible_books, visible_library_ids
 from .walker import COMIC_EXTENSIONS, IMAGE_EXTENSIONS
 from .walker import _skip as hidden_from_scanner
+from ..models.library import BOOK_MISSING
 
 FOLDER_SORTS = ("alpha", "count", "year", "recent")
 ISSUE_SORTS = ("alpha", "year", "recent")
@@ -56,7 +57,7 @@ def _inside(path: str, root: str) -> bool:
 
 def _live() -> ColumnElement[bool]:
     """A book whose file the last scan found."""
-    return Book.state != "missing"
+    return Book.state != BOOK_MISSING
 
 
 def _visible(query, user: User | None):

@@ -22,6 +22,7 @@ from . import spans
 from .grouping import place, sort_name
 from .metadata_edit import keep_locked, locked_namespaces
 from .reader import ScannedFile
+from ..models.library import BOOK_ERROR, BOOK_OK
 
 # ComicMetadata list fields stored as namespaced tags (namespace, attribute).
 TAG_FIELDS = (
@@ -145,7 +146,7 @@ class Catalog:
             "path": item.path, "folder": folder,
             "filename": os.path.basename(item.path.rstrip(os.sep)),
             "size": item.size, "mtime": item.mtime, "format": item.format,
-            "state": "error" if item.error else "ok", "error": item.error,
+            "state": BOOK_ERROR if item.error else BOOK_OK, "error": item.error,
             "missing_since": None, "scanned_at": now, "updated_at": now,
             "page_count": len(item.pages),
             "page_spans": spans.encode((p.data_offset, p.size)

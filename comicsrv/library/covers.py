@@ -21,6 +21,7 @@ from ..errors import NotFound
 from ..events import CoverUpdated
 from ..extensions import db
 from ..models import Book
+from ..models.library import BOOK_OK
 
 JOB_TYPE = "library.regenerate_thumbnails"
 BATCH = 200
@@ -62,7 +63,7 @@ def regenerate(book: Book, edge: int | None = None) -> dict[str, Any]:
 
 
 def books_of(*, series_id: int | None = None, library_id: int | None = None) -> Iterable[int]:
-    query = select(Book.id).where(Book.state == "ok").order_by(Book.id)
+    query = select(Book.id).where(Book.state == BOOK_OK).order_by(Book.id)
     if series_id is not None:
         query = query.where(Book.series_id == series_id)
     if library_id is not None:

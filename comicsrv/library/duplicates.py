@@ -18,6 +18,7 @@ from ..extensions import db
 from ..filenames import normalize_number, normalize_series
 from ..jobs.runner import JobContext
 from ..models import Book, DuplicateGroup, DuplicateMember, utcnow
+from ..models.library import BOOK_OK
 
 DUPLICATES_JOB = "library.duplicates"
 
@@ -26,7 +27,7 @@ def duplicate_keys() -> dict[tuple[str, str], list[int]]:
     """``{(kind, key): [book ids]}`` for every group of two or more books."""
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     rows = db.session.execute(select(Book.id, Book.arcid, Book.size, Book.series_name,
-                                     Book.number, Book.year).where(Book.state == "ok"))
+                                     Book.number, Book.year).where(Book.state == BOOK_OK))
     for book_id, arcid, size, series, number, year in rows:
         if arcid:
             groups[("content", f"{arcid}:{size}")].append(book_id)

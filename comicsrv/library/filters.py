@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, not_, or_, sele
 from ..errors import BadRequest
 from ..extensions import db
 from ..models import Book, BookTag, Publisher, ReadingProgress, Series, Tag
+from ..models.library import BOOK_ERROR, BOOK_MISSING
 
 OPERATORS = ("is", "isNot", "isNull", "isNotNull", "contains", "beginsWith")
 TEXT_OPERATORS = frozenset(OPERATORS)
@@ -172,7 +173,7 @@ class ReadStatusField(Field):
 
 # -- what books and series are made of ---------------------------------------
 
-PRESENT = Book.state != "missing"
+PRESENT = Book.state != BOOK_MISSING
 
 
 def _tag_ids(namespace: str, predicate) -> Any:
@@ -268,7 +269,7 @@ BOOK_FIELDS: Mapping[str, Field] = {
     "tag": ManyTextField(lambda: Book.id, _book_ids_with_tag("")),
     "title": TextField(lambda: Book.title),
     "readStatus": ReadStatusField(book_read_status),
-    "hasError": BoolField(lambda: Book.state == "error"),
+    "hasError": BoolField(lambda: Book.state == BOOK_ERROR),
 }
 
 

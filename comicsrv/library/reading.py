@@ -15,6 +15,7 @@ from ..errors import BadRequest
 from ..extensions import db
 from ..models import Book, ReadHistory, ReadingProgress, User, utcnow
 from .access import visible_books
+from ..models.library import BOOK_MISSING, BOOK_OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ def on_deck_query(user: User):
     (``/api/v1/books/on-deck``, OPDS's on deck)."""
     user_id = user.id
     progress = and_(ReadingProgress.book_id == Book.id, ReadingProgress.user_id == user_id)
-    present = and_(visible_books(user), Book.state != "missing",
+    present = and_(visible_books(user), Book.state != BOOK_MISSING,
                    Book.series_id.is_not(None))
     started = (select(Book.series_id, func.max(ReadingProgress.updated_at).label("last_read"))
                .join(ReadingProgress, progress).where(present)
@@ -108,7 +109,7 @@ def on_deck_query(user: User):
         order_by=(Book.number_sort.is_(None), Book.number_sort, Book.filename, Book.id))
     candidates = (select(Book.id.label("book_id"), Book.series_id.label("series_id"),
                          position.label("position"))
-                  .where(present, Book.state == "ok", Book.id.not_in(opened),
+                  .where(present, Book.state == BOOK_OK, Book.id.not_in(opened),
                          Book.series_id.in_(select(started.c.series_id)))
                   .subquery())
     return (select(Book)

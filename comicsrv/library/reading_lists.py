@@ -25,6 +25,7 @@ from ..extensions import db
 from ..filenames import normalize_number
 from ..models import Book, ReadingList, ReadingListEntry, User, utcnow
 from .access import book_for_user, visible_books
+from ..models.library import BOOK_MISSING
 
 MAX_ENTRIES = 10_000
 MAX_CBL_BYTES = 5 * 1024**2
@@ -92,7 +93,7 @@ def _candidates(user: User, entries: list[ReadingListEntry]) -> tuple[dict, dict
     if not names:
         return by_number, by_cv
     rows = db.session.execute(select(Book).where(
-        func.lower(Book.series_name).in_(names), Book.state != "missing",
+        func.lower(Book.series_name).in_(names), Book.state != BOOK_MISSING,
         visible_books(user)).order_by(Book.id)).scalars()
     for book in rows:
         key = ((book.series_name or "").lower(), normalize_number(book.number or ""))
@@ -277,6 +278,6 @@ def entries_query(row: ReadingList):
 def books_query(user: User, row: ReadingList):
     """The list's matched books the user can see, in reading order."""
     return (select(Book).join(ReadingListEntry, ReadingListEntry.book_id == Book.id)
-            .where(ReadingListEntry.list_id == row.id, Book.state != "missing",
+            .where(ReadingListEntry.list_id == row.id, Book.state != BOOK_MISSING,
                    visible_books(user))
             .order_by(ReadingListEntry.position, ReadingListEntry.id))

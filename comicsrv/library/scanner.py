@@ -44,6 +44,7 @@ from .reader import ScannedFile, compute_arcid, read_batch, read_comic
 from .walker import (
     COMIC_EXTENSIONS, IMAGE_EXTENSIONS, MIN_FOLDER_PAGES, FileStat, walk_library,
 )
+from ..models.library import BOOK_MISSING
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def _load_known(library_id: int) -> dict[str, KnownBook]:
 
 
 def _unchanged(known: KnownBook, stat: FileStat) -> bool:
-    return (known.state != "missing" and known.size == stat.size
+    return (known.state != BOOK_MISSING and known.size == stat.size
             and abs(known.mtime - stat.mtime) < 1e-6)
 
 
@@ -306,10 +307,10 @@ def _store_arcids(ctx: JobContext, futures: list[Future], previous: dict[int, st
 
 
 def _mark_missing(catalog: Catalog, vanished: dict[str, KnownBook], bus, library_id: int) -> None:
-    books = [book for book in vanished.values() if book.state != "missing"]
+    books = [book for book in vanished.values() if book.state != BOOK_MISSING]
     for chunk in _chunks([book.id for book in books], 500):
         db.session.execute(update(Book).where(Book.id.in_(chunk))
-                           .values(state="missing", missing_since=utcnow()))
+                           .values(state=BOOK_MISSING, missing_since=utcnow()))
     db.session.commit()
     catalog.counts.missing = len(books)
     for book in books:
@@ -319,7 +320,7 @@ def _mark_missing(catalog: Catalog, vanished: dict[str, KnownBook], bus, library
 def _fill_missing_arcids(ctx: JobContext, library_id: int, workers: int) -> None:
     """Archive ids for books that have none yet (rows from an older scan)."""
     rows = db.session.execute(select(Book.id, Book.path).where(
-        Book.library_id == library_id, Book.arcid.is_(None), Book.state != "missing")).all()
+        Book.library_id == library_id, Book.arcid.is_(None), Book.state != BOOK_MISSING)).all()
     if not rows:
         return
 
@@ -455,7 +456,7 @@ def scan_paths(ctx: JobContext, library_id: int, paths: Sequence[str]) -> dict:
     if sizes:  # books whose file went missing earlier may have moved here
         for row in db.session.execute(select(
                 Book.path, Book.id, Book.size, Book.mtime, Book.state, Book.arcid,
-                Book.series_id).where(Book.library_id == library_id, Book.state == "missing",
+                Book.series_id).where(Book.library_id == library_id, Book.state == BOOK_MISSING,
                                       Book.arcid.is_not(None), Book.size.in_(sizes))):
             if row.path not in vanished:
                 vanished_by_size[row.size].append(

@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from ..errors import BadRequest
 from ..models import Book, BookTag, Publisher, Series, Tag
 from .filters import escape_like, ilike
+from ..models.library import BOOK_MISSING
 
 MAX_TERMS = 8
 MAX_QUERY_LENGTH = 200
@@ -97,12 +98,12 @@ def search_series(query: str | None) -> Search:
     where, weights = [], []
     for term in terms:
         in_books = (select(Book.series_id)
-                    .where(Book.series_id.is_not(None), Book.state != "missing",
+                    .where(Book.series_id.is_not(None), Book.state != BOOK_MISSING,
                            or_(_has(Book.title, term), _has(Book.summary, term))))
         in_tags = (select(Book.series_id)
                    .join(BookTag, BookTag.book_id == Book.id)
                    .where(BookTag.tag_id.in_(_tag_ids(term)), Book.series_id.is_not(None),
-                          Book.state != "missing"))
+                          Book.state != BOOK_MISSING))
         name_hit = _has(Series.name, term)
         publisher_hit = Series.publisher_id.in_(_publisher_ids(term))
         summary_hit = _has(Series.summary, term)

@@ -22,6 +22,7 @@ from ..models import Book, BookTag, Library, Publisher, ReadingProgress, Series,
 from .access import visible_books, visible_library_ids
 from .filters import READ_STATUSES, SERIES_FIELDS, FilterContext, compile_condition, series_read_status
 from .search import search_series
+from ..models.library import BOOK_MISSING, BOOK_OK
 
 ARC_NAMESPACE = "arc"  # the scanner stores ComicInfo's StoryArc under this tag namespace
 SERIES_SORTS = {
@@ -30,7 +31,7 @@ SERIES_SORTS = {
 
 
 def _present():
-    return Book.state != "missing"
+    return Book.state != BOOK_MISSING
 
 
 def _books(user: User):
@@ -62,7 +63,7 @@ def recently_read(user: User, limit: int) -> list[Book]:
 
 def recently_added(user: User, limit: int) -> list[Book]:
     return list(db.session.execute(
-        _books(user).where(Book.state == "ok")
+        _books(user).where(Book.state == BOOK_OK)
         .order_by(Book.created_at.desc(), Book.id.desc()).limit(limit)).scalars())
 
 
@@ -84,7 +85,7 @@ def on_deck(user: User, limit: int) -> list[Book]:
         order_by=(Book.number_sort.is_(None), Book.number_sort, Book.filename, Book.id))
     candidates = (select(Book.id.label("book_id"), Book.series_id.label("series_id"),
                          position.label("position"))
-                  .where(present, Book.state == "ok", Book.id.not_in(opened),
+                  .where(present, Book.state == BOOK_OK, Book.id.not_in(opened),
                          Book.series_id.in_(select(started.c.series_id)))
                   .subquery())
     return list(db.session.execute(
@@ -186,7 +187,7 @@ def _series_total(user: User) -> int:
     libraries = select(Library.id).where(visible_library_ids(user))
     series = db.session.execute(select(func.count()).select_from(Series)
                                 .where(Series.library_id.in_(libraries))).scalar_one()
-    missing = select(Book.series_id).where(Book.state == "missing", Book.series_id.is_not(None))
+    missing = select(Book.series_id).where(Book.state == BOOK_MISSING, Book.series_id.is_not(None))
     gone = (select(Book.series_id)
             .where(Book.series_id.in_(missing), Book.library_id.in_(libraries))
             .group_by(Book.series_id)
@@ -213,7 +214,7 @@ def next_in_series(user: User, book: Book) -> Book | None:
     if book.series_id is None:
         return None
     books = [b for b in series_books(user, db.session.get(Series, book.series_id))
-             if b.state == "ok" and b.page_count]
+             if b.state == BOOK_OK and b.page_count]
     ids = [b.id for b in books]
     if book.id not in ids:
         return None
@@ -239,7 +240,7 @@ def series_cards(user: User, series: list[Series]) -> list[dict]:
     figures = {i: {"book_count": 0, "read_count": 0, "started": 0, "year": None, "cover": None}
                for i in ids}
     for row in rows:
-        if row.state == "missing":
+        if row.state == BOOK_MISSING:
             continue
         f = figures[row.series_id]
         f["book_count"] += 1
@@ -247,7 +248,7 @@ def series_cards(user: User, series: list[Series]) -> list[dict]:
         f["read_count"] += bool(row.completed)
         if row.year and (f["year"] is None or row.year < f["year"]):
             f["year"] = row.year
-        if row.state == "ok" and row.page_count:
+        if row.state == BOOK_OK and row.page_count:
             key = (row.number_sort is None, row.number_sort or 0, row.filename, row.id)
             if f["cover"] is None or key < f["cover"][0]:
                 f["cover"] = (key, row.id)
@@ -277,7 +278,7 @@ def first_books(series_ids: list[int]) -> dict[int, int]:
                Book.page_count).where(Book.series_id.in_(series_ids))).all()
     first: dict[int, tuple] = {}
     for row in rows:
-        if row.state != "ok" or not row.page_count:
+        if row.state != BOOK_OK or not row.page_count:
             continue
         key = (row.number_sort is None, row.number_sort or 0, row.filename, row.id)
         if row.series_id not in first or key < first[row.series_id][0]:
@@ -292,7 +293,7 @@ def publishers(user: User, page: int, page_size: int) -> tuple[list, int]:
     query = (select(Publisher.name, func.count(func.distinct(Book.series_id)).label("series"),
                     func.count(Book.id).label("books"), func.min(Book.id).label("cover_book_id"))
              .join(Book, Book.publisher_id == Publisher.id)
-             .where(visible_books(user), _present(), Book.state == "ok")
+             .where(visible_books(user), _present(), Book.state == BOOK_OK)
              .group_by(Publisher.id, Publisher.name, Publisher.sort_name)
              .order_by(Publisher.sort_name, Publisher.name))
     total = db.session.execute(

@@ -104,6 +104,15 @@ class Series(TimestampMixin, db.Model):
     books: Mapped[list[Book]] = relationship(back_populates="series", passive_deletes=True)
 
 
+#: A book's ``state``: readable; its file gone (kept for its progress, until
+#: a scan finds it again or it is purged); its file unreadable (``error``
+#: says why).
+BOOK_OK = "ok"
+BOOK_MISSING = "missing"
+BOOK_ERROR = "error"
+BOOK_STATES = (BOOK_OK, BOOK_MISSING, BOOK_ERROR)
+
+
 class Book(TimestampMixin, db.Model):
     __tablename__ = "books"
     __table_args__ = (
@@ -138,8 +147,7 @@ class Book(TimestampMixin, db.Model):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     mtime: Mapped[float] = mapped_column(Float, default=0.0)
     format: Mapped[str | None] = mapped_column(String(16))
-    # ok | missing | error
-    state: Mapped[str] = mapped_column(String(16), default="ok", index=True)
+    state: Mapped[str] = mapped_column(String(16), default=BOOK_OK, index=True)  # BOOK_STATES
     error: Mapped[str | None] = mapped_column(String(2000))
     missing_since: Mapped[datetime | None] = mapped_column(DateTime)
     scanned_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -31,6 +31,7 @@ from .common import (
     ATOM_ACQUISITION, ATOM_NAVIGATION, OPENSEARCH, V1_PREFIX, Paging,
     check_enabled, file_type, iso, link, page_links, paging,
 )
+from ..models.library import BOOK_OK
 
 blp = Blueprint("opds_v1_acquisition", __name__, url_prefix=V1_PREFIX)
 blp.url_value_preprocessor(check_enabled)
@@ -271,7 +272,7 @@ class Search(MethodView):
 
 def readable_book(book_id: int) -> Book:
     book = book_for_user(user(), book_id)
-    if book.state != "ok":
+    if book.state != BOOK_OK:
         raise NotFound(f"Book {book_id} cannot be read: {book.error or book.state}")
     return book
 

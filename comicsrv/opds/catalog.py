@@ -31,6 +31,7 @@ from ..models import (
     ToReadEntry, User,
 )
 from .common import Paging
+from ..models.library import BOOK_OK
 
 ARC_NAMESPACE = "arc"
 # Credits shown as an entry's authors, in this order.
@@ -50,13 +51,13 @@ def readable_books(user: User | None):
     """SELECT the caller's readable books with their publisher's name."""
     return (select(Book, Publisher.name.label("publisher"))
             .outerjoin(Publisher, Publisher.id == Book.publisher_id)
-            .where(visible_books(user), Book.state == "ok"))
+            .where(visible_books(user), Book.state == BOOK_OK))
 
 
 def readable_ids(user: User | None, *where: ColumnElement[bool]):
     """SELECT the ids of the caller's readable books matching ``where``: what
     a feed counts, without the publisher join (an index-only count)."""
-    return select(Book.id).where(visible_books(user), Book.state == "ok", *where)
+    return select(Book.id).where(visible_books(user), Book.state == BOOK_OK, *where)
 
 
 def book_order(sort: str) -> list:
@@ -138,7 +139,7 @@ def on_deck(user: User, at: Paging) -> BookPage:
     each series the caller finished a book of and has none in progress."""
     from ..library.reading import on_deck_query
 
-    deck = on_deck_query(user).where(Book.state == "ok")
+    deck = on_deck_query(user).where(Book.state == BOOK_OK)
     total = db.session.execute(
         select(func.count()).select_from(deck.order_by(None).subquery())).scalar_one()
     query = (deck.outerjoin(Publisher, Publisher.id == Book.publisher_id)
@@ -233,7 +234,7 @@ class Group:
 def _has_books(user: User | None, *where: ColumnElement[bool]) -> ColumnElement[bool]:
     """EXISTS a readable, visible book matching ``where``: per candidate row
     one probe of a books index, so a page of a long list stops early."""
-    return exists(select(Book.id).where(visible_books(user), Book.state == "ok", *where))
+    return exists(select(Book.id).where(visible_books(user), Book.state == BOOK_OK, *where))
 
 
 def _book_figures(column, ids: list[int], user: User | None) -> dict[int, tuple[int, int, Any]]:
@@ -242,7 +243,7 @@ def _book_figures(column, ids: list[int], user: User | None) -> dict[int, tuple[
         return {}
     rows = db.session.execute(
         select(column, func.count(Book.id), func.min(Book.id), func.max(Book.updated_at))
-        .where(column.in_(ids), visible_books(user), Book.state == "ok").group_by(column))
+        .where(column.in_(ids), visible_books(user), Book.state == BOOK_OK).group_by(column))
     return {key: (count, first, updated) for key, count, first, updated in rows}
 
 
@@ -324,7 +325,7 @@ def arcs(user: User, at: Paging) -> tuple[list[Group], int]:
                 select(BookTag.tag_id, func.count(Book.id), func.min(Book.id),
                        func.max(Book.updated_at))
                 .join(Book, Book.id == BookTag.book_id)
-                .where(BookTag.tag_id.in_(ids), visible_books(user), Book.state == "ok")
+                .where(BookTag.tag_id.in_(ids), visible_books(user), Book.state == BOOK_OK)
                 .group_by(BookTag.tag_id)):
             figures[tag_id] = (count, first, updated)
     return [Group(tag.id, tag.name, *figures.get(tag.id, (0, None, None))) for tag in rows], total

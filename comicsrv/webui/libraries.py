@@ -23,6 +23,7 @@ from ..models.jobs import ACTIVE_STATES
 from ..api.v1.schemas import library_items
 from . import blp
 from .shell import is_htmx, login_required, principal
+from ..models.library import BOOK_ERROR
 
 ERRORED_SHOWN = 100
 
@@ -54,7 +55,7 @@ def scan_view(library: Library, job: Job | None) -> dict:
     if job is not None and not view["active"]:
         view["result"] = job.result or {}
         query = (select(Book.id, Book.path, Book.error)
-                 .where(Book.library_id == library.id, Book.state == "error"))
+                 .where(Book.library_id == library.id, Book.state == BOOK_ERROR))
         view["errored_total"] = db.session.execute(
             select(func.count()).select_from(query.subquery())).scalar_one()
         view["errored"] = db.session.execute(

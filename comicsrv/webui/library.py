@@ -19,6 +19,7 @@ from ..models import Book, Favorite, Series, ToReadEntry
 from ..api.v1.schemas import book_detail, book_items, series_items
 from . import blp
 from .shell import is_htmx, login_required, principal, safe_next
+from ..models.library import BOOK_MISSING
 
 ROW = 20  # covers per home-page row
 GRID_PAGE = 60  # covers per page of the series grid
@@ -35,7 +36,7 @@ def _books_by_id(user, ids: list[int]) -> list[Book]:
     if not ids:
         return []
     found = {b.id: b for b in db.session.execute(select(Book).where(
-        Book.id.in_(ids), visible_books(user), Book.state != "missing")).scalars()}
+        Book.id.in_(ids), visible_books(user), Book.state != BOOK_MISSING)).scalars()}
     return [found[i] for i in ids if i in found]
 
 

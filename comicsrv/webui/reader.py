@@ -16,6 +16,7 @@ from ..models import Page
 from ..library.media import book_version
 from . import blp
 from .shell import login_required, principal
+from ..models.library import BOOK_OK
 
 
 @blp.get("/read/<int:book_id>")
@@ -24,7 +25,7 @@ def reader(book_id: int):
     """Open a book at ``?page=`` or where the user left it (page 1 once finished)."""
     user = principal().user
     book = book_for_user(user, book_id)
-    if book.state != "ok" or not book.page_count:
+    if book.state != BOOK_OK or not book.page_count:
         raise NotFound(f"{book.filename} cannot be read: {book.error or 'it has no pages'}")
     progress = reading.get_progress(user.id, book.id)
     start = 1

@@ -23,6 +23,7 @@ from .schemas import (
     SECURITY, BookSchema, BookProgressSchema, BookProgressWriteSchema, book_items, list_schema,
     progress_dict,
 )
+from ...models.library import BOOK_MISSING
 
 blp = Blueprint("v1_book_progress", __name__, url_prefix="/api/v1",
                 description="Per-book reading progress")
@@ -86,7 +87,7 @@ class CurrentlyReading(MethodView):
         user = current_principal().user
         query = (db.select(ReadingProgress, Book)
                  .join(Book, and_(Book.id == ReadingProgress.book_id, visible_books(user),
-                                  Book.state != "missing"))
+                                  Book.state != BOOK_MISSING))
                  .where(ReadingProgress.user_id == user.id,
                         ReadingProgress.completed.is_(False))
                  .order_by(ReadingProgress.updated_at.desc(), ReadingProgress.id.desc()))

@@ -36,6 +36,7 @@ from .schemas import (
     progress_dict, sorted_by,
 )
 from .tasks import TaskSchema, task_dict
+from ...models.library import BOOK_MISSING, BOOK_OK
 
 blp = Blueprint("v1_books", __name__, url_prefix="/api/v1", description="Books")
 
@@ -57,7 +58,7 @@ def analyze_books(ctx: JobContext, book_ids: list[int]) -> dict:
     for done, book_id in enumerate(book_ids, 1):
         ctx.check_cancelled()
         book = db.session.get(Book, book_id)
-        if book is None or book.state != "ok" or not book.page_count:
+        if book is None or book.state != BOOK_OK or not book.page_count:
             continue
         measured = 0
         for page in book.pages:
@@ -103,7 +104,7 @@ def submit_analysis(book_ids: list[int], target: str) -> Job:
 
 def books_query():
     """The caller's books: visible, file present."""
-    return select(Book).where(visible_books(current_principal().user), Book.state != "missing")
+    return select(Book).where(visible_books(current_principal().user), Book.state != BOOK_MISSING)
 
 
 class VisibleBooks:
@@ -123,7 +124,7 @@ class VisibleBooks:
             select(Library.id, visible_library_ids(user).label("visible"))).all()
         ids = [i for i, visible in libraries if visible and library_id in (None, i)]
         self.everything = len(ids) == len(libraries)
-        self.query = select(Book).where(Book.state != "missing")
+        self.query = select(Book).where(Book.state != BOOK_MISSING)
         if not self.everything:
             self.query = self.query.where(Book.library_id.in_(ids))
 
@@ -131,7 +132,7 @@ class VisibleBooks:
         if self.everything:
             total = db.session.execute(select(func.count()).select_from(Book)).scalar_one() - \
                 db.session.execute(select(func.count()).select_from(Book)
-                                   .where(Book.state == "missing")).scalar_one()
+                                   .where(Book.state == BOOK_MISSING)).scalar_one()
         else:
             total = db.session.execute(
                 select(func.count()).select_from(self.query.subquery())).scalar_one()

@@ -31,6 +31,7 @@ from .clu_common import (
     MAX_INT, SECURITY, CluSchema, PageSchema, PathField, clu_blueprint, clu_time, current_user,
     missing,
 )
+from ...models.library import BOOK_MISSING
 
 blp = clu_blueprint("v1_clu_progress", "CLU client API: reading positions (reader apps)")
 
@@ -167,7 +168,7 @@ class Progress(MethodView):
             query = (select(ReadingProgress, Book.path)
                      .join(Book, Book.id == ReadingProgress.book_id)
                      .where(ReadingProgress.user_id == user.id, visible_books(user),
-                            Book.state != "missing")
+                            Book.state != BOOK_MISSING)
                      .order_by(ReadingProgress.updated_at.desc(), ReadingProgress.id.desc()))
             rows, total = page_query(query, args, scalars=False)
             items = [{"book_id": progress.book_id, "path": path, "page_number": progress.page,
@@ -210,7 +211,7 @@ class ProgressSince(MethodView):
         query = (select(ReadingProgress, Book.path)
                  .join(Book, Book.id == ReadingProgress.book_id)
                  .where(ReadingProgress.user_id == user.id, visible_books(user),
-                        Book.state != "missing",
+                        Book.state != BOOK_MISSING,
                         ReadingProgress.updated_at >= since.replace(tzinfo=None))
                  .order_by(ReadingProgress.updated_at.asc(), ReadingProgress.id.asc()))
         rows, total = page_query(query, args, scalars=False)

@@ -25,6 +25,7 @@ from ...models import Book, DuplicateGroup, DuplicateMember, Job
 from ..pagination import PageArgs, envelope, page_query
 from .tasks import TaskSchema, task_dict
 from .security import SECURITY
+from ...models.library import BOOK_OK
 
 blp = Blueprint("v1_duplicates", __name__, url_prefix="/api/v1",
                 description="Duplicate book groups")
@@ -83,7 +84,7 @@ class Duplicates(MethodView):
         # Groups with two or more visible books: one grouped subquery, paged in SQL.
         shown = (select(DuplicateMember.group_id)
                  .join(Book, Book.id == DuplicateMember.book_id)
-                 .where(visible, Book.state == "ok")
+                 .where(visible, Book.state == BOOK_OK)
                  .group_by(DuplicateMember.group_id)
                  .having(func.count() >= 2))
         query = select(DuplicateGroup).where(DuplicateGroup.id.in_(shown))
@@ -103,7 +104,7 @@ class Duplicates(MethodView):
                 .where(DuplicateMember.group_id.in_([g.id for g in groups]))).all()
             by_id = {book.id: book for book in db.session.execute(
                 select(*BOOK_COLUMNS).where(Book.id.in_({m.book_id for m in members}), visible,
-                                            Book.state == "ok"))}
+                                            Book.state == BOOK_OK))}
             for group_id, book_id in sorted(members, key=lambda m: m.book_id):
                 if book_id in by_id:
                     books[group_id].append(by_id[book_id]._asdict())

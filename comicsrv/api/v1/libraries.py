@@ -24,6 +24,7 @@ from .schemas import (
     SECURITY, LibraryCreateSchema, LibrarySchema, LibraryWriteSchema, ThumbnailArgs,
     library_items, list_schema,
 )
+from ...models.library import BOOK_OK
 
 blp = Blueprint("v1_libraries", __name__, url_prefix="/api/v1", description="Libraries")
 
@@ -112,7 +113,7 @@ class LibraryThumbnail(MethodView):
         """The cover of the library's most recently added readable book."""
         library = library_for_caller(library_id)
         book = db.session.execute(
-            select(Book).where(Book.library_id == library.id, Book.state == "ok",
+            select(Book).where(Book.library_id == library.id, Book.state == BOOK_OK,
                                Book.page_count > 0)
             .order_by(Book.created_at.desc(), Book.id.desc()).limit(1)).scalar()
         if book is None:

@@ -24,6 +24,7 @@ from ...library.media import book_version
 from ...models import Book, BookTag, Library, Publisher, ReadingProgress, Series, Tag
 from ..pagination import PageBodyArgs
 from .security import SECURITY
+from ...models.library import BOOK_ERROR, BOOK_MISSING
 
 THUMBNAIL_EDGE = 400
 
@@ -170,7 +171,7 @@ def library_items(libraries: Sequence[Library]) -> list[dict]:
     ids = [library.id for library in libraries]
     books = dict(db.session.execute(
         select(Book.library_id, func.count())
-        .where(Book.library_id.in_(ids), Book.state != "missing")
+        .where(Book.library_id.in_(ids), Book.state != BOOK_MISSING)
         .group_by(Book.library_id)).all()) if ids else {}
     series = dict(db.session.execute(
         select(Series.library_id, func.count()).where(Series.library_id.in_(ids))
@@ -324,7 +325,7 @@ def book_item(book: Book, publishers: Mapping[int, str],
         "month": book.month, "day": book.day, "language": book.language,
         "filename": book.filename, "path": display(book.path), "file_size": book.size,
         "format": book.format, "page_count": book.page_count, "state": book.state,
-        "has_error": book.state == "error", "error": book.error, "is_new": bool(book.is_new),
+        "has_error": book.state == BOOK_ERROR, "error": book.error, "is_new": bool(book.is_new),
         "version": book_version(book), "created_at": book.created_at,
         "updated_at": book.updated_at, "modified_at": _mtime(book.mtime),
         "progress": progress_dict(progress.get(book.id)),
@@ -398,7 +399,7 @@ def series_stats():
                    func.max(Book.updated_at).label("updated"),
                    func.min(Book.year).label("first_year"),
                    func.max(Book.count).label("issue_count"))
-            .where(Book.state != "missing", Book.series_id.is_not(None))
+            .where(Book.state != BOOK_MISSING, Book.series_id.is_not(None))
             .group_by(Book.series_id))
 
 
@@ -411,7 +412,7 @@ def series_reading(user_id: int):
                    .label("completed"),
                    func.max(ReadingProgress.updated_at).label("last_read"))
             .join(ReadingProgress, ReadingProgress.book_id == Book.id)
-            .where(ReadingProgress.user_id == user_id, Book.state != "missing",
+            .where(ReadingProgress.user_id == user_id, Book.state != BOOK_MISSING,
                    Book.series_id.is_not(None))
             .group_by(Book.series_id))
 

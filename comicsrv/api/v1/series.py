@@ -30,6 +30,7 @@ from .schemas import (
     series_items, series_reading, sorted_by, user_progress,
 )
 from .tasks import TaskSchema, task_dict
+from ...models.library import BOOK_MISSING, BOOK_OK
 
 blp = Blueprint("v1_series", __name__, url_prefix="/api/v1", description="Series")
 
@@ -42,7 +43,7 @@ def series_query():
     user = current_principal().user
     return select(Series).where(
         Series.library_id.in_(select(Library.id).where(visible_library_ids(user))),
-        exists().where(Book.series_id == Series.id, Book.state != "missing"))
+        exists().where(Book.series_id == Series.id, Book.state != BOOK_MISSING))
 
 
 def series_for_caller(series_id: int) -> Series:
@@ -53,7 +54,7 @@ def series_for_caller(series_id: int) -> Series:
 
 
 def series_books(series: Series):
-    return select(Book).where(Book.series_id == series.id, Book.state != "missing")
+    return select(Book).where(Book.series_id == series.id, Book.state != BOOK_MISSING)
 
 
 # The one figure per series a sort needs, over its present books.
@@ -84,7 +85,7 @@ def sort_series(query, name: str, descending: bool):
     else:
         figure = (select(Book.series_id.label("series_id"),
                          SORT_AGGREGATES[name]().label("value"))
-                  .where(Book.state != "missing", Book.series_id.is_not(None))
+                  .where(Book.state != BOOK_MISSING, Book.series_id.is_not(None))
                   .group_by(Book.series_id).subquery())
         query = query.outerjoin(figure, figure.c.series_id == Series.id)
         key = {"date_updated": func.coalesce(figure.c.value, Series.updated_at),
@@ -284,7 +285,7 @@ class SeriesThumbnail(MethodView):
         """The cover of the series' first readable book (in issue order)."""
         series = series_for_caller(series_id)
         book = db.session.execute(
-            series_books(series).where(Book.state == "ok", Book.page_count > 0)
+            series_books(series).where(Book.state == BOOK_OK, Book.page_count > 0)
             .order_by(*book_order("number", False)).limit(1)).scalar()
         if book is None:
             raise NotFound(f"Series {series_id} has no book with a cover",
@@ -303,7 +304,7 @@ class SeriesAnalyze(MethodView):
         under way)."""
         series = series_for_caller(series_id)
         book_ids = db.session.execute(
-            select(Book.id).where(Book.series_id == series.id, Book.state == "ok")
+            select(Book.id).where(Book.series_id == series.id, Book.state == BOOK_OK)
             .order_by(Book.id)).scalars().all()
         return task_dict(submit_analysis(list(book_ids), f"series:{series.id}"))
 
