@@ -213,12 +213,14 @@ def stop_services(app: Flask) -> None:
 
 def _register_job_types(runner: JobRunner) -> None:
     from .jobs.housekeeping import prune_jobs
+    from .library.analysis import ANALYZE_JOB, analyze_books
     from .library.duplicates import DUPLICATES_JOB, run_duplicates_job
     from .library.scanner import SCAN_JOB, scan_library
 
     runner.register("jobs.prune", prune_jobs)
     runner.register(SCAN_JOB, scan_library)
     runner.register(DUPLICATES_JOB, run_duplicates_job)
+    runner.register(ANALYZE_JOB, analyze_books)
     from .automation.watchlist import REFRESH_JOB, refresh_metadata_job
 
     runner.register(REFRESH_JOB, refresh_metadata_job, resumable=True)

@@ -7,20 +7,15 @@ and leaves out books whose file went missing; another library's book answers
 """
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import and_, func, select
 
-from ... import images
 from ...auth import current_principal, require
-from ...errors import Conflict, DomainError
-from ...events import BookUpdated
+from ...errors import Conflict
 from ...extensions import db
-from ...jobs.pool import run_cpu
-from ...jobs.runner import JobContext
-from ...library import reading
+from ...library import analysis, reading
 from ...library.access import (
     book_file_for_user, book_for_user, visible_books, visible_library_ids,
 )
@@ -36,68 +31,24 @@ from .schemas import (
     progress_dict, sorted_by,
 )
 from .tasks import TaskSchema, task_dict
-from ...models.library import BOOK_MISSING, BOOK_OK
+from ...models.library import BOOK_MISSING
 
 blp = Blueprint("v1_books", __name__, url_prefix="/api/v1", description="Books")
 
-ANALYZE_JOB = "library.analyze"
 DEFAULT_SORT = ("title", False)
 
 
 # -- analysis ------------------------------------------------------------------------
 
-def analyze_books(ctx: JobContext, book_ids: list[int]) -> dict:
-    """Record each page's width and height. Only the image header is decoded
-    (``images.image_size``), on the CPU pool; a page that cannot be read is
-    counted and skipped, and the books stay browsable throughout."""
-    media = current_app.extensions["comicsrv.media"]
-    bus = current_app.extensions["comicsrv.events"]
-    total = len(book_ids)
-    counts = {"books": 0, "pages": 0, "unreadable_pages": 0, "unreadable_books": 0}
-    ctx.progress(0, total, f"analyzing {total} books", force=True)
-    for done, book_id in enumerate(book_ids, 1):
-        ctx.check_cancelled()
-        book = db.session.get(Book, book_id)
-        if book is None or book.state != BOOK_OK or not book.page_count:
-            continue
-        measured = 0
-        for page in book.pages:
-            try:
-                data = media.page(book, page.index + 1).data
-                page.width, page.height = run_cpu(images.image_size, data)
-                measured += 1
-            except images.ImageError:
-                counts["unreadable_pages"] += 1
-            except DomainError:  # the file itself is gone or unreadable
-                counts["unreadable_books"] += 1
-                break
-        db.session.commit()
-        if measured:
-            counts["books"] += 1
-            counts["pages"] += measured
-            bus.publish(BookUpdated(book_id=book.id, series_id=book.series_id,
-                                    library_id=book.library_id))
-        ctx.progress(done, total, f"analyzed {done} of {total}")
-    ctx.progress(total, total, "done", force=True)
-    return counts
-
-
-@blp.record_once
-def _register_job_types(state) -> None:
-    state.app.extensions["comicsrv.jobs"].register(ANALYZE_JOB, analyze_books)
-
-
 def submit_analysis(book_ids: list[int], target: str) -> Job:
     """Queue an analysis of ``book_ids``; 409 with the task while one for the
     same target runs."""
-    runner = current_app.extensions["comicsrv.jobs"]
-    running = runner.active_job(ANALYZE_JOB, target)
+    running = analysis.active_analysis(target)
     if running is not None:
         raise Conflict(f"An analysis of {target} is already running", code="analysis_running",
                        details=TaskSchema().dump(task_dict(running)))
-    job_id = runner.submit(ANALYZE_JOB, {"book_ids": book_ids}, target=target,
-                           user_id=current_principal().user.id)
-    return db.session.get(Job, job_id)
+    return db.session.get(Job, analysis.request_analysis(book_ids, target,
+                                                         user_id=current_principal().user.id))
 
 
 # -- queries -------------------------------------------------------------------------
