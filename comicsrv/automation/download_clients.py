@@ -7,16 +7,19 @@ web UI's settings pages alike: the settings are checked against the
 plugin's ``settings_fields`` (a missing URL is refused before it breaks a
 grab at night), a secret sent back masked or empty keeps the stored one,
 and a check can run on settings not saved yet (the "Test" button of a form).
+``all_items`` and ``act`` are what the clients hold, across all of them:
+listed, paused, resumed, deleted by the clients' own ids (a download
+comicsrv tracks goes through ``automation.downloads``).
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, DomainError, NotFound
 from ..extensions import db
 from ..hookspecs import TestResult
-from ..models.automation import DownloadClientConfig
-from . import integrations
+from ..models.automation import Download, DownloadClientConfig
+from . import downloads, integrations
 from .integrations import MASK, InvalidFields
 
 CATEGORY = "download_client"
@@ -26,7 +29,7 @@ PROTOCOLS = ("torrent", "usenet")
 COLUMNS = ("name", "kind", "enabled", "protocol", "priority", "category", "remove_completed")
 
 __all__ = ["CATEGORY", "MASK", "get_client", "list_clients", "create_client", "update_client",
-           "delete_client", "test_client", "test_settings", "masked", "run_test"]
+           "delete_client", "test_client", "test_settings", "masked", "run_test", "all_items", "act"]
 
 run_test = integrations.run_test
 
@@ -154,3 +157,72 @@ def test_settings(kind: str, settings: Mapping[str, Any], client_id: int | None 
     old = get_client(client_id).settings if client_id else None
     cleaned = integrations.clean_settings(CATEGORY, kind, settings, old=old)
     return run_test(CATEGORY, kind, cleaned, "test")
+
+
+# --- what the clients hold, across all of them (/api/v1/downloader/items) ---------
+
+def all_items() -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Every item of every enabled client; a client that cannot be reached is
+    named in the errors and the others are still listed."""
+    items, errors = [], {}
+    rows = db.session.execute(db.select(DownloadClientConfig)
+                              .where(DownloadClientConfig.enabled.is_(True))
+                              .order_by(DownloadClientConfig.priority, DownloadClientConfig.id)).scalars()
+    for row in rows:
+        try:
+            found = downloads.client_items(row.id)
+        except DomainError as exc:
+            errors[row.name] = exc.message
+            continue
+        except Exception as exc:  # settings the plugin cannot use: still list the others
+            errors[row.name] = f"{type(exc).__name__}: {exc}"
+            continue
+        items += [{**item, "client_id": row.id, "client": row.name} for item in found]
+    return items, errors
+
+
+def _find_untracked(item_id: str) -> tuple[DownloadClientConfig, Any] | None:
+    for row in db.session.execute(db.select(DownloadClientConfig)
+                                  .where(DownloadClientConfig.enabled.is_(True))).scalars():
+        try:
+            client = downloads.client_instance(row)
+            if client.status([item_id]):
+                return row, client
+        except Exception:  # an unreachable client cannot be the one holding it
+            continue
+    return None
+
+
+def act(action: str, ids: list[str], delete_files: bool = False) -> dict[str, Any]:
+    """Pause, resume or delete client items by the clients' ids."""
+    done, not_found, errors = [], [], {}
+    for item_id in dict.fromkeys(ids):
+        tracked = db.session.execute(
+            db.select(Download).where(db.func.lower(Download.client_item_id) == item_id.lower())
+            .order_by(Download.id.desc()).limit(1)).scalar()
+        try:
+            if tracked is not None and tracked.client_id is not None:
+                if action == "delete":
+                    downloads.remove(tracked.id, delete_files)
+                else:
+                    getattr(downloads, action)(tracked.id)
+            else:
+                holder = _find_untracked(item_id)
+                if holder is None:
+                    not_found.append(item_id)
+                    continue
+                row, client = holder
+                if action == "delete":
+                    downloads._call(row, "remove", client.remove, item_id, delete_files)
+                else:
+                    downloads._call(row, action, getattr(client, action), item_id)
+        except DomainError as exc:
+            errors[item_id] = exc.message
+            continue
+        except Exception as exc:  # a plugin that cannot even be built for its settings
+            errors[item_id] = f"{type(exc).__name__}: {exc}"
+            continue
+        done.append(item_id)
+    if not done and not errors:
+        raise NotFound("No download client holds " + ", ".join(not_found))
+    return {"done": done, "not_found": not_found, "errors": errors}

@@ -10,21 +10,19 @@ along), any other item straight to the client holding it.
 """
 from __future__ import annotations
 
-from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ...auth import require
-from ...automation import downloads
+from ...automation import download_clients
 from ...automation.download_clients import (
     CATEGORY, MASK, create_client, delete_client, get_client as _get_client, masked, run_test,
     update_client,
 )
-from ...errors import DomainError, NotFound
 from ...extensions import db
-from ...models.automation import Download, DownloadClientConfig
+from ...models.automation import DownloadClientConfig
 from ..pagination import PageArgs, page_of, page_of_list
 from .auth import plain_text
 from .rss import SECURITY
@@ -33,75 +31,6 @@ blp = Blueprint("v1_downloader", __name__, url_prefix="/api/v1",
                 description="Download clients and the items they hold")
 
 __all__ = ["blp", "run_test", "masked", "create_client", "update_client", "CATEGORY", "MASK"]
-
-
-# --- services (clients: comicsrv.automation.download_clients) ------------------------
-
-def all_items() -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Every item of every enabled client; a client that cannot be reached is
-    named in the errors and the others are still listed."""
-    items, errors = [], {}
-    rows = db.session.execute(db.select(DownloadClientConfig)
-                              .where(DownloadClientConfig.enabled.is_(True))
-                              .order_by(DownloadClientConfig.priority, DownloadClientConfig.id)).scalars()
-    for row in rows:
-        try:
-            found = downloads.client_items(row.id)
-        except DomainError as exc:
-            errors[row.name] = exc.message
-            continue
-        except Exception as exc:  # settings the plugin cannot use: still list the others
-            errors[row.name] = f"{type(exc).__name__}: {exc}"
-            continue
-        items += [{**item, "client_id": row.id, "client": row.name} for item in found]
-    return items, errors
-
-
-def _find_untracked(item_id: str) -> tuple[DownloadClientConfig, Any] | None:
-    for row in db.session.execute(db.select(DownloadClientConfig)
-                                  .where(DownloadClientConfig.enabled.is_(True))).scalars():
-        try:
-            client = downloads.client_instance(row)
-            if client.status([item_id]):
-                return row, client
-        except Exception:  # an unreachable client cannot be the one holding it
-            continue
-    return None
-
-
-def act(action: str, ids: list[str], delete_files: bool = False) -> dict[str, Any]:
-    """Pause, resume or delete client items by the clients' ids."""
-    done, not_found, errors = [], [], {}
-    for item_id in dict.fromkeys(ids):
-        tracked = db.session.execute(
-            db.select(Download).where(db.func.lower(Download.client_item_id) == item_id.lower())
-            .order_by(Download.id.desc()).limit(1)).scalar()
-        try:
-            if tracked is not None and tracked.client_id is not None:
-                if action == "delete":
-                    downloads.remove(tracked.id, delete_files)
-                else:
-                    getattr(downloads, action)(tracked.id)
-            else:
-                holder = _find_untracked(item_id)
-                if holder is None:
-                    not_found.append(item_id)
-                    continue
-                row, client = holder
-                if action == "delete":
-                    downloads._call(row, "remove", client.remove, item_id, delete_files)
-                else:
-                    downloads._call(row, action, getattr(client, action), item_id)
-        except DomainError as exc:
-            errors[item_id] = exc.message
-            continue
-        except Exception as exc:  # a plugin that cannot even be built for its settings
-            errors[item_id] = f"{type(exc).__name__}: {exc}"
-            continue
-        done.append(item_id)
-    if not done and not errors:
-        raise NotFound("No download client holds " + ", ".join(not_found))
-    return {"done": done, "not_found": not_found, "errors": errors}
 
 
 # --- schemas -----------------------------------------------------------------------
@@ -260,7 +189,7 @@ class Items(MethodView):
     @blp.response(200, ItemListSchema)
     def get(self, args):
         """Everything the enabled clients hold in their categories."""
-        items, errors = all_items()
+        items, errors = download_clients.all_items()
         return page_of_list(items, args, errors=errors)
 
 
@@ -271,7 +200,7 @@ def _item_action(action: str, schema: type[Schema], doc: str) -> None:
     @blp.response(200, ActionResultSchema)
     @blp.alt_response(404, description="No client holds any of the ids")
     def post(self, body):
-        return act(action, body["ids"], body.get("delete_files", False))
+        return download_clients.act(action, body["ids"], body.get("delete_files", False))
 
     post.__doc__ = doc
     blp.route(f"/downloader/items/{action}")(
