@@ -24,15 +24,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from ... import __version__
 from ...auth import changes_state_on_get, require
-from ...automation import callbacks
-from ...errors import BadRequest, Conflict, NotFound
-from ...extensions import db
-from ...models.automation import IndexerConfig
-from ...redact import MASK, mask_url
+from ...automation import callbacks, providers
+from ...errors import BadRequest
 from ...updates import version_info
 from .common import SECURITY, EnvelopeSchema, ok
 
@@ -41,16 +37,13 @@ blp = Blueprint("legacy_mylar", __name__, url_prefix="/api",
 
 COMMANDS = ("getVersion", "listProviders", "addProvider", "changeProvider", "delProvider",
             "forceProcess")
-PROVIDER_TYPES = {"newznab": "usenet", "torznab": "torrent"}
-DEFAULT_CATEGORIES = [7030]
-MANAGED_BY = "prowlarr"
-_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+_TRUE = {"true", "1", "yes", "on"}
 
 
 class CommandArgs(Schema):
     cmd = fields.String(required=True, validate=validate.OneOf(COMMANDS))
     name = fields.String(validate=validate.Length(min=1, max=200))
-    providertype = fields.String(validate=validate.OneOf(tuple(PROVIDER_TYPES)))
+    providertype = fields.String(validate=validate.OneOf(tuple(providers.PROVIDER_TYPES)))
     host = fields.Url(schemes={"http", "https"}, require_tld=False,
                       validate=validate.Length(max=2000))
     prov_apikey = fields.String(validate=validate.Length(max=500))
@@ -78,59 +71,9 @@ def _need(args: dict[str, Any], *names: str) -> None:
         raise BadRequest(f"{args['cmd']}: missing {', '.join(missing)}")
 
 
-def _enabled(value: str | None) -> bool:
-    if value is None or value.strip().lower() in _TRUE:
-        return True
-    if value.strip().lower() in _FALSE:
-        return False
-    raise BadRequest(f"enabled must be true or false, not {value!r}")
-
-
-def _categories(value: str | None) -> list[int]:
-    if not value or not value.strip():
-        return list(DEFAULT_CATEGORIES)
-    found = []
-    for part in value.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if not part.isdigit() or len(part) > 9:
-            raise BadRequest(f"categories must be comma-separated numbers, not {value!r}")
-        found.append(int(part))
-    return found or list(DEFAULT_CATEGORIES)
-
-
-def _settings(args: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Prowlarr's host is ``http://prowlarr:9696/<id>/api``: the indexer's URL
-    is the part before ``/api``, its API path ``/api``."""
-    host = args["host"].rstrip("/")
-    url, path = (host[:-4], "/api") if host.endswith("/api") else (host, "/api")
-    settings = dict(old or {})
-    settings.update({"url": url, "api_path": path, "host": host,
-                     "categories": _categories(args.get("categories"))})
-    if args.get("prov_apikey") is not None and args["prov_apikey"] != MASK:
-        settings["api_key"] = args["prov_apikey"]
-    return settings
-
-
-def _provider(name: str, kind: str) -> IndexerConfig:
-    row = db.session.execute(select(IndexerConfig).where(
-        IndexerConfig.name == name, IndexerConfig.kind == kind)).scalar()
-    if row is None:
-        raise NotFound(f"No {kind} provider named {name!r}")
-    return row
-
-
-def _listed(row: IndexerConfig) -> dict[str, Any]:
-    settings = row.settings or {}
-    categories = settings.get("categories") or DEFAULT_CATEGORIES
-    if isinstance(categories, str):
-        categories = categories.split(",")
-    host = settings.get("host") or (str(settings.get("url") or "").rstrip("/")
-                                    + str(settings.get("api_path") or "/api"))
-    return {"id": row.id, "name": row.name, "host": mask_url(host),
-            "apikey": MASK if settings.get("api_key") else "",
-            "categories": ",".join(str(c) for c in categories), "enabled": bool(row.enabled)}
+def _fields(args: dict[str, Any]) -> dict[str, Any]:
+    return {"host": args["host"], "api_key": args.get("prov_apikey"),
+            "enabled": args.get("enabled"), "categories": args.get("categories")}
 
 
 def get_version(_args: dict[str, Any]) -> dict[str, Any]:
@@ -138,47 +81,27 @@ def get_version(_args: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_providers(_args: dict[str, Any]) -> dict[str, Any]:
-    rows = db.session.execute(select(IndexerConfig).where(
-        IndexerConfig.kind.in_(tuple(PROVIDER_TYPES))).order_by(IndexerConfig.id)).scalars().all()
-    return ok({"newznabs": [_listed(r) for r in rows if r.kind == "newznab"],
-               "torznabs": [_listed(r) for r in rows if r.kind == "torznab"]})
+    rows = providers.list_providers()
+    return ok({"newznabs": [providers.listed(r) for r in rows if r.kind == "newznab"],
+               "torznabs": [providers.listed(r) for r in rows if r.kind == "torznab"]})
 
 
 def add_provider(args: dict[str, Any]) -> dict[str, Any]:
     _need(args, "name", "providertype", "host")
-    taken = db.session.execute(select(IndexerConfig.id).where(
-        IndexerConfig.name == args["name"])).scalar()
-    if taken is not None:
-        raise Conflict(f"A provider named {args['name']!r} exists already")
-    row = IndexerConfig(name=args["name"], kind=args["providertype"],
-                        protocol=PROVIDER_TYPES[args["providertype"]],
-                        enabled=_enabled(args.get("enabled")), managed_by=MANAGED_BY,
-                        settings=_settings(args))
-    db.session.add(row)
-    db.session.commit()
-    return ok(_listed(row))
+    row = providers.add_provider(args["name"], args["providertype"], **_fields(args))
+    return ok(providers.listed(row))
 
 
 def change_provider(args: dict[str, Any]) -> dict[str, Any]:
     _need(args, "name", "providertype", "host")
-    row = _provider(args["name"], args["providertype"])
-    new_name = args.get("altername") or row.name
-    if new_name != row.name and db.session.execute(select(IndexerConfig.id).where(
-            IndexerConfig.name == new_name)).scalar() is not None:
-        raise Conflict(f"A provider named {new_name!r} exists already")
-    row.name, row.enabled = new_name, _enabled(args.get("enabled"))
-    row.settings = _settings(args, row.settings)
-    # Prowlarr has fixed the indexer: give it its next chance at once.
-    row.failure_count, row.disabled_until, row.last_error = 0, None, None
-    db.session.commit()
-    return ok(_listed(row))
+    row = providers.change_provider(args["name"], args["providertype"], new_name=args.get("altername"),
+                                    **_fields(args))
+    return ok(providers.listed(row))
 
 
 def del_provider(args: dict[str, Any]) -> dict[str, Any]:
     _need(args, "name", "providertype")
-    row = _provider(args["name"], args["providertype"])
-    db.session.delete(row)
-    db.session.commit()
+    providers.delete_provider(args["name"], args["providertype"])
     return ok({"name": args["name"], "deleted": True})
 
 
