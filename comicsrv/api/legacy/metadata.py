@@ -6,7 +6,7 @@ No provider plugin reads a single issue, so ``/metadata/issue/{id}`` answers
 from the watched issue of that provider id (what the last refresh stored).
 Metatag writes the same ComicInfo.xml post-processing writes (the
 post-processing host builds it) into the issue's linked book through
-``automation.tagging``: into a copy beside it, swapped in atomically and
+``automation.metatag`` and ``automation.tagging``: into a copy beside it, swapped in atomically and
 re-indexed in the same transaction, so the book is never half-written and
 reads at once, under its id and under its old and new archive ids.
 """
@@ -17,12 +17,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema
 
 from ...auth import require
-from ...automation import tagging, watchlist
-from ...automation.postprocess_host import Host
-from ...errors import BadRequest, Conflict
-from ...extensions import db
-from ...models import Book
-from ...models.automation import WatchedIssue
+from ...automation import watchlist
+from ...automation.metatag import comicinfo_for, metatag
+from ...errors import BadRequest
 from .common import SECURITY, ok
 from .schemas import (
     Envelope, ProviderArgs, SearchBody, clean_id, issue_by_issue_id, provider_id_field,
@@ -37,33 +34,6 @@ blp = Blueprint("legacy_metadata", __name__, url_prefix="/api",
 class MetatagBody(Schema):
     issue_id = provider_id_field("the watched issue's provider id", required=True)
     comic_id = provider_id_field("its series' provider id (checked if sent)")
-
-
-class _IssueHost(Host):
-    """The post-processing host's metadata for a watched issue, without a download."""
-
-    def __init__(self, issue: WatchedIssue) -> None:
-        self._watched_issue = issue
-
-    def _issue(self) -> WatchedIssue | None:
-        return self._watched_issue
-
-
-def comicinfo_for(issue: WatchedIssue) -> bytes:
-    return _IssueHost(issue).comicinfo()
-
-
-def metatag(issue: WatchedIssue) -> dict:
-    book = db.session.get(Book, issue.book_id) if issue.book_id else None
-    if book is None:
-        raise Conflict(f"issue {issue.number} of {issue.series.name} has no book in the library")
-    xml = comicinfo_for(issue)
-    provider_id = issue.provider_id
-    previous = tagging.tag_book(book, xml)
-    book = db.session.get(Book, book.id)
-    return {"message": "ComicInfo.xml written", "issue_id": provider_id,
-            "book_id": book.id, "path": book.path, "bytes": len(xml),
-            "arcid": book.arcid, "previous_arcid": previous}
 
 
 @blp.route("/metadata/search")
