@@ -21,6 +21,7 @@ Answers: :func:`envelope` is CLU's list envelope, ``{"items", "total",
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
@@ -163,3 +164,40 @@ def page_of(query, args: Mapping[str, int], **extra: Any) -> dict[str, Any]:
 def page_of_list(items: Sequence[Any], args: Mapping[str, int], **extra: Any) -> dict[str, Any]:
     """One page of a list already in memory, in the list envelope."""
     return envelope(page_list(items, args), len(items), args["page"], args["page_size"], **extra)
+
+
+# -- lenient paging: HTML pages and feeds (the web UI, OPDS) -------------------------
+
+@dataclass(frozen=True)
+class Paging:
+    """A page number (from 1) and a page size."""
+
+    page: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    def pages(self, total: int) -> int:
+        """How many pages ``total`` items fill (at least one)."""
+        return max(1, math.ceil(total / self.size))
+
+
+def _lenient_int(value: Any, default: int, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return min(high, max(low, number))
+
+
+def lenient_paging(args: Mapping[str, Any], *, size: int | None = None,
+                   default_size: int = DEFAULT_PAGE_SIZE) -> Paging:
+    """``page`` (and ``page_size``, unless the caller fixes ``size``) for a
+    page a person or a feed reader follows links to: a garbled or
+    out-of-range value falls back or is clamped instead of a 400."""
+    page = _lenient_int(args.get("page"), 1, 1, MAX_PAGE)
+    if size is None:
+        size = _lenient_int(args.get("page_size"), default_size, 1, MAX_PAGE_SIZE)
+    return Paging(page, size)

@@ -13,7 +13,6 @@ which is what makes Panels, Chunky or Thorium prompt.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Mapping
@@ -21,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 from flask import Response, jsonify, request
 
+from ..api.pagination import DEFAULT_PAGE_SIZE, Paging, lenient_paging
 from ..errors import NotFound
 from .keys import LINK_KEY
 
@@ -28,9 +28,6 @@ OPDS_SURFACE = "opds"
 V1_PREFIX = "/opds/v1.2"
 V2_PREFIX = "/opds/v2.0"
 REALM = 'Basic realm="comicsrv"'
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
-MAX_PAGE = 1_000_000
 
 ATOM_NAVIGATION = "application/atom+xml;profile=opds-catalog;kind=navigation"
 ATOM_ACQUISITION = "application/atom+xml;profile=opds-catalog;kind=acquisition"
@@ -81,28 +78,8 @@ def iso(value: datetime | None) -> str:
 # -- paging -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Paging:
-    page: int
-    size: int
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.size
-
-
-def _lenient_int(value: Any, default: int, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return default
-    return min(high, max(low, number))
-
-
 def paging(args: Mapping[str, Any] | None = None) -> Paging:
-    args = request.args if args is None else args
-    return Paging(_lenient_int(args.get("page"), 1, 1, MAX_PAGE),
-                  _lenient_int(args.get("page_size"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE))
+    return lenient_paging(request.args if args is None else args)
 
 
 @dataclass(frozen=True)
@@ -118,12 +95,12 @@ class PageLinks:
 
     @property
     def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.page.size))
+        return self.page.pages(self.total)
 
 
 def page_links(prefix: str, path: str, query: Mapping[str, Any], at: Paging,
                total: int) -> PageLinks:
-    last = max(1, math.ceil(total / at.size))
+    last = at.pages(total)
     size = at.size if at.size != DEFAULT_PAGE_SIZE else None
 
     def href(number: int) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 from flask import flash, get_flashed_messages, render_template, request
 from werkzeug.datastructures import MultiDict
 
+from ..api.pagination import Paging, lenient_paging
 from ..errors import BadRequest, DomainError
 from ..redact import mask_text
 from . import blp
@@ -212,15 +213,12 @@ def integration_form(specs: list[dict[str, Any]], form: MultiDict | None = None,
 
 def page_args(page_size: int = PAGE_SIZE) -> tuple[int, int]:
     """``page`` from the query (1 when absent or garbled) and the page size."""
-    try:
-        page = max(1, min(1_000_000, int(request.args.get("page", 1))))
-    except ValueError:
-        page = 1
-    return page, page_size
+    at = lenient_paging(request.args, size=page_size)
+    return at.page, at.size
 
 
 def pages(total: int, page_size: int = PAGE_SIZE) -> int:
-    return max(1, math.ceil(total / page_size))
+    return Paging(1, page_size).pages(total)
 
 
 @blp.app_template_filter("masked")
