@@ -29,6 +29,9 @@ class Surface:
     # Its clients send the API key as ``?apikey=`` (Mylar-style tools and
     # Prowlarr's Mylar sync); elsewhere keys stay out of URLs.
     api_key_in_query: bool = False
+    # Its error body for the OpenAPI document (``api.errors_doc.ErrorEnvelope``);
+    # None: the surface documents its errors on each view.
+    error_envelope: Any = None
 
 
 def register_surface(app: Flask, surface: Surface) -> None:

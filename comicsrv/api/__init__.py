@@ -14,6 +14,7 @@ from flask_smorest import Api, Blueprint
 from webargs.flaskparser import FlaskParser
 
 from ..auth.decorators import install_permission_guard
+from .errors_doc import V1_ENVELOPE, document_surface_errors, register_error_schemas
 from .request_limits import install_body_checks, install_request_limits
 from .surfaces import Surface, default_error, install_error_handlers, register_surface
 
@@ -60,7 +61,8 @@ def register_api(app: Flask) -> Api:
     api.spec.components.security_scheme("SessionCookie", {"type": "apiKey", "in": "cookie",
                                                            "name": "comicsrv_session"})
 
-    register_surface(app, Surface("v1", "/api/v1", default_error))
+    register_error_schemas(api)
+    register_surface(app, Surface("v1", "/api/v1", default_error, error_envelope=V1_ENVELOPE))
     for blueprint in (system.blp, *v1.blueprints()):
         api.register_blueprint(blueprint)
     from . import archives  # LANraragi archive API: blueprints, minion jobs, error envelopes
@@ -71,6 +73,7 @@ def register_api(app: Flask) -> Api:
     from .. import opds  # OPDS 1.2 + page streaming, OPDS 2 + Readium progression
 
     opds.register(api, app)
+    document_surface_errors(api, app)
     install_error_handlers(app)
     install_permission_guard(app)
     install_body_checks(app)  # after the credential check

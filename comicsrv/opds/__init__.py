@@ -23,6 +23,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from ..api.errors_doc import OPDS2_ENVELOPE
 from ..api.surfaces import Surface, register_surface
 from .common import OPDS_SURFACE, render_error
 from .keys import OpdsKeyInUrl, mask_keys
@@ -33,7 +34,9 @@ __all__ = ["mask_keys", "register"]
 def register(api: Api, app: Flask) -> None:
     from . import acquisition, navigation, opds2, progression, pse  # noqa: F401 (routes)
 
-    register_surface(app, Surface(OPDS_SURFACE, "/opds", render_error))
+    # Only the OPDS 2 JSON routes are in the OpenAPI document: their envelope.
+    register_surface(app, Surface(OPDS_SURFACE, "/opds", render_error,
+                                  error_envelope=OPDS2_ENVELOPE))
     for blueprint in (navigation.blp, acquisition.blp, pse.blp):
         app.register_blueprint(blueprint)
     api.register_blueprint(opds2.blp)

@@ -21,6 +21,7 @@ import pkgutil
 from flask import Flask
 from flask_smorest import Api
 
+from ..errors_doc import LEGACY_ENVELOPE
 from ..surfaces import Surface, register_surface
 from .common import LEGACY_SURFACE, render_error
 
@@ -40,6 +41,7 @@ def register(api: Api, app: Flask) -> None:
     api.spec.components.security_scheme("LegacyApiKey", {
         "type": "apiKey", "in": "header", "name": "X-Api-Key",
         "description": "An API key (also accepted as ?apikey=)"})
-    register_surface(app, Surface(LEGACY_SURFACE, "/api", render_error, api_key_in_query=True))
+    register_surface(app, Surface(LEGACY_SURFACE, "/api", render_error, api_key_in_query=True,
+                                  error_envelope=LEGACY_ENVELOPE))
     for blueprint in blueprints():
         api.register_blueprint(blueprint)
