@@ -6,6 +6,7 @@ error envelope.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -44,6 +45,42 @@ class SchemaInstanceParser(FlaskParser):
 Blueprint.ARGUMENTS_PARSER = SchemaInstanceParser()
 
 
+def utc_isoformat(value: datetime) -> str:
+    """A datetime as RFC 3339 with its offset. Naive datetimes here are UTC
+    (``models.utcnow``: every row stores UTC without a zone), and a time
+    without an offset is not an OpenAPI ``date-time``: clients parsed it as
+    their local time."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+# Every schema's ``fields.DateTime`` (default format "iso") answers with the
+# offset; a new dict on the class, so Date and Time keep theirs.
+ma.fields.DateTime.SERIALIZATION_FUNCS = {**ma.fields.DateTime.SERIALIZATION_FUNCS,
+                                          "iso": utc_isoformat, "iso8601": utc_isoformat}
+
+
+# What the text validators shared by the schemas refuse, as JSON Schema
+# patterns, so the document promises only what the server accepts.
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+NO_NUL = "^[^\\u0000]*$"
+
+
+def text_patterns(converter: Any, field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """apispec attribute function: a ``pattern`` for ``plain_text`` and
+    ``clean_text`` (plain functions, which apispec cannot read)."""
+    from .v1.auth import plain_text
+    from .v1.clu_common import clean_text
+
+    validators = getattr(field, "validators", None) or []
+    if plain_text in validators:
+        return {"pattern": NO_CONTROL_CHARACTERS}
+    if clean_text in validators:
+        return {"pattern": NO_NUL}
+    return {}
+
+
 def register_api(app: Flask) -> Api:
     from . import system, v1
 
@@ -54,6 +91,7 @@ def register_api(app: Flask) -> Api:
                                 "and the legacy /api."},
     })
     app.extensions["comicsrv.api"] = api
+    api.ma_plugin.converter.add_attribute_function(text_patterns)
     api.spec.components.security_scheme("ApiKeyHeader", {"type": "apiKey", "in": "header",
                                                           "name": "X-API-Key"})
     api.spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer"})

@@ -162,3 +162,18 @@ def document_surface_errors(api: "Api", app: "Flask") -> None:
             for status in statuses:
                 responses.setdefault(str(status), envelope.response(status))
             responses["default"] = envelope.response("default")
+            _optional_empty_body(api, operation)
+
+
+def _optional_empty_body(api: "Api", operation: dict[str, Any]) -> None:
+    """flask-smorest marks every JSON body required, but webargs reads a
+    missing body as ``{}``: where no field is required, the server accepts
+    the request without one, so the document says so."""
+    body = operation.get("requestBody")
+    if not body or not body.get("required"):
+        return
+    content = body.get("content", {}).get("application/json")
+    ref = ((content or {}).get("schema") or {}).get("$ref", "")
+    schema = api.spec.components.schemas.get(ref.rsplit("/", 1)[-1]) if ref else None
+    if content and schema is not None and not schema.get("required"):
+        body["required"] = False

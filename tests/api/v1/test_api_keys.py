@@ -103,7 +103,7 @@ def test_update_permissions_and_expiry(client, reader_headers):
                                 "expires_at": "2099-01-01T12:00:00+02:00"})
     assert response.status_code == 200
     assert response.json["permissions"] == ["BooksRead", "PagesRead"]
-    assert response.json["expires_at"] == "2099-01-01T10:00:00"
+    assert response.json["expires_at"] == "2099-01-01T10:00:00+00:00"
     assert client.put(f"/api/v1/api-keys/{key_id}", headers=reader_headers,
                       json={"permissions": ["SystemAdmin"]}).status_code == 403
     assert client.put(f"/api/v1/api-keys/{key_id}", headers=reader_headers,
