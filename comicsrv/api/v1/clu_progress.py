@@ -59,6 +59,23 @@ class CluProgressRecord(Schema):
     time_spent = fields.Integer(metadata={"description": "seconds, summed over reports"})
 
 
+class CluProgressItem(Schema):
+    book_id = fields.Integer()
+    path = fields.String()
+    page_number = fields.Integer()
+    total_pages = fields.Integer(allow_none=True)
+    completed = fields.Boolean()
+    updated_at = fields.String(metadata={"example": "2026-04-25 10:00:00"})
+
+
+class CluProgressPage(PageSchema):
+    items = fields.List(fields.Nested(CluProgressItem))
+
+
+# GET /progress answers one of three shapes (the view returns them as it is).
+PROGRESS_ANSWER = {"oneOf": [CluProgressRecord, CluProgressPage], "nullable": True}
+
+
 class CluProgressArgs(CluSchema, CluPageArgs):
     path = PathField(metadata={"description": "a book's absolute path: answers its record or "
                                               "null; omit it to list all your progress"})
@@ -156,7 +173,7 @@ def _unix(value: datetime) -> int:
 class Progress(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(CluProgressArgs, location="query")
-    @blp.response(200, CluProgressRecord, description=(
+    @blp.response(200, PROGRESS_ANSWER, description=(
         "With path: the record, or null when the book has none (or is not a book). "
         "Without path: {items: [{book_id, path, page_number, total_pages, completed, "
         "updated_at}], total, page, page_size, total_pages, has_more}, newest first."))

@@ -7,6 +7,7 @@ queries (one aggregate per kind of figure), never one query per row.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, Iterable, Mapping, Sequence
@@ -60,6 +61,9 @@ class SortField(fields.String):
         self.choices = tuple(choices)
         metadata = kwargs.pop("metadata", {})
         metadata.setdefault("description", f"field[,asc|desc]; fields: {', '.join(choices)}")
+        # What _deserialize accepts, for the OpenAPI document.
+        names = "|".join(re.escape(choice) for choice in self.choices)
+        metadata.setdefault("pattern", rf"^\s*({names})\s*(,\s*([aA][sS][cC]|[dD][eE][sS][cC])?\s*)?$")
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
