@@ -1,5 +1,7 @@
 """Property-based fuzzing of every documented operation: no input may make
-the server answer 5xx.
+the server answer 5xx, and every answer must be what the OpenAPI document
+says (its status, media type, headers and body schema), every request the
+document allows must be accepted and every one it forbids refused.
 
 schemathesis generates requests from the OpenAPI document comicsrv serves,
 valid ones and invalid ones (both generation modes, the CLI's ``--mode
@@ -7,6 +9,10 @@ all``), and calls the app in-process as an admin, over a scanned fixture
 library so ids and paths resolve to real rows. The suite runs it on SQLite
 and again on PostgreSQL, which refuses more (32-bit integer columns, NUL in
 text), so both runs matter.
+
+The checks are schemathesis' ``--checks all`` minus the ones listed in
+``EXCLUDED_CHECKS`` (each with why it cannot apply here); the few
+operations a check cannot judge are in ``NOT_JUDGED`` with the reason.
 
 Examples per operation: COMICSRV_FUZZ_EXAMPLES. The default keeps each run
 under about three minutes on the CI machine; the issue notes quote runs with
@@ -17,7 +23,7 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.generation import GenerationMode
 
 EXAMPLES = int(os.environ.get("COMICSRV_FUZZ_EXAMPLES", "25"))
@@ -25,6 +31,44 @@ EXAMPLES = int(os.environ.get("COMICSRV_FUZZ_EXAMPLES", "25"))
 # are read incrementally in their own tests).
 SKIPPED_PATHS: tuple[str, ...] = ("/api/v1/events/stream", "/api/v1/tasks/stream",
                                   "/api/v1/scans/stream", "/api/events/stream")
+# The LANraragi archive API is left to its own description walk (its
+# documents are LANraragi's, checked against LANraragi's own description in
+# tests/api/archives) while it is being rewritten; only "no 5xx" here.
+LANRARAGI_PREFIXES: tuple[str, ...] = ("/api/archives", "/api/minion", "/api/info",
+                                       "/api/categories", "/api/database", "/api/tankoubons",
+                                       "/api/shinobu")
+LANRARAGI_PATHS = frozenset({"/api/search", "/api/search/random", "/api/search/ids",
+                             "/api/search/cache"})
+
+load_all_checks()
+EXCLUDED_CHECKS = {
+    # Compares what two different users may see of one object: needs a
+    # second set of credentials per operation, and this run is one admin
+    # (the per-user rules have their own tests: tests/api/test_auth_matrix.py).
+    "object_level_authorization",
+    # Both follow a DELETE, or a POST's Location, to the next request: only
+    # in stateful (link-following) runs; these cases are independent.
+    "use_after_free",
+    "ensure_resource_availability",
+    # No response time is promised (max_response_time is off unless given a
+    # limit, and a shared 2-core CI machine would make one flaky).
+    "max_response_time",
+}
+CONFORMANCE_CHECKS = [check for check in CHECKS.get_all() if check.__name__ not in EXCLUDED_CHECKS]
+
+# Operations a check cannot judge, and why. Valid per the schema yet
+# refused with a 400 because of what the value names, which a schema
+# cannot express: a folder that must exist, a plugin that must be
+# installed, a URL that must be http(s), a time that must be in the future.
+SEMANTIC_REFUSALS = {
+    "POST /api/v1/auth/verify-email": "the code must be one that was sent",
+    "POST /api/v1/passkey/auth/options": "the user must have a passkey",
+    "POST /api/v1/passkey/auth/verify": "the credential must be a signed WebAuthn assertion",
+    "POST /api/v1/api-keys": "permission names must exist",
+}
+NOT_JUDGED: dict[str, dict[str, str]] = {
+    "positive_data_acceptance": SEMANTIC_REFUSALS,
+}
 
 
 @pytest.fixture
@@ -50,10 +94,15 @@ class Credentials:
 
     def headers(self) -> dict[str, str]:
         from comicsrv.extensions import db
-        from comicsrv.models import ApiKey
+        from comicsrv.models import ApiKey, LoginThrottleEntry
         from tests.factories import AdminFactory, api_key_for
 
         db.session.rollback()
+        # ignored_auth sends each request again with bad credentials, all
+        # from one address: the login throttle would soon answer those with
+        # 429 instead of the 401 that check wants to see.
+        db.session.execute(db.delete(LoginThrottleEntry))
+        db.session.commit()
         row = db.session.get(ApiKey, self.key_id) if self.key_id else None
         if row is None or not (row.user.is_admin and row.user.is_active) or row.expires_at:
             admin = AdminFactory()
@@ -68,10 +117,24 @@ def credentials(app):
     return Credentials()
 
 
+def is_lanraragi(path: str) -> bool:
+    return path.startswith(LANRARAGI_PREFIXES) or path in LANRARAGI_PATHS
+
+
+def checks_for(label: str, path: str) -> list:
+    from schemathesis.checks import not_a_server_error
+
+    if is_lanraragi(path):
+        return [not_a_server_error]
+    return [check for check in CONFORMANCE_CHECKS
+            if label not in NOT_JUDGED.get(check.__name__, {})]
+
+
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=list(HealthCheck))
-def test_no_input_makes_a_server_error(case, credentials):
+def test_every_answer_is_the_documented_one(case, credentials):
     if case.path.startswith(SKIPPED_PATHS):
         pytest.skip("endless event stream")
-    case.call_and_validate(headers=credentials.headers(), checks=[not_a_server_error])
+    case.call_and_validate(headers=credentials.headers(),
+                           checks=checks_for(case.operation.label, case.path))
