@@ -67,12 +67,21 @@ NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 NO_NUL = "^[^\\u0000]*$"
 
 
-def text_patterns(converter: Any, field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
-    """apispec attribute function: a ``pattern`` for ``plain_text`` and
-    ``clean_text`` (plain functions, which apispec cannot read)."""
+def accepted_values(converter: Any, field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """apispec attribute function for what its own do not say: a ``pattern``
+    for ``plain_text`` and ``clean_text`` (plain functions, which apispec
+    cannot read), and the keys a ``Dict`` whose keys are ``OneOf`` takes."""
     from .v1.auth import plain_text
     from .v1.clu_common import clean_text
 
+    if isinstance(field, ma.fields.Dict) and field.key_field is not None:
+        for validator in field.key_field.validators:
+            if isinstance(validator, ma.validate.OneOf):
+                values = converter.field2property(field.value_field) if field.value_field else {}
+                return {"properties": {str(name): values for name in validator.choices},
+                        "additionalProperties": False}
+    if isinstance(field, (ma.fields.Email, ma.fields.Url)):
+        return {}  # their format already leaves control characters out
     validators = getattr(field, "validators", None) or []
     if plain_text in validators:
         return {"pattern": NO_CONTROL_CHARACTERS}
@@ -91,7 +100,7 @@ def register_api(app: Flask) -> Api:
                                 "and the legacy /api."},
     })
     app.extensions["comicsrv.api"] = api
-    api.ma_plugin.converter.add_attribute_function(text_patterns)
+    api.ma_plugin.converter.add_attribute_function(accepted_values)
     api.spec.components.security_scheme("ApiKeyHeader", {"type": "apiKey", "in": "header",
                                                           "name": "X-API-Key"})
     api.spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer"})
