@@ -14,19 +14,21 @@ The checks are schemathesis' ``--checks all`` minus the ones listed in
 ``EXCLUDED_CHECKS`` (each with why it cannot apply here); the few
 operations a check cannot judge are in ``NOT_JUDGED`` with the reason.
 
-Examples per operation: COMICSRV_FUZZ_EXAMPLES. The default keeps each run
-under about three minutes on the CI machine; the issue notes quote runs with
-100 (clean on both databases).
+Examples per operation: COMICSRV_FUZZ_EXAMPLES (default 10: every check
+runs on each answer and ignored_auth sends each request twice, so this is
+about as long as the earlier 25-example "no 5xx" run). The examples are
+derandomized: CI sees the inputs a developer saw, and a new failure comes
+from a change, not from the dice.
 """
 import os
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.checks import CHECKS, load_all_checks, positive_data_acceptance
 from schemathesis.generation import GenerationMode
 
-EXAMPLES = int(os.environ.get("COMICSRV_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("COMICSRV_FUZZ_EXAMPLES", "10"))
 # Endless SSE streams (schemathesis would read each until its timeout; they
 # are read incrementally in their own tests).
 SKIPPED_PATHS: tuple[str, ...] = ("/api/v1/events/stream", "/api/v1/tasks/stream",
@@ -54,7 +56,22 @@ EXCLUDED_CHECKS = {
     # limit, and a shared 2-core CI machine would make one flaky).
     "max_response_time",
 }
-CONFORMANCE_CHECKS = [check for check in CHECKS.get_all() if check.__name__ not in EXCLUDED_CHECKS]
+
+
+def positive_data_within_request_limits(ctx, response, case):
+    """positive_data_acceptance, but a 400 for a JSON integer beyond 64 bits
+    is the body check every surface applies (``api.request_limits``: no
+    column or consumer holds one); free-form objects in an OpenAPI 3.0
+    document cannot say so, so schemathesis generates them as valid."""
+    if response.status_code == 400 and b"does not fit in 64 bits" in (response.content or b""):
+        return None
+    return positive_data_acceptance(ctx, response, case)
+
+
+positive_data_within_request_limits.__name__ = "positive_data_acceptance"
+CONFORMANCE_CHECKS = [positive_data_within_request_limits if check is positive_data_acceptance
+                      else check
+                      for check in CHECKS.get_all() if check.__name__ not in EXCLUDED_CHECKS]
 
 # Operations a check cannot judge, and why.
 #
@@ -211,8 +228,11 @@ def checks_for(label: str, path: str) -> list:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
+# One test holds every operation (subtests): the suite's 300 s per test is
+# for single tests, this one is several minutes on a loaded 2-core machine.
+@pytest.mark.timeout(1800)
 def test_every_answer_is_the_documented_one(case, credentials):
     if case.path.startswith(SKIPPED_PATHS):
         pytest.skip("endless event stream")

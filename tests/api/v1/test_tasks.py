@@ -48,7 +48,7 @@ def test_task_shape_is_codexs(client, admin_headers, jobs):
         "id": job.id, "task_type": "library.scan", "status": "running",
         "progress": {"current": 25, "total": 100, "message": "Scanning file 25/100"},
         "result": None, "error": None, "cancel_requested": False,
-        "created_at": "2024-01-15T10:30:00", "started_at": "2024-01-15T10:30:00",
+        "created_at": "2024-01-15T10:30:00+00:00", "started_at": "2024-01-15T10:30:00+00:00",
         "finished_at": None}
     assert client.get(f"{URL}/{jobs['reader_finished'].id}",
                       headers=admin_headers).json["result"] == {"added": 3}
