@@ -58,3 +58,22 @@ def test_expression_indexes_exist(app):
             query = "SELECT indexname FROM pg_indexes WHERE tablename = 'books'"
         present = set(conn.exec_driver_sql(query).scalars())
     assert {"ix_books_title_sort", "ix_books_number_sort"} <= declared <= present
+
+
+def test_a_fresh_database_has_lanraragis_favorites_bookmark_category(make_app, tmp_path):
+    """LANraragi clients expect a fresh server's "🔖 Favorites" category,
+    linked as the bookmark."""
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'fresh.db'}", AUTO_MIGRATE=True)
+    with app.app_context():
+        client = app.test_client()
+        from comicsrv.models import Category
+        favorites = db.session.execute(db.select(Category)).scalars().all()
+        assert [(c.name, c.bookmark, c.owner_id) for c in favorites] == [("🔖 Favorites", True, None)]
+        assert len(favorites[0].id) == 14 and favorites[0].id.startswith("SET_")
+        # Public reading is off on a fresh server: ask as an admin.
+        from tests.factories import AdminFactory, api_key_for
+        import base64
+        key = api_key_for(AdminFactory(username="fresh"), ["SystemAdmin"])
+        headers = {"Authorization": "Bearer " + base64.b64encode(key.encode()).decode()}
+        link = client.get("/api/categories/bookmark_link", headers=headers).json
+        assert link["category_id"] == favorites[0].id

@@ -1,7 +1,7 @@
 """Books as LANraragi archive objects, and the edits LANraragi clients make.
 
 An archive object (LANraragi's ``ArchiveMetadataJson``) for a list of books
-costs three queries whatever the list's length: the books, their tags, the
+costs four queries whatever the list's length: the books, their tags, the
 caller's progress. Reading progress and "last read" are the caller's own
 (comicsrv has users; LANraragi has one reader).
 """
@@ -13,12 +13,12 @@ import shutil
 from typing import Any, Iterable, Sequence
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ..errors import BadRequest
 from ..events import BookDeleted, BookUpdated
 from ..extensions import db
-from ..models import ArcidAlias, Book, ReadingProgress, User
+from ..models import ArcidAlias, Book, ReadingProgress, TocEntry, User
 from .search import archive_scope, untagged_condition
 from .tags import book_tag_string, epoch, set_book_tags, stored_tags
 from .thumbnails import archive_cache_dir
@@ -47,8 +47,11 @@ def find_archive(user: User | None, arcid: str) -> Book | None:
 
 
 def display_title(book: Book) -> str:
-    """The title LANraragi clients list: "Series #N - Title" for an issue of
-    a series, else the title, else the file name (LANraragi's default)."""
+    """The title LANraragi clients list: the one a client set, exactly as it
+    was sent; else "Series #N - Title" for an issue of a series, else the
+    title, else the file name (LANraragi's default)."""
+    if getattr(book, "lrr_title", None):
+        return book.lrr_title
     title = (book.title or "").strip()
     if book.series_name and book.number:
         prefix = f"{book.series_name} #{book.number}"
@@ -90,9 +93,42 @@ def progress_by_book(user: User | None, book_ids: Sequence[int]) -> dict[int, tu
     return found
 
 
+def toc_by_book(book_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """``{book id: [{"name", "page"}, ...]}`` sorted by page."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    for start in range(0, len(book_ids), 500):
+        rows = db.session.execute(select(TocEntry.book_id, TocEntry.page, TocEntry.name).where(
+            TocEntry.book_id.in_(book_ids[start:start + 500])).order_by(TocEntry.page))
+        for book_id, page, name in rows:
+            found.setdefault(book_id, []).append({"name": name, "page": page})
+    return found
+
+
+def set_toc_entry(book: Book, page: int, name: str) -> None:
+    """LANraragi's ``PUT toc``: the chapter starting at ``page`` (replaces
+    the entry of that page)."""
+    if page < 1 or (book.page_count and page > book.page_count):
+        raise BadRequest("Invalid page number.")
+    name = (name or "").strip()[:1000]
+    if not name:
+        raise BadRequest("Missing title for the ToC entry.")
+    entry = db.session.get(TocEntry, (book.id, page))
+    if entry is None:
+        db.session.add(TocEntry(book_id=book.id, page=page, name=name))
+    else:
+        entry.name = name
+    db.session.commit()
+
+
+def remove_toc_entry(book: Book, page: int) -> None:
+    db.session.execute(delete(TocEntry).where(TocEntry.book_id == book.id, TocEntry.page == page))
+    db.session.commit()
+
+
 # What an archive object is built from: selecting only these columns (rows
 # with attribute access, not ORM objects) halves the cost of a long list.
-ARCHIVE_COLUMNS = (Book.id, Book.arcid, Book.filename, Book.title, Book.series_name, Book.number,
+ARCHIVE_COLUMNS = (Book.id, Book.arcid, Book.filename, Book.title, Book.lrr_title,
+                   Book.series_name, Book.number,
                    Book.summary, Book.is_new, Book.page_count, Book.size, Book.web, Book.year,
                    Book.month, Book.day, Book.created_at)
 
@@ -103,6 +139,7 @@ def archive_objects(books: Sequence[Any], user: User | None) -> list[dict[str, A
     ids = [book.id for book in books]
     tags = stored_tags(ids)
     progress = progress_by_book(user, ids)
+    tocs = toc_by_book(ids)
     objects = []
     for book in books:
         filename, extension = split_filename(book.filename)
@@ -113,13 +150,13 @@ def archive_objects(books: Sequence[Any], user: User | None) -> list[dict[str, A
             "filename": filename,
             "extension": extension,
             "tags": book_tag_string(book, tags.get(book.id, ())),
-            "summary": book.summary,
+            "summary": book.summary or "",
             "isnew": "true" if book.is_new else "false",
             "pagecount": book.page_count or 0,
             "progress": page,
             "lastreadtime": last_read,
             "size": book.size or 0,
-            "toc": [],
+            "toc": tocs.get(book.id, []),
         })
     return objects
 
@@ -158,7 +195,10 @@ def update_metadata(book: Book, *, title: str | None, tags: str | None,
     """LANraragi's metadata edit: each given field overwrites, a missing one
     (None) is left alone. Stored where every surface reads it."""
     if title is not None:
+        # Read back exactly as sent; the book's own title follows it, so
+        # the other surfaces show the edit too.
         book.title = title_from_display(book, title)
+        book.lrr_title = title[:1000] if title.strip() else None
     if summary is not None:
         book.summary = summary.strip() or None
     if tags is not None:

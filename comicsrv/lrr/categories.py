@@ -56,11 +56,12 @@ def archives_of(categories: Sequence[Category], user: User | None) -> dict[str, 
 
 
 def category_objects(categories: Sequence[Category], user: User | None) -> list[dict[str, Any]]:
-    """LANraragi's category objects: ``pinned`` is the string "0"/"1" and
-    ``last_used`` a unix-time string, as LANraragi stores them."""
+    """LANraragi's category objects: ``pinned`` the integer 0/1 its OpenAPI
+    description documents, ``last_used`` a unix-time string as LANraragi
+    stores it."""
     archives = archives_of(categories, user)
     return [{"id": category.id, "name": category.name, "search": category.search or "",
-             "pinned": "1" if category.pinned else "0",
+             "pinned": 1 if category.pinned else 0,
              "last_used": str(epoch(category.last_used_at)),
              "archives": archives.get(category.id, [])} for category in categories]
 

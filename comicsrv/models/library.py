@@ -166,6 +166,9 @@ class Book(TimestampMixin, db.Model):
     has_comicinfo: Mapped[bool] = mapped_column(Boolean, default=False)
     metadata_source: Mapped[str | None] = mapped_column(String(32))
     title: Mapped[str | None] = mapped_column(String(1000))
+    # The title a LANraragi client set (PUT metadata, upload), read back
+    # exactly as sent; None: the computed display title.
+    lrr_title: Mapped[str | None] = mapped_column(String(1000))
     series_name: Mapped[str | None] = mapped_column(String(500), index=True)
     number: Mapped[str | None] = mapped_column(String(32))
     number_sort: Mapped[float | None] = mapped_column(Float)

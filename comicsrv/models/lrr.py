@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -46,4 +46,44 @@ class CategoryBook(db.Model):
     book_id: Mapped[int] = mapped_column(
         ForeignKey("books.id", ondelete="CASCADE"), primary_key=True, index=True)
     # Keeps the order books were added in, which LANraragi lists them by.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TocEntry(db.Model):
+    """A chapter mark of an archive (LANraragi's ``toc``): page and name."""
+
+    __tablename__ = "lrr_toc_entries"
+
+    book_id: Mapped[int] = mapped_column(
+        ForeignKey("books.id", ondelete="CASCADE"), primary_key=True)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(1000))
+
+
+class Tankoubon(TimestampMixin, db.Model):
+    """LANraragi's tankoubon: an ordered collection of archives read as one
+    volume, with its own name, summary and tags. Ids keep LANraragi's form,
+    ``TANK_`` and ten digits. Tankoubons are the server's, like LANraragi's:
+    each user sees in one only the archives of the libraries they may see."""
+
+    __tablename__ = "tankoubons"
+
+    id: Mapped[str] = mapped_column(String(15), primary_key=True)
+    name: Mapped[str] = mapped_column(String(1000))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[str] = mapped_column(Text, default="")
+    # The cover a client chose (PUT thumbnail): one archive's page; None:
+    # the first page of the first archive.
+    cover_book_id: Mapped[int | None] = mapped_column(
+        ForeignKey("books.id", ondelete="SET NULL"))
+    cover_page: Mapped[int | None] = mapped_column(Integer)
+
+
+class TankoubonBook(db.Model):
+    __tablename__ = "tankoubon_books"
+
+    tankoubon_id: Mapped[str] = mapped_column(
+        ForeignKey("tankoubons.id", ondelete="CASCADE"), primary_key=True)
+    book_id: Mapped[int] = mapped_column(
+        ForeignKey("books.id", ondelete="CASCADE"), primary_key=True, index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)

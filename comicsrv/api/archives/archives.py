@@ -15,7 +15,7 @@ from ...extensions import db
 from ...library.media import Media, MediaUnavailable
 from ...library.reading import ProgressUpdate, save_progress
 from ...lrr import archives as service
-from ...lrr import categories, stats, thumbnails
+from ...lrr import categories, stats, tankoubons, thumbnails
 from ...lrr.tags import epoch
 from ...lrr.uploads import UploadFields, UploadRejected, receive_upload
 from ...models import Page
@@ -59,6 +59,7 @@ from .schemas import (
     MetadataArgs,
     PageArgs,
     ThumbnailArgs,
+    TocArgs,
     UpdateThumbnailArgs,
     UploadArgs,
 )
@@ -438,7 +439,36 @@ class ArchiveTankoubons(MethodView):
     @blp.alt_response(400, **BAD_ID)
     @reader("find_arc_tankoubons")
     def get(self, arcid):
-        """The tankoubons holding this archive: none, as this server groups
-        issues by series and has no tankoubons."""
-        archive_or_error(arcid)
-        return {"operation": "find_arc_tankoubons", "success": 1, "tankoubons": []}
+        """The tankoubons holding this archive."""
+        book = archive_or_error(arcid)
+        return {"operation": "find_arc_tankoubons", "success": 1,
+                "tankoubons": tankoubons.tankoubons_with_book(book)}
+
+
+@blp.route("/<arcid>/toc")
+class ArchiveToc(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(TocArgs, location="query")
+    @blp.response(200, LrrOperationSchema)
+    @blp.alt_response(400, **BAD_ID)
+    @writer("update_toc")
+    def put(self, args, arcid):
+        """Add (or rename) the chapter that starts at page ``page``."""
+        book = archive_or_error(arcid)
+        if not args.get("title"):
+            raise operation_error("update_toc", "Missing title for the ToC entry.")
+        service.set_toc_entry(book, args["page"], args["title"])
+        return operation_body("update_toc",
+                              success_message=f"Added ToC entry for page {args['page']}.")
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(TocArgs, location="query")
+    @blp.response(200, LrrOperationSchema)
+    @blp.alt_response(400, **BAD_ID)
+    @writer("remove_toc")
+    def delete(self, args, arcid):
+        """Remove the chapter that starts at page ``page``."""
+        book = archive_or_error(arcid)
+        service.remove_toc_entry(book, args["page"])
+        return operation_body("remove_toc",
+                              success_message=f"Removed ToC entry for page {args['page']}.")

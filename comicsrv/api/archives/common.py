@@ -6,8 +6,9 @@ Errors come out exactly as LANraragi's clients parse them:
   (LANraragi's ``render_api_response``) from a route that names its
   operation, for domain errors too (a ``NotFound`` from a service);
 - ``{"errors": [{"message": ..., "path": "/id"}], "status": 400}`` (the
-  OpenAPI validator in front of LANraragi) for malformed parameters, unknown
-  routes and wrong methods;
+  OpenAPI validator in front of LANraragi) for malformed parameters;
+- the OperationResponse shape for unknown routes and wrong methods too (the
+  error's code as the operation), which is what clients parse;
 - the two 401 bodies of ``comicsrv.api.archives.auth``.
 """
 from __future__ import annotations
@@ -140,11 +141,10 @@ def render_error(status: int, code: str, message: str, details: Any) -> Response
         return json_response(details.body, status)
     if code == "validation_error":
         return json_response({"errors": _validation_errors(details), "status": status}, status)
-    operation_name = current_operation()
-    if operation_name:
-        return json_response(operation_body(operation_name, error=message), status)
-    return json_response({"errors": [{"message": message, "path": request.path}],
-                          "status": status}, status)
+    # A route's own operation, or for an unknown path or method the error's
+    # code ("not_found", "method_not_allowed"): LANraragi's error shape.
+    return json_response(operation_body(current_operation() or code or "error",
+                                        error=message or "Error"), status)
 
 
 def render_search_error(status: int, code: str, message: str, details: Any) -> Response:

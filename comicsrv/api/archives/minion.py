@@ -6,6 +6,7 @@ shown only to the user who started them and to admins, as in ``/api/v1/tasks``.
 """
 from __future__ import annotations
 
+import json
 import time
 
 from flask.views import MethodView
@@ -51,10 +52,11 @@ def _job(jobid: str) -> Job:
 
 
 def notes(job: Job) -> dict:
-    """Progress as Minion notes; thumbnail jobs use LANraragi's names."""
+    """Progress as Minion notes, every value a string (clients declare
+    ``dict[str, str]``); thumbnail jobs use LANraragi's names."""
     if job.type in PUBLIC_TYPES:
-        return {"progress": job.progress_current or 0, "pages": job.progress_total or 0}
-    found = {"progress": job.progress_current or 0, "total": job.progress_total or 0}
+        return {"progress": str(job.progress_current or 0), "pages": str(job.progress_total or 0)}
+    found = {"progress": str(job.progress_current or 0), "total": str(job.progress_total or 0)}
     if job.progress_message:
         found["message"] = job.progress_message
     return found
@@ -88,15 +90,35 @@ class MinionJobDetail(MethodView):
     def get(self, jobid):
         """Everything Minion would say about a job."""
         job = _job(jobid)
-        created = epoch(job.created_at)
+        created = str(epoch(job.created_at))
         return {
-            "id": job.id, "task": TASK_NAMES.get(job.type, job.type),
-            "state": MINION_STATES[job.state], "queue": "default", "priority": 0,
-            "args": [job.params or {}], "attempts": 1, "children": [], "parents": [],
+            "id": str(job.id), "task": TASK_NAMES.get(job.type, job.type),
+            "state": MINION_STATES[job.state], "queue": "default", "priority": "0",
+            "args": job_args(job), "attempts": "1", "children": [], "parents": [],
             "created": created, "delayed": created,
-            "started": epoch(job.started_at) if job.started_at else None,
-            "finished": epoch(job.finished_at) if job.finished_at else None,
-            "expires": None, "lax": 0, "notes": notes(job), "result": job.result,
-            "retried": None, "retries": 0, "time": int(time.time()),
-            "worker": 1 if job.state == RUNNING else None,
+            "started": str(epoch(job.started_at)) if job.started_at else None,
+            "finished": str(epoch(job.finished_at)) if job.finished_at else None,
+            "expires": None, "lax": 0, "notes": notes(job), "result": job_result(job),
+            "retried": None, "retries": "0", "time": str(int(time.time())),
+            "worker": 1 if job.started_at else None,
         }
+
+
+def job_args(job: Job) -> list[str]:
+    """Minion's positional arguments: the job's parameters, each a string."""
+    return [value if isinstance(value, str) else json.dumps(value)
+            for value in (job.params or {}).values()]
+
+
+def job_result(job: Job) -> dict | None:
+    """The job's result with LANraragi's ``success`` flag (0/1) added."""
+    if job.state not in (FINISHED, FAILED, CANCELLED):
+        return None
+    result = {key: value for key, value in (job.result or {}).items()
+              if not isinstance(value, (dict, list))}
+    result = {key: value if isinstance(value, (str, bool)) or value is None else str(value)
+              for key, value in result.items()}
+    result["success"] = 1 if job.state == FINISHED else 0
+    if job.error:
+        result["error"] = job.error
+    return result

@@ -1,8 +1,10 @@
 """Marshmallow schemas of the archive API: LANraragi's names and JSON types.
 
 Note the strings where JSON booleans would be natural: ``isnew`` is "true"
-or "false" and ``pinned`` "0" or "1", because LANraragi sends them so and
-the Mihon extension declares them as strings.
+or "false" (LANraragi sends it so and the Mihon extension declares a
+string); ``pinned`` is the integer 0 or 1 its OpenAPI description documents
+(both Python clients and Mihon's current model read it so). Minion job
+details carry their numbers as strings, as Minion's database rows come out.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ class LrrArchiveSchema(Schema):
     filename = fields.String(metadata={"description": "file name without extension"})
     extension = fields.String(metadata={"description": "lower-case, without the dot"})
     tags = fields.String(metadata={"description": "comma-separated, namespace:value"})
-    summary = fields.String(allow_none=True)
+    summary = fields.String(metadata={"description": "\"\" when there is none"})
     isnew = fields.String(metadata={"enum": list(ISNEW)})
     pagecount = fields.Integer()
     progress = fields.Integer(metadata={"description": "last page read (1-based), 0 if none"})
@@ -132,7 +134,7 @@ class LrrCategorySchema(Schema):
     id = fields.String(metadata={"description": "SET_ + 10 digits"})
     name = fields.String()
     search = fields.String(metadata={"description": "filter of a dynamic category, else empty"})
-    pinned = fields.String(metadata={"enum": ["0", "1"]})
+    pinned = fields.Integer(metadata={"enum": [0, 1]})
     last_used = fields.String()
     archives = fields.List(fields.String(), metadata={"description": "static categories only"})
 
@@ -207,27 +209,27 @@ class LrrMinionStatusSchema(Schema):
 
 
 class LrrMinionDetailSchema(Schema):
-    id = fields.Integer()
+    id = fields.String()
     task = fields.String()
     state = fields.String()
     queue = fields.String()
-    priority = fields.Integer()
-    args = fields.List(fields.Raw())
-    attempts = fields.Integer()
+    priority = fields.String()
+    args = fields.List(fields.String())
+    attempts = fields.String()
     children = fields.List(fields.Integer())
     parents = fields.List(fields.Integer())
-    created = fields.Integer()
-    delayed = fields.Integer()
-    started = fields.Integer(allow_none=True)
-    finished = fields.Integer(allow_none=True)
-    expires = fields.Integer(allow_none=True)
+    created = fields.String(metadata={"description": "unix seconds"})
+    delayed = fields.String()
+    started = fields.String(allow_none=True)
+    finished = fields.String(allow_none=True)
+    expires = fields.String(allow_none=True)
     lax = fields.Integer()
     notes = fields.Dict()
     result = fields.Raw(allow_none=True)
-    retried = fields.Integer(allow_none=True)
-    retries = fields.Integer()
-    time = fields.Integer()
-    worker = fields.Integer(allow_none=True)
+    retried = fields.String(allow_none=True)
+    retries = fields.String()
+    time = fields.String()
+    worker = fields.Integer(allow_none=True, metadata={"description": "null until a worker took it"})
 
 
 # -- parameters -------------------------------------------------------------------
@@ -287,6 +289,30 @@ class MetadataArgs(Schema):
     title = Text()
     tags = Text()
     summary = Text()
+
+
+class TocArgs(Schema):
+    page = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_INT))
+    title = Text()
+
+
+class TankListArgs(Schema):
+    page = fields.Integer(validate=validate.Range(min=-1, max=MAX_INT),
+                          metadata={"description": "0-based page; absent: all"})
+
+
+class TankNameArgs(Schema):
+    name = Text()
+    tankid = Text(metadata={"description": "rename this tankoubon instead"})
+
+
+class TankPageArgs(Schema):
+    page = fields.Integer(load_default=-1, validate=validate.Range(min=-1, max=MAX_INT))
+
+
+class TankThumbnailArgs(Schema):
+    no_fallback = Flag(load_default=False)
+    page = fields.Integer(validate=validate.Range(min=1, max=MAX_INT))
 
 
 class UploadArgs(Schema):

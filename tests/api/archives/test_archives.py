@@ -23,7 +23,7 @@ def check_archive_object(item: dict) -> None:
     assert set(item) == set(ARCHIVE_FIELDS) | {"summary"}
     for name, kind in ARCHIVE_FIELDS.items():
         assert type(item[name]) is kind, (name, item[name])
-    assert item["summary"] is None or isinstance(item["summary"], str)
+    assert isinstance(item["summary"], str)  # "" when none, never null
     assert item["isnew"] in ("true", "false")
     assert len(item["arcid"]) == 40
 
@@ -42,7 +42,7 @@ def test_metadata_of_a_comic_with_comicinfo(client, captain, lrr_admin):
                  "age_rating:Teen, language:en, "
                  "source:https://comicvine.gamespot.com/c/4000-145269/, "
                  f"timestamp:-604886400, date_added:{epoch(captain.created_at)}"),
-        "summary": captain.summary,
+        "summary": captain.summary or "",
         "isnew": "true",
         "pagecount": 5,
         "progress": 0,
@@ -314,7 +314,7 @@ def test_page_thumbnails_job(client, app, captain, lrr_admin):
     assert app.extensions["comicsrv.jobs"].wait(job_id, 30)
     status = client.get(f"/api/minion/{job_id}", headers=lrr_admin).json
     assert status == {"task": "page_thumbnails", "state": "finished",
-                      "notes": {"progress": 5, "pages": 5}, "error": ""}
+                      "notes": {"progress": "5", "pages": "5"}, "error": ""}
     done = client.post(url, headers=lrr_admin)
     assert done.status_code == 200
     assert done.json == {"operation": "generate_page_thumbnails", "success": 1,
@@ -341,7 +341,7 @@ def test_categories_and_tankoubons_of_an_archive(client, captain, lrr_admin):
     CategoryFactory(name="Other")
     body = client.get(f"/api/archives/{captain.arcid}/categories", headers=lrr_admin).json
     assert body == {"operation": "find_arc_categories", "success": 1, "categories": [
-        {"id": category.id, "name": "Favourites", "search": "", "pinned": "1",
+        {"id": category.id, "name": "Favourites", "search": "", "pinned": 1,
          "last_used": str(epoch(category.last_used_at)), "archives": [captain.arcid]}]}
     tanks = client.get(f"/api/archives/{captain.arcid}/tankoubons", headers=lrr_admin).json
     assert tanks == {"operation": "find_arc_tankoubons", "success": 1, "tankoubons": []}
@@ -353,3 +353,35 @@ def test_same_file_twice_answers_for_the_first_copy(client, captain, lrr_admin):
     query = parse_qs(urlsplit(client.get(f"/api/archives/{copy.arcid}/files",
                                          headers=lrr_admin).json["pages"][0]).query)
     assert query["path"] == ["Captain Science 001/CaptainScience#1_01.jpg"]
+
+
+def test_titles_round_trip_exactly(client, captain, lrr_admin):
+    """A title set through PUT metadata reads back as sent, not with the
+    computed "Series #N - " prefix; an empty one brings the default back."""
+    url = f"/api/archives/{captain.arcid}/metadata"
+    assert client.put(url, data={"title": "Exact Title"}, headers=lrr_admin).status_code == 200
+    assert client.get(url, headers=lrr_admin).json["title"] == "Exact Title"
+    listed = client.get("/api/search", query_string={"filter": "Exact"}, headers=lrr_admin).json
+    assert "Exact Title" in [item["title"] for item in listed["data"]]
+    client.put(url, query_string={"title": "  Spaced  "}, headers=lrr_admin)
+    assert client.get(url, headers=lrr_admin).json["title"] == "  Spaced  "
+    client.put(url, data={"title": ""}, headers=lrr_admin)
+    assert client.get(url, headers=lrr_admin).json["title"].startswith("Captain Science #1")
+
+
+def test_table_of_contents_put_and_delete(client, captain, lrr_admin):
+    url = f"/api/archives/{captain.arcid}/toc"
+    assert client.put(url, data={"page": 3, "title": "Part two"}, headers=lrr_admin).json == {
+        "operation": "update_toc", "success": 1, "error": "",
+        "successMessage": "Added ToC entry for page 3."}
+    client.put(url, query_string={"page": 1, "title": "Part one"}, headers=lrr_admin)
+    client.put(url, query_string={"page": 3, "title": "Part 2"}, headers=lrr_admin)
+    meta = client.get(f"/api/archives/{captain.arcid}/metadata", headers=lrr_admin).json
+    assert meta["toc"] == [{"name": "Part one", "page": 1}, {"name": "Part 2", "page": 3}]
+    assert client.put(url, data={"page": 99, "title": "x"}, headers=lrr_admin).status_code == 400
+    assert client.put(url, data={"page": 2}, headers=lrr_admin).status_code == 400
+    assert client.put(url, data={"page": 2, "title": "x"}).status_code == 401
+    assert client.delete(url, data={"page": 1}, headers=lrr_admin).json["successMessage"] == \
+        "Removed ToC entry for page 1."
+    meta = client.get(f"/api/archives/{captain.arcid}/metadata", headers=lrr_admin).json
+    assert meta["toc"] == [{"name": "Part 2", "page": 3}]

@@ -159,8 +159,9 @@ def test_bad_parameters_get_the_validators_shape(client, scanned_library, lrr_ad
 def test_unknown_path_and_wrong_method_answer_in_the_surface_shape(client, scanned_library, lrr_admin):
     response = client.get("/api/archives/" + "a" * 40 + "/nothing", headers=lrr_admin)
     assert response.status_code == 404
-    assert set(response.json) == {"errors", "status"}
+    assert response.json["success"] == 0 and response.json["operation"] == "not_found"
+    assert set(response.json) == {"operation", "error", "success", "successMessage"}
     response = client.post("/api/info", headers=lrr_admin)
     assert response.status_code == 405
-    assert response.json["status"] == 405
+    assert response.json["success"] == 0 and response.json["error"]
     assert "GET" in response.headers["Allow"]

@@ -18,14 +18,14 @@ def test_create_list_get_update_delete(client, captain, lrr_admin):
                             "success": 1}
     listed = client.get("/api/categories", headers=lrr_admin).json
     assert [(c["id"], c["name"], c["pinned"], c["search"], c["archives"]) for c in listed] == [
-        (category_id, "Favourites", "1", "", [])]
+        (category_id, "Favourites", 1, "", [])]
     assert isinstance(listed[0]["last_used"], str)
 
     updated = client.put(f"/api/categories/{category_id}", query_string={"name": "Faves"},
                          headers=lrr_admin)
     assert updated.json == {"operation": "update_category", "category_id": category_id, "success": 1}
     one = client.get(f"/api/categories/{category_id}", headers=lrr_admin).json
-    assert (one["name"], one["pinned"]) == ("Faves", "0")  # unpinned without "pinned"
+    assert (one["name"], one["pinned"]) == ("Faves", 0)  # unpinned without "pinned"
 
     deleted = client.delete(f"/api/categories/{category_id}", headers=lrr_admin)
     assert deleted.json == {"operation": "delete_category", "error": "", "success": 1,
@@ -41,7 +41,7 @@ def test_lrreader_create_and_update_with_its_parameters(client, scanned_library,
                          headers=lrr_admin).json["category_id"]
     client.put(f"/api/categories/{created}?name=&search=&pinned=0", headers=lrr_admin)
     body = client.get(f"/api/categories/{created}", headers=lrr_admin).json
-    assert (body["name"], body["search"], body["pinned"]) == ("Horror", "genre:horror", "0")
+    assert (body["name"], body["search"], body["pinned"]) == ("Horror", "genre:horror", 0)
 
 
 def test_two_categories_in_one_second_get_distinct_ids(client, scanned_library, lrr_admin):
@@ -178,7 +178,7 @@ def test_a_plain_users_category_is_their_own(client, captain, reader, lrr_reader
     assert client.put(f"/api/categories/{mine}?name=Finish soon&pinned=1",
                       headers=lrr_reader).json["success"] == 1
     body = client.get(f"/api/categories/{mine}", headers=lrr_reader).json
-    assert (body["name"], body["pinned"], body["archives"]) == ("Finish soon", "1", [captain.arcid])
+    assert (body["name"], body["pinned"], body["archives"]) == ("Finish soon", 1, [captain.arcid])
     searched = client.get("/api/search", query_string={"category": mine}, headers=lrr_reader).json
     assert [a["arcid"] for a in searched["data"]] == [captain.arcid]
     categories = client.get(f"/api/archives/{captain.arcid}/categories", headers=lrr_reader).json

@@ -26,7 +26,8 @@ def expect_fields(obj: dict, fields: dict) -> None:
 # Mihon/Tachiyomi extension models (keiyoushi/extensions-source, src/all/lanraragi).
 MIHON_ARCHIVE = {"arcid": str, "isnew": str, "title": str}
 MIHON_NULLABLE = ("tags", "summary")
-MIHON_CATEGORY = {"id": str, "name": str, "pinned": str}
+# Its current category model reads ``pinned: Int?`` (LANraragi's description: 0 or 1).
+MIHON_CATEGORY = {"id": str, "name": str, "pinned": int}
 
 
 def is_image(response) -> bool:
@@ -43,7 +44,7 @@ def test_mihon_extension_sequence(client, app, scanned_library, lrr_admin):
     categories = client.get("/api/categories", headers=lrr_admin).json
     for category in categories:
         expect_fields(category, MIHON_CATEGORY)
-    assert categories[0]["pinned"] == "1"
+    assert categories[0]["pinned"] == 1
 
     # 2. Browse, page by page: start = (page - 1) * largest page seen.
     seen, start, page_size = [], 0, 0
