@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from ...lrr import maintenance
 from ...lrr.thumbnails import (
     PAGE_THUMBNAILS_JOB,
     THUMBNAIL_JOB,
@@ -18,18 +19,19 @@ from ...lrr.thumbnails import (
     run_thumbnail_job,
 )
 from ..surfaces import Surface, register_surface
-from . import archives, categories, info, minion, search, tankoubons
+from . import admin, archives, categories, info, minion, search, tankoubons
 from .common import ARCHIVE_SURFACE, SEARCH_PATHS, render_error, render_search_error
 
 PREFIXES = ("/api/archives", "/api/minion", "/api/info", "/api/categories", "/api/database",
-            "/api/tankoubons", "/api/shinobu")
+            "/api/tankoubons", "/api/shinobu", "/api/regen_thumbs", "/api/tempfolder",
+            "/api/stamps", "/api/plugins", "/api/download_url")
 
 
 def register(api: Api, app: Flask) -> None:
     api.spec.components.security_scheme("LanraragiKey", {
         "type": "apiKey", "in": "header", "name": "Authorization",
         "description": "Bearer <base64(api key)> (the raw key and ?key= work too)"})
-    for module in (archives, search, categories, minion, info, tankoubons):
+    for module in (archives, search, categories, minion, info, tankoubons, admin):
         api.register_blueprint(module.blp)
     for prefix in PREFIXES:
         register_surface(app, Surface(ARCHIVE_SURFACE, prefix, render_error))
@@ -39,3 +41,7 @@ def register(api: Api, app: Flask) -> None:
     runner = app.extensions["comicsrv.jobs"]
     runner.register(THUMBNAIL_JOB, run_thumbnail_job)
     runner.register(PAGE_THUMBNAILS_JOB, run_page_thumbnails_job)
+    runner.register(maintenance.BACKUP_JOB, maintenance.run_backup_job)
+    runner.register(maintenance.RESTORE_JOB, maintenance.run_restore_job)
+    runner.register(maintenance.REGEN_THUMBNAILS_JOB, maintenance.run_regen_thumbnails_job)
+    runner.register(maintenance.STAT_HASHES_JOB, maintenance.run_stat_hashes_job)

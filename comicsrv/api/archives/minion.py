@@ -9,22 +9,33 @@ from __future__ import annotations
 import json
 import time
 
+from flask import current_app
 from flask.views import MethodView
 
 from ...extensions import db
 from ...lrr.tags import epoch
+from ...lrr import maintenance
+from ...lrr.archives import ARCID, find_archive
 from ...lrr.thumbnails import PAGE_THUMBNAILS_JOB, THUMBNAIL_JOB
 from ...models import Job
 from ...models.jobs import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING
-from .auth import SECURITY, lrr_principal, reader, writer
+from .auth import SECURITY, lrr_principal, lrr_user, reader, writer
 from .common import (
     MAX_INT,
     LrrBlueprint,
     current_operation,
+    flag,
+    json_response,
     operation_error,
     validation_error,
 )
-from .schemas import LrrMinionDetailSchema, LrrMinionStatusSchema, LrrOperationSchema
+from .schemas import (
+    LrrMinionDetailSchema,
+    LrrMinionJobResponseSchema,
+    LrrMinionStatusSchema,
+    LrrOperationSchema,
+    QueueArgs,
+)
 
 blp = LrrBlueprint("lrr_minion", __name__, url_prefix="/api/minion",
                    description="LANraragi archive API: background jobs")
@@ -32,8 +43,11 @@ blp = LrrBlueprint("lrr_minion", __name__, url_prefix="/api/minion",
 MINION_STATES = {QUEUED: "inactive", RUNNING: "active", FINISHED: "finished",
                  FAILED: "failed", CANCELLED: "failed"}
 # LANraragi's task names for the jobs this API queues.
-TASK_NAMES = {THUMBNAIL_JOB: "thumbnail_task", PAGE_THUMBNAILS_JOB: "page_thumbnails"}
-PUBLIC_TYPES = frozenset(TASK_NAMES)
+TASK_NAMES = {THUMBNAIL_JOB: "thumbnail_task", PAGE_THUMBNAILS_JOB: "page_thumbnails",
+              maintenance.REGEN_THUMBNAILS_JOB: "regen_all_thumbnails",
+              maintenance.STAT_HASHES_JOB: "build_stat_hashes",
+              maintenance.BACKUP_JOB: "backup_database", maintenance.RESTORE_JOB: "restore_database"}
+PUBLIC_TYPES = frozenset({THUMBNAIL_JOB, PAGE_THUMBNAILS_JOB})
 
 
 def _job(jobid: str) -> Job:
@@ -122,3 +136,54 @@ def job_result(job: Job) -> dict | None:
     if job.error:
         result["error"] = job.error
     return result
+
+
+def _queue_params(jobname: str, args: list) -> tuple[str, dict]:
+    """Our job type and parameters for a LANraragi task and its arguments
+    (an archive id wherever it is among them, then page or force)."""
+    if jobname == "build_stat_hashes":
+        return maintenance.STAT_HASHES_JOB, {}
+    if jobname == "regen_all_thumbnails":
+        return maintenance.REGEN_THUMBNAILS_JOB, {"force": flag(args[-1]) if args else False}
+    if jobname in ("thumbnail_task", "page_thumbnails"):
+        arcid = next((str(a).lower() for a in args if ARCID.match(str(a).lower())), None)
+        book = find_archive(lrr_user(), arcid) if arcid else None
+        if book is None:
+            raise operation_error("queue_minion_job", "The arguments name no archive of this server.")
+        after = [a for a in args[args.index(next(a for a in args
+                                                  if str(a).lower() == arcid)) + 1:]]
+        if jobname == "page_thumbnails":
+            return PAGE_THUMBNAILS_JOB, {"book_id": book.id,
+                                         "force": flag(after[0]) if after else False}
+        try:
+            page = int(after[0]) if after else 0
+        except (TypeError, ValueError):
+            raise operation_error("queue_minion_job", "The page must be a number.") from None
+        if not 0 <= page <= (book.page_count or 0):
+            raise operation_error("queue_minion_job", "This archive has no such page.")
+        return THUMBNAIL_JOB, {"book_id": book.id, "page": page}
+    raise operation_error("queue_minion_job", f"Job type {jobname} cannot be queued on this server.")
+
+
+@blp.route("/<jobname>/queue")
+class MinionQueue(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(QueueArgs, location="query")
+    @blp.response(200, LrrMinionJobResponseSchema)
+    @blp.alt_response(400, schema=LrrOperationSchema, description="Unknown job or bad arguments")
+    @writer("queue_minion_job", "TasksWrite")
+    def post(self, args, jobname):
+        """Queue a job by its LANraragi task name: ``build_stat_hashes``,
+        ``regen_all_thumbnails``, ``thumbnail_task`` and ``page_thumbnails``
+        (with the archive id among ``args``)."""
+        try:
+            arguments = json.loads(args["args"])
+        except ValueError:
+            raise operation_error("queue_minion_job", "args must be a JSON array.") from None
+        if not isinstance(arguments, list):
+            raise operation_error("queue_minion_job", "args must be a JSON array.")
+        job_type, params = _queue_params(jobname, arguments)
+        user = lrr_user()
+        job_id = current_app.extensions["comicsrv.jobs"].submit(
+            job_type, params, user_id=user.id if user else None)
+        return json_response({"operation": "queue_minion_job", "success": 1, "job": job_id})

@@ -296,6 +296,15 @@ class TocArgs(Schema):
     title = Text()
 
 
+class BackupFormatArgs(Schema):
+    format = Text(load_default="file", validate=validate.OneOf(["json", "file"]))
+
+
+class QueueArgs(Schema):
+    args = Text(load_default="[]", metadata={"description": "a JSON array"})
+    priority = fields.Integer(load_default=0, validate=validate.Range(min=-MAX_INT, max=MAX_INT))
+
+
 class TankListArgs(Schema):
     page = fields.Integer(validate=validate.Range(min=-1, max=MAX_INT),
                           metadata={"description": "0-based page; absent: all"})

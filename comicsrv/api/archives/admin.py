@@ -1,0 +1,191 @@
+"""LANraragi's server operations: ``/api/database/*`` (backup, restore,
+clean, drop), ``/api/shinobu*`` (the file watcher: ours, plus library scans),
+``/api/regen_thumbs`` and ``/api/tempfolder`` (``comicsrv.lrr.maintenance``).
+
+All need a key: backups of the caller's view with LibrariesRead, the rest
+as an admin (SystemAdmin) or a library writer (LibrariesWrite).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from flask import Response, current_app, request
+from flask.views import MethodView
+from sqlalchemy import select
+
+from ...library.scanner import SCAN_JOB
+from ...library.watcher import EXTENSION as WATCHER, start_watcher, stop_watcher
+from ...lrr import maintenance as service
+from ...models import Library
+from .auth import SECURITY, lrr_user, writer
+from .common import LrrBlueprint, json_response, operation_body, operation_error, validation_error
+from .schemas import BackupFormatArgs, ForceArgs, LrrOperationSchema
+
+blp = LrrBlueprint("lrr_admin", __name__, url_prefix="/api",
+                   description="LANraragi archive API: server maintenance")
+
+ADMIN = "SystemAdmin"
+
+
+def _submit(job_type: str, params: dict | None = None, target: str | None = None) -> int:
+    user = lrr_user()
+    return current_app.extensions["comicsrv.jobs"].submit(
+        job_type, params or {}, target=target, user_id=user.id if user else None)
+
+
+@blp.route("/database/backup")
+class DatabaseBackup(MethodView):
+    @blp.doc(security=SECURITY)
+    @writer("backup", "LibrariesRead")
+    def get(self):
+        """The backup JSON of what the caller sees: archives' metadata,
+        categories, tankoubons."""
+        return json_response(service.backup(lrr_user()))
+
+    @blp.doc(security=SECURITY)
+    @writer("queue_backup", "LibrariesRead")
+    def post(self):
+        """Make the backup in a job; fetch it at ``/database/backup/{job}``."""
+        return json_response({"operation": "queue_backup", "success": 1,
+                              "job": _submit(service.BACKUP_JOB)})
+
+
+@blp.route("/database/backup/<jobid>")
+class DatabaseBackupDownload(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(BackupFormatArgs, location="query")
+    @blp.alt_response(400, schema=LrrOperationSchema, description="No such finished job")
+    @writer("download_backup", "LibrariesRead")
+    def get(self, args, jobid):
+        """The backup a finished job made: a file, or JSON with ``format=json``."""
+        try:
+            job_id = int(jobid)
+        except ValueError:
+            raise validation_error("Expected integer - got string.", "/jobid") from None
+        body = service.finished_backup(job_id)
+        if args["format"] == "json":
+            return json_response(body)
+        response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
+        response.headers["Content-Disposition"] = 'attachment; filename="backup.json"'
+        return response
+
+
+@blp.route("/database/restore")
+class DatabaseRestore(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.alt_response(400, schema=LrrOperationSchema, description="No backup file")
+    @writer("queue_restore", ADMIN)
+    def post(self):
+        """Restore a backup JSON (multipart ``file``) in a job."""
+        upload = request.files.get("file")
+        if upload is None:
+            raise operation_error("queue_restore", "No file attached")
+        body = service.parse_backup(upload.read(service.MAX_BACKUP_BYTES + 1))
+        return json_response({"operation": "queue_restore", "success": 1,
+                              "job": _submit(service.RESTORE_JOB, {"backup": body})})
+
+
+@blp.route("/database/clean")
+class DatabaseClean(MethodView):
+    @blp.doc(security=SECURITY)
+    @writer("clean_database", "LibrariesWrite")
+    def post(self):
+        """Unlink books whose file is gone; delete those unlinked before."""
+        return json_response({"operation": "clean_database", "success": 1,
+                              **service.clean_database()})
+
+
+@blp.route("/database/drop")
+class DatabaseDrop(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, LrrOperationSchema)
+    @writer("drop_database", ADMIN)
+    def post(self):
+        """Remove the LANraragi API's own data (categories, tankoubons,
+        tables of contents, client-set titles); the library stays."""
+        service.drop_lanraragi_data()
+        return operation_body("drop_database", success_message="Dropped LANraragi data.")
+
+
+@blp.route("/tempfolder")
+class TempFolder(MethodView):
+    @blp.doc(security=SECURITY)
+    @writer("cleantemp", ADMIN)
+    def delete(self):
+        """Empty the page-thumbnail cache (made again on demand)."""
+        size, error = service.clean_temp_folder()
+        return json_response({"operation": "cleantemp", "success": 0 if error else 1,
+                              "error": error, "newsize": size})
+
+
+@blp.route("/regen_thumbs")
+class RegenThumbnails(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ForceArgs, location="query")
+    @writer("regen_thumbnails", "LibrariesWrite")
+    def post(self, args):
+        """Make every missing cover thumbnail (all of them with ``force``) in a job."""
+        return json_response({"operation": "regen_thumbnails", "success": 1,
+                              "job": _submit(service.REGEN_THUMBNAILS_JOB,
+                                             {"force": args["force"]})})
+
+
+def _watcher_alive() -> bool:
+    return current_app.extensions.get(WATCHER) is not None
+
+
+@blp.route("/shinobu")
+class ShinobuStatus(MethodView):
+    @blp.doc(security=SECURITY)
+    @writer("shinobu_status", "LibrariesRead")
+    def get(self):
+        """Whether this process watches the libraries for changes."""
+        return json_response({"operation": "shinobu_status", "success": 1,
+                              "is_alive": 1 if _watcher_alive() else 0, "pid": os.getpid()})
+
+
+@blp.route("/shinobu/stop")
+class ShinobuStop(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, LrrOperationSchema)
+    @writer("shinobu_stop", ADMIN)
+    def post(self):
+        """Stop watching the libraries (restart to watch again)."""
+        stop_watcher(current_app._get_current_object())
+        return operation_body("shinobu_stop")
+
+
+def _restart_watcher() -> None:
+    app = current_app._get_current_object()
+    stop_watcher(app)
+    start_watcher(app)
+
+
+@blp.route("/shinobu/restart")
+class ShinobuRestart(MethodView):
+    @blp.doc(security=SECURITY)
+    @writer("shinobu_restart", ADMIN)
+    def post(self):
+        """Watch the libraries again."""
+        _restart_watcher()
+        return json_response({"operation": "shinobu_restart", "success": 1,
+                              "new_pid": os.getpid()})
+
+
+@blp.route("/shinobu/rescan")
+class ShinobuRescan(MethodView):
+    @blp.doc(security=SECURITY)
+    @writer("shinobu_rescan", ADMIN)
+    def post(self):
+        """Watch the libraries again and scan every one of them."""
+        from ...extensions import db
+
+        _restart_watcher()
+        runner = current_app.extensions["comicsrv.jobs"]
+        for library_id in db.session.execute(select(Library.id).order_by(Library.id)).scalars():
+            target = f"library:{library_id}"  # as the scheduler and /api/v1 name a scan
+            if runner.active_job(SCAN_JOB, target) is None:
+                _submit(SCAN_JOB, {"library_id": library_id, "deep": False}, target)
+        return json_response({"operation": "shinobu_rescan", "success": 1,
+                              "new_pid": os.getpid()})

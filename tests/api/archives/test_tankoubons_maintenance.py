@@ -1,0 +1,151 @@
+"""Tankoubons, and LANraragi's server operations over our jobs: backup and
+restore, clean, drop, the temporary folder, Shinobu, the Minion queue."""
+import io
+import json
+import os
+
+from comicsrv.extensions import db
+from comicsrv.models import Book, Job
+
+from .conftest import book_named
+
+
+def _wait(app, job_id):
+    assert app.extensions["comicsrv.jobs"].wait(job_id, timeout=30)
+    db.session.expire_all()
+    return db.session.get(Job, job_id)
+
+
+def test_tankoubon_lifecycle(client, scanned_library, lrr_admin):
+    first = book_named("Captain Science #001.cbz")
+    second = book_named("rar4.cbr")
+    created = client.put("/api/tankoubons", data={"name": "Omnibus"}, headers=lrr_admin).json
+    tank = created["tankoubon_id"]
+    assert created["operation"] == "create_tankoubon" and len(tank) == 15
+    assert client.put(f"/api/tankoubons/{tank}/{first.arcid}", headers=lrr_admin).json["success"] == 1
+    client.put(f"/api/tankoubons/{tank}/{second.arcid}", headers=lrr_admin)
+    body = client.get(f"/api/tankoubons/{tank}", headers=lrr_admin).json
+    assert body == {"id": tank, "name": "Omnibus", "summary": "", "tags": "",
+                    "archives": [first.arcid, second.arcid], "progress": 0}
+    assert client.get(f"/api/archives/{first.arcid}/tankoubons",
+                      headers=lrr_admin).json["tankoubons"] == [tank]
+
+    # Reorder and edit metadata in one JSON PUT.
+    assert client.put(f"/api/tankoubons/{tank}", headers=lrr_admin, json={
+        "archives": [second.arcid, first.arcid],
+        "metadata": {"name": "Omnibus 2", "summary": "Both", "tags": "genre:anthology"}},
+    ).status_code == 200
+    full = client.get(f"/api/tankoubons/{tank}/full", headers=lrr_admin).json
+    assert full["total"] == 2 and full["result"]["name"] == "Omnibus 2"
+    assert [item["arcid"] for item in full["result"]["full_data"]] == [second.arcid, first.arcid]
+
+    # Global pages: the second archive's page 2 is page (pages of the first) + 2.
+    page = second.page_count + 2
+    saved = client.put(f"/api/tankoubons/{tank}/progress/{page}", headers=lrr_admin).json
+    assert (saved["operation"], saved["page"], saved["success"]) == ("update_tank_progress", page, 1)
+    assert client.get(f"/api/tankoubons/{tank}", headers=lrr_admin).json["progress"] == page
+    assert client.get(f"/api/archives/{first.arcid}/metadata",
+                      headers=lrr_admin).json["progress"] == 2
+    assert client.put(f"/api/tankoubons/{tank}/progress/999", headers=lrr_admin).status_code == 400
+
+    cover = client.put(f"/api/tankoubons/{tank}/thumbnail?page={page}", headers=lrr_admin)
+    assert cover.json["success"] == 1, cover.json
+    image = client.get(f"/api/tankoubons/{tank}/thumbnail", headers=lrr_admin)
+    assert image.status_code == 200 and image.content_type.startswith("image/")
+
+    listed = client.get("/api/tankoubons", headers=lrr_admin).json
+    assert listed["total"] == 1 and listed["result"][0]["id"] == tank
+    # The search groups nothing away; rights: a writer's key is needed.
+    assert client.put("/api/tankoubons", data={"name": "x"}).status_code == 401
+    client.delete(f"/api/tankoubons/{tank}/{second.arcid}", headers=lrr_admin)
+    assert client.get(f"/api/tankoubons/{tank}", headers=lrr_admin).json["archives"] == [first.arcid]
+    assert client.delete(f"/api/tankoubons/{tank}", headers=lrr_admin).json["success"] == 1
+    missing = client.get(f"/api/tankoubons/{tank}", headers=lrr_admin)
+    assert missing.status_code == 400 and missing.json["success"] == 0
+    assert client.get("/api/tankoubons/TANK_1", headers=lrr_admin).json["errors"][0]["path"] == "/id"
+
+
+def test_backup_then_restore_brings_metadata_back(app, client, scanned_library, lrr_admin):
+    captain = book_named("Captain Science #001.cbz")
+    meta = f"/api/archives/{captain.arcid}/metadata"
+    client.put(meta, data={"title": "Saved title", "summary": "Saved summary"}, headers=lrr_admin)
+    tank = client.put("/api/tankoubons", data={"name": "Kept"}, headers=lrr_admin).json["tankoubon_id"]
+    client.put(f"/api/tankoubons/{tank}/{captain.arcid}", headers=lrr_admin)
+
+    queued = client.post("/api/database/backup", headers=lrr_admin).json
+    assert queued["operation"] == "queue_backup"
+    assert _wait(app, queued["job"]).state == "finished"
+    backup = client.get(f"/api/database/backup/{queued['job']}?format=json", headers=lrr_admin).json
+    assert backup == client.get("/api/database/backup", headers=lrr_admin).json
+    saved = next(item for item in backup["archives"] if item["arcid"] == captain.arcid)
+    assert (saved["title"], saved["summary"]) == ("Saved title", "Saved summary")
+    assert backup["tankoubons"] == [{"tankid": tank, "name": "Kept", "summary": "", "tags": "",
+                                     "archives": [captain.arcid]}]
+    download = client.get(f"/api/database/backup/{queued['job']}", headers=lrr_admin)
+    assert "attachment" in download.headers["Content-Disposition"]
+
+    # Drop LANraragi's data, then restore it from the backup file.
+    assert client.post("/api/database/drop", headers=lrr_admin).json["success"] == 1
+    assert client.get(meta, headers=lrr_admin).json["title"] != "Saved title"
+    assert client.get("/api/tankoubons", headers=lrr_admin).json["total"] == 0
+    restored = client.post("/api/database/restore", headers=lrr_admin, data={
+        "file": (io.BytesIO(json.dumps(backup).encode()), "backup.json")}).json
+    assert _wait(app, restored["job"]).state == "finished"
+    assert client.get(meta, headers=lrr_admin).json["title"] == "Saved title"
+    assert client.get(f"/api/tankoubons/{tank}", headers=lrr_admin).json["archives"] == [
+        captain.arcid]
+    bad = client.post("/api/database/restore", headers=lrr_admin,
+                      data={"file": (io.BytesIO(b"not json"), "x.json")})
+    assert bad.status_code == 400 and bad.json["success"] == 0
+    assert client.get("/api/database/backup/999999", headers=lrr_admin).status_code == 400
+
+
+def test_clean_unlinks_then_deletes_books_whose_file_is_gone(client, scanned_library, lrr_admin):
+    gone = book_named("rar4.cbr")
+    os.remove(gone.path)
+    first = client.post("/api/database/clean", headers=lrr_admin).json
+    assert (first["unlinked"], first["deleted"]) == (1, 0)
+    second = client.post("/api/database/clean", headers=lrr_admin).json
+    assert (second["unlinked"], second["deleted"]) == (0, 1)
+    db.session.expire_all()
+    assert db.session.get(Book, gone.id) is None
+
+
+def test_temp_folder_shinobu_and_queued_jobs(app, client, scanned_library, lrr_admin, lrr_reader):
+    captain = book_named("Captain Science #001.cbz")
+    queued = client.post(f"/api/minion/page_thumbnails/queue?args=[\"{captain.arcid}\"]",
+                         headers=lrr_admin).json
+    assert queued["operation"] == "queue_minion_job"
+    assert _wait(app, queued["job"]).state == "finished"
+    status = client.get(f"/api/minion/{queued['job']}", headers=lrr_admin).json
+    assert status["task"] == "page_thumbnails" and status["notes"]["pages"] == "5"
+    cleaned = client.delete("/api/tempfolder", headers=lrr_admin).json
+    assert cleaned == {"operation": "cleantemp", "success": 1, "error": None, "newsize": 0}
+    assert client.delete("/api/tempfolder", headers=lrr_reader).status_code == 403
+
+    for name in ("build_stat_hashes", "regen_all_thumbnails"):
+        job = client.post(f"/api/minion/{name}/queue?args=[]", headers=lrr_admin).json["job"]
+        assert _wait(app, job).state == "finished"
+        assert client.get(f"/api/minion/{job}", headers=lrr_admin).json["task"] == name
+    job = client.post(f"/api/minion/thumbnail_task/queue?args=[\"{captain.arcid}\", 2]",
+                      headers=lrr_admin).json["job"]
+    assert _wait(app, job).state == "finished"
+    refused = client.post("/api/minion/find_duplicates/queue?args=[]", headers=lrr_admin)
+    assert refused.status_code == 400 and refused.json["success"] == 0
+    assert client.post("/api/minion/thumbnail_task/queue?args=nope",
+                       headers=lrr_admin).status_code == 400
+    regen = client.post("/api/regen_thumbs?force=true", headers=lrr_admin).json
+    assert regen["operation"] == "regen_thumbnails" and _wait(app, regen["job"]).state == "finished"
+
+    assert client.get("/api/shinobu", headers=lrr_admin).json["is_alive"] == 0
+    try:
+        restarted = client.post("/api/shinobu/restart", headers=lrr_admin).json
+        assert restarted["new_pid"] == os.getpid()
+        assert client.get("/api/shinobu", headers=lrr_admin).json["is_alive"] == 1
+        assert client.post("/api/shinobu/stop", headers=lrr_admin).json["success"] == 1
+        assert client.get("/api/shinobu", headers=lrr_admin).json["is_alive"] == 0
+        rescan = client.post("/api/shinobu/rescan", headers=lrr_admin).json
+        assert rescan["operation"] == "shinobu_rescan"
+    finally:
+        from comicsrv.library.watcher import stop_watcher
+        stop_watcher(app)
