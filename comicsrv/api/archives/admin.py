@@ -1,6 +1,7 @@
 """LANraragi's server operations: ``/api/database/*`` (backup, restore,
 clean, drop), ``/api/shinobu*`` (the file watcher: ours, plus library scans),
-``/api/regen_thumbs`` and ``/api/tempfolder`` (``comicsrv.lrr.maintenance``).
+``/api/regen_thumbs`` and ``/api/tempfolder`` (``comicsrv.lrr.maintenance``);
+``/api/plugins*`` over our metadata providers (``comicsrv.lrr.plugins``).
 
 All need a key: backups of the caller's view with LibrariesRead, the rest
 as an admin (SystemAdmin) or a library writer (LibrariesWrite).
@@ -16,11 +17,21 @@ from sqlalchemy import select
 
 from ...library.scanner import SCAN_JOB
 from ...library.watcher import EXTENSION as WATCHER, start_watcher, stop_watcher
+from ...errors import DomainError
 from ...lrr import maintenance as service
+from ...lrr import plugins
 from ...models import Library
-from .auth import SECURITY, lrr_user, writer
-from .common import LrrBlueprint, json_response, operation_body, operation_error, validation_error
-from .schemas import BackupFormatArgs, ForceArgs, LrrOperationSchema
+from .auth import SECURITY, archive_or_error, lrr_user, writer
+from .common import (
+    LrrBlueprint,
+    current_operation,
+    json_response,
+    operation_body,
+    operation_error,
+    parse_arcid,
+    validation_error,
+)
+from .schemas import BackupFormatArgs, ForceArgs, LrrOperationSchema, PluginArgs
 
 blp = LrrBlueprint("lrr_admin", __name__, url_prefix="/api",
                    description="LANraragi archive API: server maintenance")
@@ -189,3 +200,69 @@ class ShinobuRescan(MethodView):
                 _submit(SCAN_JOB, {"library_id": library_id, "deep": False}, target)
         return json_response({"operation": "shinobu_rescan", "success": 1,
                               "new_pid": os.getpid()})
+
+
+# -- plugins: our metadata providers -----------------------------------------------
+
+
+def _plugin_failure(operation: str, message: str):
+    """LANraragi answers a plugin that could not run with 200 and ``success: 0``."""
+    body = {"operation": operation, "success": 0, "error": message}
+    if operation == "use_plugin":
+        body.update(type="metadata", data={})
+    return json_response(body)
+
+
+def _plugin_book(args: dict):
+    """The archive a metadata plugin runs on, or the message why there is none."""
+    arcid = (args.get("id") or "").strip().lower()
+    if not arcid:
+        return None, "A metadata plugin needs an archive id."
+    return archive_or_error(parse_arcid(arcid)), None
+
+
+@blp.route("/plugins/<kind>")
+class PluginList(MethodView):
+    @blp.doc(security=SECURITY)
+    @writer("list_plugins", "LibrariesRead")
+    def get(self, kind):
+        """The plugins of a type: metadata plugins are our metadata providers."""
+        try:
+            return json_response(plugins.plugin_infos(kind))
+        except DomainError as exc:
+            raise validation_error(str(exc), "/type") from None
+
+
+@blp.route("/plugins/use")
+class PluginUse(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PluginArgs, location="query")
+    @writer("use_plugin", "MetadataWrite")
+    def post(self, args):
+        """Ask a metadata provider about an archive; nothing is changed."""
+        book, problem = _plugin_book(args)
+        if problem:
+            return _plugin_failure("use_plugin", problem)
+        try:
+            data = plugins.lookup(args.get("plugin") or "", book, args.get("arg"))
+        except DomainError as exc:
+            return _plugin_failure("use_plugin", str(exc))
+        return json_response({"operation": "use_plugin", "success": 1, "error": None,
+                              "type": "metadata", "data": data})
+
+
+@blp.route("/plugins/queue")
+class PluginQueue(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PluginArgs, location="query")
+    @writer("queue_plugin_exec", "MetadataWrite")
+    def post(self, args):
+        """Run a metadata provider on an archive in a job, writing its answer."""
+        book, problem = _plugin_book(args)
+        name = args.get("plugin") or ""
+        if not problem and name not in plugins.integrations.kinds("metadata"):
+            problem = f"No metadata plugin named {name!r}."
+        if problem:
+            return _plugin_failure("queue_plugin_exec", problem)
+        return json_response({"operation": "queue_plugin_exec", "success": 1, "job": _submit(
+            plugins.PLUGIN_JOB, {"plugin": name, "book_id": book.id, "arg": args.get("arg")})})

@@ -305,6 +305,13 @@ class QueueArgs(Schema):
     priority = fields.Integer(load_default=0, validate=validate.Range(min=-MAX_INT, max=MAX_INT))
 
 
+class PluginArgs(Schema):
+    id = Text(metadata={"description": "the archive (metadata plugins)"})
+    plugin = Text(metadata={"description": "the plugin's namespace: comicvine, metron..."})
+    arg = Text(metadata={"description": "one-shot argument: the provider's series id"})
+    priority = fields.Integer(validate=validate.Range(min=-MAX_INT, max=MAX_INT))
+
+
 class TankListArgs(Schema):
     page = fields.Integer(validate=validate.Range(min=-1, max=MAX_INT),
                           metadata={"description": "0-based page; absent: all"})

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from comicsrv.auth.permissions import PERMISSIONS
-from tests.conftest import FIXTURE_ARCHIVES
+from comicsrv.settings_store import set_setting
+from comicsrv.testing.replay import Recorded, ReplayServer
+from tests.conftest import FIXTURE_ARCHIVES, FIXTURES
 from tests.factories import api_key_for
 from tests.serving import live_server  # noqa: F401  (the fixture)
 
@@ -27,16 +29,15 @@ from .conftest import book_named
 ROOT = Path(__file__).resolve().parents[3]
 CLIENT_PYTHON = ROOT / ".venv-lrr-clients" / "bin" / "python"
 DRIVER = ROOT / "tests" / "lrr_clients" / "driver.py"
+METRON = FIXTURES / "metadata" / "metron"
 
 # Client methods of operations this server does not serve yet: their calls
 # are made and reported, and must fail (when one passes, take it out).
 KNOWN_GAPS = {
-    "misc.get_available_plugins", "misc.use_plugin", "misc.use_plugin_async",
     "misc.queue_url_to_download", "misc.get_opds_catalog", "misc.get_opds_item",
     "misc.get_opds_page",
     "stamp.get_stamped_pages", "stamp.get_stamps_by_page", "stamp.add_stamp", "stamp.get_stamp",
     "stamp.update_stamp", "stamp.delete_stamp",
-    "misc_api.get_available_plugins", "misc_api.use_plugin", "misc_api.use_plugin_async",
     "misc_api.queue_url_download", "misc_api.get_opds_catalog", "metrics_api.get_metrics",
 }
 
@@ -54,6 +55,19 @@ def _client_python() -> Path | None:
     ".venv-lrr-clients when python3.13 or python3.12 is on PATH, and none was"))
 def test_both_client_libraries_accept_every_answer(live_server, scanned_library, admin,  # noqa: F811
                                                    tmp_path):
+    # Metadata plugins are our providers: Metron, answered by a real HTTP
+    # server on 127.0.0.1 replaying its recorded bodies.
+    metron = ReplayServer()
+    for path, name in (("/api/series/1/", "series_1.json"),
+                       ("/api/series/1/issue_list/", "series_1_issue_list.json")):
+        metron.add("GET", path, Recorded.file(METRON / name, "application/json"))
+    set_setting("metadata.metron_username", "reader", None)
+    set_setting("metadata.metron_password", "s3cret", None)
+    with metron:
+        _drive(live_server, admin, tmp_path, {"metadata_urls": {"metron": metron.url + "/api"}})
+
+
+def _drive(live_server, admin, tmp_path, server_config):  # noqa: F811
     key = api_key_for(admin, list(PERMISSIONS))
     captain = book_named("Captain Science #001.cbz")
     uploads = []
@@ -63,7 +77,7 @@ def test_both_client_libraries_accept_every_answer(live_server, scanned_library,
         path = tmp_path / f"Client upload {index}.cbz"
         path.write_bytes(bytes(data) + f"client {index}".encode())
         uploads.append(str(path))
-    server = live_server()
+    server = live_server(config=server_config)
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"url": server.url, "key": key, "arcid": captain.arcid,
                                   "uploads": uploads, "workdir": str(tmp_path)}))

@@ -149,3 +149,62 @@ def test_temp_folder_shinobu_and_queued_jobs(app, client, scanned_library, lrr_a
     finally:
         from comicsrv.library.watcher import stop_watcher
         stop_watcher(app)
+
+
+def test_metadata_plugins_are_our_metadata_providers(make_app, comic_tree, tmp_path, monkeypatch):
+    """``/api/plugins``: Metron (a real HTTP server on 127.0.0.1 replaying its
+    recorded bodies) looked up for an archive; ``use`` changes nothing,
+    ``queue`` writes the answer onto the archive."""
+    from pathlib import Path
+
+    from comicsrv.library.libraries import create_library
+    from comicsrv.library.scanner import SCAN_JOB
+    from comicsrv.settings_store import set_setting
+    from comicsrv.testing.replay import Recorded, ReplayServer
+    from comicsrv_plugins.metadata_support import RateLimiter
+    from comicsrv_plugins.metron import Metron
+    from tests.factories import AdminFactory, api_key_for
+
+    from .conftest import bearer
+
+    fixtures = Path(__file__).parents[2] / "fixtures" / "metadata" / "metron"
+    monkeypatch.setattr(Metron, "limiter", RateLimiter("Metron", [(30, 60.0)]))
+    with ReplayServer() as metron:
+        metron.add("GET", "/api/series/", Recorded.file(fixtures / "series_name_death.json",
+                                                        "application/json"))
+        metron.add("GET", "/api/series/1/", Recorded.file(fixtures / "series_1.json",
+                                                          "application/json"))
+        metron.add("GET", "/api/series/1/issue_list/", Recorded.file(
+            fixtures / "series_1_issue_list.json", "application/json"))
+        app = make_app(METADATA_URLS={"metron": metron.url + "/api"})
+        with app.app_context():
+            set_setting("metadata.metron_username", "reader", None)
+            set_setting("metadata.metron_password", "s3cret", None)
+            library = create_library("Comics", str(comic_tree))
+            app.extensions["comicsrv.jobs"].run_now(SCAN_JOB, {"library_id": library.id})
+            headers = bearer(api_key_for(AdminFactory(username="admin"), ["SystemAdmin"]))
+            client = app.test_client()
+            listed = client.get("/api/plugins/metadata", headers=headers).json
+            assert "metron" in [plugin["namespace"] for plugin in listed]
+            assert client.get("/api/plugins/script", headers=headers).json == []
+            assert client.get("/api/plugins/nope", headers=headers).status_code == 400
+
+            captain = book_named("Captain Science #001.cbz")
+            before = client.get(f"/api/archives/{captain.arcid}/metadata", headers=headers).json
+            # The one-shot argument: the provider's series id.
+            used = client.post(f"/api/plugins/use?plugin=metron&id={captain.arcid}&arg=1",
+                               headers=headers).json
+            assert used["success"] == 1 and used["type"] == "metadata", used
+            assert "series:Death of the Inhumans" in used["data"]["new_tags"]
+            assert client.get(f"/api/archives/{captain.arcid}/metadata",
+                              headers=headers).json == before
+            unknown = client.post(f"/api/plugins/use?plugin=nope&id={captain.arcid}",
+                                  headers=headers).json
+            assert unknown["success"] == 0 and unknown["error"]
+
+            job = client.post(f"/api/plugins/queue?plugin=metron&id={captain.arcid}&arg=1",
+                              headers=headers).json["job"]
+            assert _wait(app, job).state == "finished"
+            after = client.get(f"/api/archives/{captain.arcid}/metadata", headers=headers).json
+            # Added as user tags (series: stays the catalogue's).
+            assert "date:2018-09-01" in after["tags"] and "date:" not in before["tags"]
