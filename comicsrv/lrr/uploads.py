@@ -13,16 +13,21 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import requests
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..archives import ArchiveError, open_archive
+from ..errors import BadRequest
 from ..extensions import db
 from ..jobs.pool import run_cpu
 from ..library.catalog import Catalog
@@ -30,7 +35,8 @@ from ..library.reader import ARCID_BYTES, read_comic
 from ..library.walker import COMIC_EXTENSIONS
 from ..models import Book, Library, User
 from . import settings
-from .archives import update_metadata
+from ..redact import mask_text
+from .archives import split_filename, update_metadata
 from .categories import add_book, changeable_category
 from .search import archive_scope
 from .tags import add_book_tags
@@ -202,3 +208,60 @@ def receive_upload(stream: BinaryIO, filename: str | None, fields: UploadFields,
     if category is not None:
         add_book(category, book)
     return book
+
+
+# -- /api/download_url: a URL fetched into the upload library -----------------------
+
+DOWNLOAD_JOB = "lrr.download_url"
+
+
+def check_download_url(url: str | None) -> str:
+    """The URL if it is one a direct download may fetch (http or https with
+    a host, as for Comicarr's DDL links)."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise BadRequest(f"{mask_text(url)!r} is not an http(s) URL")
+    return url
+
+
+def run_download_job(ctx, url: str, category_id: str | None = None, user_id: int | None = None,
+                     curator: bool = False) -> dict:
+    """Fetch ``url`` (a comic archive, checked as a direct download is) and
+    add it to the upload library as an upload with ``category_id``."""
+    from ..automation import ddl
+
+    user = db.session.get(User, user_id) if user_id else None
+    folder = Path(upload_library().path) / UPLOAD_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        response = requests.get(check_download_url(url), stream=True, timeout=ddl.TIMEOUT,
+                                headers={"User-Agent": "comicsrv"})
+    except requests.RequestException as exc:
+        raise BadRequest(f"cannot fetch {mask_text(url)}: {type(exc).__name__}") from None
+    with response, tempfile.TemporaryFile(dir=folder) as spool:
+        if response.status_code >= 400:
+            raise BadRequest(f"{mask_text(url)} answered HTTP {response.status_code}")
+        try:
+            name = ddl.file_name(url, response, None)
+        except ddl.DdlFailed as exc:
+            raise BadRequest(str(exc)) from None
+        size = 0
+        try:
+            for chunk in response.iter_content(ddl.CHUNK):
+                size += len(chunk)
+                if size > ddl.MAX_BYTES:
+                    raise BadRequest(f"{name} is larger than {ddl.MAX_BYTES >> 30} GiB")
+                spool.write(chunk)
+                ctx.check_cancelled()
+                ctx.progress(size, int(response.headers.get("Content-Length") or 0) or None, name)
+        except requests.RequestException as exc:
+            raise BadRequest(f"downloading {mask_text(url)} failed: {type(exc).__name__}") from None
+        spool.seek(0)
+        try:
+            book = receive_upload(spool, name, UploadFields(category_id=category_id), user,
+                                  curator=curator)
+        except UploadRejected as exc:
+            raise BadRequest(str(exc)) from None
+    return {"success": 1, "id": book.arcid, "url": url, "title": split_filename(book.filename)[0],
+            "category": category_id or ""}

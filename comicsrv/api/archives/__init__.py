@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from ...lrr import maintenance, plugins
+from ...lrr import maintenance, plugins, uploads
 from ...lrr.thumbnails import (
     PAGE_THUMBNAILS_JOB,
     THUMBNAIL_JOB,
@@ -46,3 +46,4 @@ def register(api: Api, app: Flask) -> None:
     runner.register(maintenance.REGEN_THUMBNAILS_JOB, maintenance.run_regen_thumbnails_job)
     runner.register(maintenance.STAT_HASHES_JOB, maintenance.run_stat_hashes_job)
     runner.register(plugins.PLUGIN_JOB, plugins.run_plugin_job)
+    runner.register(uploads.DOWNLOAD_JOB, uploads.run_download_job)

@@ -1,7 +1,8 @@
 """LANraragi's server operations: ``/api/database/*`` (backup, restore,
 clean, drop), ``/api/shinobu*`` (the file watcher: ours, plus library scans),
 ``/api/regen_thumbs`` and ``/api/tempfolder`` (``comicsrv.lrr.maintenance``);
-``/api/plugins*`` over our metadata providers (``comicsrv.lrr.plugins``).
+``/api/plugins*`` over our metadata providers (``comicsrv.lrr.plugins``);
+``/api/download_url`` into the upload library (``comicsrv.lrr.uploads``).
 
 All need a key: backups of the caller's view with LibrariesRead, the rest
 as an admin (SystemAdmin) or a library writer (LibrariesWrite).
@@ -19,9 +20,9 @@ from ...library.scanner import SCAN_JOB
 from ...library.watcher import EXTENSION as WATCHER, start_watcher, stop_watcher
 from ...errors import DomainError
 from ...lrr import maintenance as service
-from ...lrr import plugins
+from ...lrr import categories, plugins, uploads
 from ...models import Library
-from .auth import SECURITY, archive_or_error, lrr_user, writer
+from .auth import SECURITY, archive_or_error, lrr_principal, lrr_user, writer
 from .common import (
     LrrBlueprint,
     current_operation,
@@ -31,7 +32,13 @@ from .common import (
     parse_arcid,
     validation_error,
 )
-from .schemas import BackupFormatArgs, ForceArgs, LrrOperationSchema, PluginArgs
+from .schemas import (
+    BackupFormatArgs,
+    DownloadUrlArgs,
+    ForceArgs,
+    LrrOperationSchema,
+    PluginArgs,
+)
 
 blp = LrrBlueprint("lrr_admin", __name__, url_prefix="/api",
                    description="LANraragi archive API: server maintenance")
@@ -266,3 +273,31 @@ class PluginQueue(MethodView):
             return _plugin_failure("queue_plugin_exec", problem)
         return json_response({"operation": "queue_plugin_exec", "success": 1, "job": _submit(
             plugins.PLUGIN_JOB, {"plugin": name, "book_id": book.id, "arg": args.get("arg")})})
+
+
+@blp.route("/download_url")
+class DownloadUrl(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(DownloadUrlArgs, location="query")
+    @blp.alt_response(400, schema=LrrOperationSchema, description="Not an http(s) URL")
+    @writer("download_url", "LibrariesWrite")
+    def post(self, args):
+        """Fetch a comic archive from a URL into the upload library, in a job
+        (checked as a direct download is; then added as an upload)."""
+        try:
+            url = uploads.check_download_url(args.get("url"))
+        except DomainError as exc:
+            raise operation_error("download_url", str(exc)) from None
+        catid = args.get("catid") or None
+        curator = lrr_principal().can("MetadataWrite")
+        if catid:
+            try:
+                categories.changeable_category(catid, lrr_user(), curator)
+            except DomainError as exc:
+                raise operation_error("download_url", str(exc)) from None
+        user = lrr_user()
+        job = _submit(uploads.DOWNLOAD_JOB, {"url": url, "category_id": catid,
+                                             "user_id": user.id if user else None,
+                                             "curator": curator})
+        return json_response({"operation": "download_url", "url": url, "category": catid,
+                              "success": 1, "job": job})

@@ -14,7 +14,7 @@ from flask.views import MethodView
 
 from ...extensions import db
 from ...lrr.tags import epoch
-from ...lrr import maintenance, plugins
+from ...lrr import maintenance, plugins, uploads
 from ...lrr.archives import ARCID, find_archive
 from ...lrr.thumbnails import PAGE_THUMBNAILS_JOB, THUMBNAIL_JOB
 from ...models import Job
@@ -47,7 +47,7 @@ TASK_NAMES = {THUMBNAIL_JOB: "thumbnail_task", PAGE_THUMBNAILS_JOB: "page_thumbn
               maintenance.REGEN_THUMBNAILS_JOB: "regen_all_thumbnails",
               maintenance.STAT_HASHES_JOB: "build_stat_hashes",
               maintenance.BACKUP_JOB: "backup_database", maintenance.RESTORE_JOB: "restore_database",
-              plugins.PLUGIN_JOB: "run_plugin"}
+              plugins.PLUGIN_JOB: "run_plugin", uploads.DOWNLOAD_JOB: "download_url"}
 PUBLIC_TYPES = frozenset({THUMBNAIL_JOB, PAGE_THUMBNAILS_JOB})
 
 

@@ -47,3 +47,16 @@ def book_named(filename: str) -> Book:
 def captain(scanned_library) -> Book:
     """Captain Science #001.cbz: ComicInfo with credits, characters, a web link."""
     return book_named("Captain Science #001.cbz")
+
+
+def drain_jobs(app) -> None:
+    """Wait for every queued or running job: one still running when the
+    tables are emptied would deadlock PostgreSQL's TRUNCATE."""
+    from comicsrv.models import Job
+    from comicsrv.models.jobs import ACTIVE_STATES
+
+    runner = app.extensions["comicsrv.jobs"]
+    db.session.rollback()
+    for job_id in db.session.execute(select(Job.id).where(Job.state.in_(ACTIVE_STATES))).scalars():
+        runner.wait(job_id, timeout=60)
+    db.session.rollback()

@@ -29,7 +29,10 @@ def lrr_schema(app, scanned_library):
     schema.config.generation.update(modes=list(GenerationMode), with_security_parameters=False)
     yield schema
     from comicsrv.library.watcher import stop_watcher
+
+    from .conftest import drain_jobs
     stop_watcher(app)
+    drain_jobs(app)
 
 
 schema = schemathesis.pytest.from_fixture("lrr_schema")

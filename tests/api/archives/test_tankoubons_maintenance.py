@@ -7,7 +7,7 @@ import os
 from comicsrv.extensions import db
 from comicsrv.models import Book, Job
 
-from .conftest import book_named
+from .conftest import book_named, drain_jobs
 
 
 def _wait(app, job_id):
@@ -149,6 +149,7 @@ def test_temp_folder_shinobu_and_queued_jobs(app, client, scanned_library, lrr_a
     finally:
         from comicsrv.library.watcher import stop_watcher
         stop_watcher(app)
+        drain_jobs(app)
 
 
 def test_metadata_plugins_are_our_metadata_providers(make_app, comic_tree, tmp_path, monkeypatch):
@@ -208,3 +209,37 @@ def test_metadata_plugins_are_our_metadata_providers(make_app, comic_tree, tmp_p
             after = client.get(f"/api/archives/{captain.arcid}/metadata", headers=headers).json
             # Added as user tags (series: stays the catalogue's).
             assert "date:2018-09-01" in after["tags"] and "date:" not in before["tags"]
+
+
+def test_download_url_fetches_into_the_upload_library(app, client, scanned_library, lrr_admin):
+    from comicsrv.testing.replay import Recorded, ReplayServer
+    from tests.conftest import FIXTURE_ARCHIVES
+
+    category = client.put("/api/categories", data={"name": "Fetched"},
+                          headers=lrr_admin).json["category_id"]
+    data = (FIXTURE_ARCHIVES / "comicbox" / "Captain Science #001.cbz").read_bytes() + b"fetched"
+    with ReplayServer() as site:
+        site.add("GET", "/files/Fresh%20Comic.cbz", Recorded(data, 200, {"Content-Type": "application/zip"}))
+        site.add("GET", "/page.html", Recorded(b"<html></html>", 200, {"Content-Type": "text/html"}))
+        queued = client.post("/api/download_url", headers=lrr_admin, data={
+            "url": site.url + "/files/Fresh%20Comic.cbz", "catid": category}).json
+        assert (queued["operation"], queued["category"], queued["success"]) == (
+            "download_url", category, 1)
+        job = _wait(app, queued["job"])
+        assert job.state == "finished", job.error
+        arcid = job.result["id"]
+        meta = client.get(f"/api/archives/{arcid}/metadata", headers=lrr_admin).json
+        assert meta["filename"] == "Fresh Comic"
+        assert client.get(f"/api/categories/{category}", headers=lrr_admin).json["archives"] == [arcid]
+        status = client.get(f"/api/minion/{queued['job']}", headers=lrr_admin).json
+        assert status["task"] == "download_url" and status["state"] == "finished"
+
+        # Not a comic: the job fails with the reason, as a direct download does.
+        page = client.post("/api/download_url", headers=lrr_admin,
+                           query_string={"url": site.url + "/page.html"}).json
+        failed = _wait(app, page["job"])
+        assert failed.state == "failed" and "not a comic file" in failed.error
+    for bad in ("ftp://example.org/a.cbz", "not a url", ""):
+        refused = client.post("/api/download_url", headers=lrr_admin, query_string={"url": bad})
+        assert refused.status_code == 400 and refused.json["success"] == 0
+    assert client.post("/api/download_url", query_string={"url": "http://x/a.cbz"}).status_code == 401
