@@ -6,7 +6,7 @@
 - "clean database": books whose file is gone are first unlinked (marked
   missing, as a scan does), then deleted on the next clean;
 - "drop database": LANraragi's own data (categories, tankoubons, tables of
-  contents, titles set by clients) is removed; libraries, books, users and
+  contents, stamps, titles set by clients) is removed; libraries, books, users and
   reading progress stay, since comicsrv is more than a LANraragi server;
 - the temporary folder: the page-thumbnail cache, made again on demand;
 - regenerating thumbnails and building the tag statistics as jobs.
@@ -28,7 +28,17 @@ from ..errors import BadRequest
 from ..events import LibraryUpdated
 from ..extensions import db
 from ..jobs.runner import JobContext
-from ..models import Book, Category, CategoryBook, Job, Tankoubon, TankoubonBook, TocEntry, utcnow
+from ..models import (
+    Book,
+    Category,
+    CategoryBook,
+    Job,
+    Stamp,
+    Tankoubon,
+    TankoubonBook,
+    TocEntry,
+    utcnow,
+)
 from . import categories as category_service
 from . import stats, thumbnails
 from .archives import ARCID, archive_objects, split_filename
@@ -215,6 +225,7 @@ def drop_lanraragi_data() -> None:
     db.session.execute(delete(TankoubonBook))
     db.session.execute(delete(Tankoubon))
     db.session.execute(delete(TocEntry))
+    db.session.execute(delete(Stamp))
     db.session.execute(update(Book).where(Book.lrr_title.is_not(None)).values(lrr_title=None))
     db.session.commit()
     stats.clear_search_cache()

@@ -11,7 +11,7 @@ from .jobs import Job
 from .library import (
     ArcidAlias, Book, BookTag, DuplicateGroup, DuplicateMember, Library, Page, Publisher, Series, Tag,
 )
-from .lrr import Category, CategoryBook, Tankoubon, TankoubonBook, TocEntry
+from .lrr import Category, CategoryBook, Stamp, Tankoubon, TankoubonBook, TocEntry
 from .reading import Favorite, ReadHistory, ReadingProgress, ToReadEntry
 from .settings import Setting, SettingChange
 from .users import (
@@ -25,7 +25,7 @@ __all__ = [
     "NotificationTarget", "ReleaseDecision", "RemotePathMapping", "StoryArc", "StoryArcIssue",
     "WatchedIssue", "WatchedSeries",
     "ApiKey", "ArcidAlias", "Book", "BookTag", "Category", "CategoryBook", "ClientToken",
-    "Tankoubon", "TankoubonBook", "TocEntry",
+    "Stamp", "Tankoubon", "TankoubonBook", "TocEntry",
     "ClusterNode", "EventPayload", "RateLimitHit",
     "DuplicateGroup", "DuplicateMember", "Favorite", "Job", "Library", "LoginThrottleEntry", "Page",
     "Publisher", "ReadHistory", "ReadingProgress", "Series", "Setting", "SettingChange",

@@ -87,3 +87,18 @@ class TankoubonBook(db.Model):
     book_id: Mapped[int] = mapped_column(
         ForeignKey("books.id", ondelete="CASCADE"), primary_key=True, index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Stamp(db.Model):
+    """A stamp: a note pinned at a position on one page of an archive
+    (LANraragi's stamp annotations). Ids keep LANraragi's form, ``STAMP_``
+    and ten digits."""
+
+    __tablename__ = "lrr_stamps"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"), index=True)
+    page: Mapped[int] = mapped_column(Integer)
+    position: Mapped[str] = mapped_column(String(100), default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

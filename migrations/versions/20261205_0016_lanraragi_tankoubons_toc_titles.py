@@ -1,8 +1,9 @@
-"""LANraragi: tankoubons, archive tables of contents, titles set by clients,
-and the default bookmark category
+"""LANraragi: tankoubons, archive tables of contents, stamps, titles set by
+clients, and the default bookmark category
 
 Tankoubons (ordered collections of archives) and their archives; each
-archive's table of contents (page and chapter name); the title a LANraragi
+archive's table of contents (page and chapter name); stamps (notes pinned
+on a page); the title a LANraragi
 client set for a book, kept exactly as sent; and LANraragi's default
 "🔖 Favorites" category linked to the bookmark button, made when the
 server has no bookmark category yet.
@@ -57,6 +58,17 @@ def upgrade():
     # Plain ALTERs (SQLite has ADD/DROP COLUMN): a batch copy of books would
     # lose its expression indexes.
     op.add_column('books', sa.Column('lrr_title', sa.String(length=1000), nullable=True))
+    op.create_table('lrr_stamps',
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('book_id', sa.Integer(), nullable=False),
+    sa.Column('page', sa.Integer(), nullable=False),
+    sa.Column('position', sa.String(length=100), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['book_id'], ['books.id'], name=op.f('fk_lrr_stamps_book_id_books'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_lrr_stamps'))
+    )
+    op.create_index(op.f('ix_lrr_stamps_book_id'), 'lrr_stamps', ['book_id'], unique=False)
 
     # LANraragi's default bookmark category, as a fresh LANraragi has it.
     conn = op.get_bind()
@@ -77,6 +89,8 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index(op.f('ix_lrr_stamps_book_id'), table_name='lrr_stamps')
+    op.drop_table('lrr_stamps')
     op.drop_column('books', 'lrr_title')
     op.drop_table('lrr_toc_entries')
     op.drop_index(op.f('ix_tankoubon_books_book_id'), table_name='tankoubon_books')

@@ -190,7 +190,7 @@ def run_lanraragi_api(config: dict) -> None:
     call("stamp.get_stamped_pages", lambda: api.stamp.get_stamped_pages(arcid))
     call("stamp.get_stamps_by_page", lambda: api.stamp.get_stamps_by_page(arcid, 1))
     added = call("stamp.add_stamp", lambda: api.stamp.add_stamp(arcid, 1, content="Hi"))
-    stamp_id = (added.model_dump().get("id") if added is not None else None) or "STAMP_0000000000"
+    stamp_id = (added.stamp_id if added is not None else None) or "STAMP_0000000000"
     call("stamp.get_stamp", lambda: api.stamp.get_stamp(stamp_id))
     call("stamp.update_stamp", lambda: api.stamp.update_stamp(stamp_id, content="Hello"))
     call("stamp.delete_stamp", lambda: api.stamp.delete_stamp(stamp_id))

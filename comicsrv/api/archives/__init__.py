@@ -19,7 +19,7 @@ from ...lrr.thumbnails import (
     run_thumbnail_job,
 )
 from ..surfaces import Surface, register_surface
-from . import admin, archives, categories, info, minion, search, tankoubons
+from . import admin, archives, categories, info, minion, search, stamps, tankoubons
 from .common import ARCHIVE_SURFACE, SEARCH_PATHS, render_error, render_search_error
 
 PREFIXES = ("/api/archives", "/api/minion", "/api/info", "/api/categories", "/api/database",
@@ -31,7 +31,7 @@ def register(api: Api, app: Flask) -> None:
     api.spec.components.security_scheme("LanraragiKey", {
         "type": "apiKey", "in": "header", "name": "Authorization",
         "description": "Bearer <base64(api key)> (the raw key and ?key= work too)"})
-    for module in (archives, search, categories, minion, info, tankoubons, admin):
+    for module in (archives, search, categories, minion, info, tankoubons, admin, stamps):
         api.register_blueprint(module.blp)
     for prefix in PREFIXES:
         register_surface(app, Surface(ARCHIVE_SURFACE, prefix, render_error))

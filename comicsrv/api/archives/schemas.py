@@ -305,6 +305,11 @@ class QueueArgs(Schema):
     priority = fields.Integer(load_default=0, validate=validate.Range(min=-MAX_INT, max=MAX_INT))
 
 
+class StampArgs(Schema):
+    content = Text()
+    position = Text(metadata={"description": "where on the page, e.g. \"12,34\""})
+
+
 class DownloadUrlArgs(Schema):
     url = Text(metadata={"description": "an http(s) URL of a comic archive"})
     catid = Text(metadata={"description": "a category to add the archive to"})

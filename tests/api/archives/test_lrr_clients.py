@@ -35,8 +35,6 @@ METRON = FIXTURES / "metadata" / "metron"
 # are made and reported, and must fail (when one passes, take it out).
 KNOWN_GAPS = {
     "misc.get_opds_catalog", "misc.get_opds_item", "misc.get_opds_page",
-    "stamp.get_stamped_pages", "stamp.get_stamps_by_page", "stamp.add_stamp", "stamp.get_stamp",
-    "stamp.update_stamp", "stamp.delete_stamp",
     "misc_api.get_opds_catalog", "metrics_api.get_metrics",
 }
 

@@ -243,3 +243,24 @@ def test_download_url_fetches_into_the_upload_library(app, client, scanned_libra
         refused = client.post("/api/download_url", headers=lrr_admin, query_string={"url": bad})
         assert refused.status_code == 400 and refused.json["success"] == 0
     assert client.post("/api/download_url", query_string={"url": "http://x/a.cbz"}).status_code == 401
+
+
+def test_stamps_on_pages(client, scanned_library, lrr_admin, lrr_reader):
+    captain = book_named("Captain Science #001.cbz")
+    base = f"/api/archives/{captain.arcid}/stamps"
+    added = client.put(f"{base}/3?content=Look here&position=12,34", headers=lrr_admin).json
+    assert added["operation"] == "add_stamp" and added["stamp_id"].startswith("STAMP_")
+    client.put(f"{base}/3", query_string={"content": "Second"}, headers=lrr_admin)
+    client.put(f"{base}/1", query_string={"content": "First page"}, headers=lrr_admin)
+    assert client.get(base, headers=lrr_reader).json == {"result": ["1", "3"]}
+    on_three = client.get(f"{base}/3", headers=lrr_reader).json["result"]
+    assert [s["content"] for s in on_three] == ["Look here", "Second"]
+    stamp = f"/api/stamps/{added['stamp_id']}"
+    assert client.get(stamp, headers=lrr_reader).json == {
+        "id": added["stamp_id"], "position": "12,34", "content": "Look here"}
+    assert client.put(f"{stamp}?content=Changed", headers=lrr_reader).status_code == 403
+    assert client.put(f"{stamp}?content=Changed", headers=lrr_admin).json["success"] == 1
+    assert client.get(stamp, headers=lrr_admin).json["content"] == "Changed"
+    assert client.put(f"{base}/99?content=x", headers=lrr_admin).status_code == 400
+    assert client.delete(stamp, headers=lrr_admin).json["success"] == 1
+    assert client.get(stamp, headers=lrr_admin).status_code == 400
