@@ -19,19 +19,19 @@ from ...lrr.thumbnails import (
     run_thumbnail_job,
 )
 from ..surfaces import Surface, register_surface
-from . import admin, archives, categories, info, minion, search, stamps, tankoubons
+from . import admin, archives, categories, info, minion, opds, search, stamps, tankoubons
 from .common import ARCHIVE_SURFACE, SEARCH_PATHS, render_error, render_search_error
 
 PREFIXES = ("/api/archives", "/api/minion", "/api/info", "/api/categories", "/api/database",
             "/api/tankoubons", "/api/shinobu", "/api/regen_thumbs", "/api/tempfolder",
-            "/api/stamps", "/api/plugins", "/api/download_url")
+            "/api/stamps", "/api/plugins", "/api/download_url", "/api/opds")
 
 
 def register(api: Api, app: Flask) -> None:
     api.spec.components.security_scheme("LanraragiKey", {
         "type": "apiKey", "in": "header", "name": "Authorization",
         "description": "Bearer <base64(api key)> (the raw key and ?key= work too)"})
-    for module in (archives, search, categories, minion, info, tankoubons, admin, stamps):
+    for module in (archives, search, categories, minion, info, tankoubons, admin, stamps, opds):
         api.register_blueprint(module.blp)
     for prefix in PREFIXES:
         register_surface(app, Surface(ARCHIVE_SURFACE, prefix, render_error))

@@ -1,7 +1,8 @@
 """``/api/info`` and ``/api/database``: server facts and the tag cloud."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from flask.views import MethodView
 from sqlalchemy import and_, select, update
 
@@ -55,6 +56,18 @@ class ServerInfo(MethodView):
             "cache_last_cleared": stats.cache_last_cleared(user),
             "excluded_namespaces": list(stats.EXCLUDED_NAMESPACES),
         }
+
+
+@blp.route("/info/metrics")
+class ServerMetrics(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, content_type=CONTENT_TYPE_LATEST, description="Prometheus text")
+    @writer("get_metrics", "SystemHealth")
+    def get(self):
+        """The server's Prometheus metrics (as ``/api/v1/system/metrics``),
+        where LANraragi serves its own."""
+        registry = current_app.extensions["comicsrv.metrics"]
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 @blp.route("/database/stats")

@@ -305,6 +305,15 @@ class QueueArgs(Schema):
     priority = fields.Integer(load_default=0, validate=validate.Range(min=-MAX_INT, max=MAX_INT))
 
 
+class OpdsArgs(Schema):
+    category = Text(metadata={"description": "a category's archives only"})
+
+
+class PseArgs(Schema):
+    page = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_INT),
+                          metadata={"description": "0-based, as PSE's {pageNumber}"})
+
+
 class StampArgs(Schema):
     content = Text()
     position = Text(metadata={"description": "where on the page, e.g. \"12,34\""})

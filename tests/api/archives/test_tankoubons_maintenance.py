@@ -264,3 +264,36 @@ def test_stamps_on_pages(client, scanned_library, lrr_admin, lrr_reader):
     assert client.put(f"{base}/99?content=x", headers=lrr_admin).status_code == 400
     assert client.delete(stamp, headers=lrr_admin).json["success"] == 1
     assert client.get(stamp, headers=lrr_admin).status_code == 400
+
+
+def test_lanraragis_own_opds_catalog(client, scanned_library, lrr_admin, public_reading):
+    import xml.etree.ElementTree as ET
+
+    atom = "{http://www.w3.org/2005/Atom}"
+    captain = book_named("Captain Science #001.cbz")
+    feed = client.get("/api/opds")  # public, like the archive list
+    assert feed.status_code == 200 and feed.mimetype == "application/xml"
+    root = ET.fromstring(feed.data)
+    entries = root.findall(f"{atom}entry")
+    assert len(entries) == 8
+    ids = [entry.find(f"{atom}id").text for entry in entries]
+    assert f"urn:lrr:{captain.arcid}" in ids
+    category = client.put("/api/categories", data={"name": "Picked & <chosen>"},
+                          headers=lrr_admin).json["category_id"]
+    client.put(f"/api/categories/{category}/{captain.arcid}", headers=lrr_admin)
+    picked = ET.fromstring(client.get(f"/api/opds?category={category}").data)
+    assert [e.find(f"{atom}id").text for e in picked.findall(f"{atom}entry")] == [
+        f"urn:lrr:{captain.arcid}"]
+    facets = [link.get("title") for link in picked.findall(f"{atom}link")
+              if link.get("rel") == "http://opds-spec.org/facet"]
+    assert facets[0] == "All Archives" and "Picked & <chosen>" in facets
+
+    entry = ET.fromstring(client.get(f"/api/opds/{captain.arcid}").data)
+    links = {link.get("rel"): link for link in entry.findall(f"{atom}link")}
+    stream = links["http://vaemendis.net/opds-pse/stream"]
+    assert stream.get("{http://vaemendis.net/opds-pse/ns}count") == "5"
+    assert stream.get("href").endswith(f"/api/opds/{captain.arcid}/pse?page={{pageNumber}}")
+    page = client.get(stream.get("href").replace("{pageNumber}", "0"))
+    assert page.status_code == 200 and page.mimetype.startswith("image/")
+    assert client.get(f"/api/opds/{captain.arcid}/pse?page=5").status_code == 400
+    assert client.get("/api/opds?category=SET_0000000000").status_code == 400
