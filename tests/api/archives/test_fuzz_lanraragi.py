@@ -21,9 +21,12 @@ EXAMPLES = int(os.environ.get("COMICSRV_LRR_FUZZ_EXAMPLES", "8"))
 
 
 @pytest.fixture
-def lrr_schema(app, scanned_library):
+def lrr_schema(app, scanned_library, monkeypatch):
     if SPEC is None:
         pytest.skip("LANraragi's openapi.yaml is not beside the repository")
+    # Only 127.0.0.1 in tests: a generated /download_url URL is checked, never fetched.
+    from comicsrv.lrr import uploads
+    monkeypatch.setattr(uploads.requests, "get", _refuse)
     schema = schemathesis.openapi.from_dict(SPEC)
     schema.app = app
     schema.config.generation.update(modes=list(GenerationMode), with_security_parameters=False)
@@ -63,3 +66,9 @@ def lrr_key(app):
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_lanraragi_request_makes_a_server_error(case, lrr_key):
     case.call_and_validate(headers=lrr_key(), checks=[not_a_server_error])
+
+
+def _refuse(url, **_kwargs):
+    import requests
+
+    raise requests.ConnectionError(f"not fetched in tests: {url}")
