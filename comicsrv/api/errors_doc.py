@@ -95,9 +95,10 @@ class ErrorEnvelope:
     special: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     def response(self, status: int | str) -> dict[str, Any]:
-        media_type, schema = self.special.get(status) or (
+        special = self.special.get(status) if isinstance(status, int) else None
+        media_type, schema = special or (
             self.media_type, {"$ref": f"#/components/schemas/{self.name}"})
-        description = (DESCRIPTIONS.get(status, "Error") if status != "default" else
+        description = (DESCRIPTIONS.get(status, "Error") if isinstance(status, int) else
                        "Any other refusal, in this surface's error envelope")
         return {"description": description, "content": {media_type: {"schema": schema}}}
 

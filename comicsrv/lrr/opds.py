@@ -41,20 +41,22 @@ def entry_xml(book: Book, item: dict[str, Any], root: str) -> str:
     base = f"{root}/api/archives/{arcid}"
     mime = MIME.get(item["extension"], "application/octet-stream")
     pse = f"{root}/api/opds/{arcid}/pse?page={{pageNumber}}"
+    thumbnail = quoteattr(base + "/thumbnail")
+    author = _tag_values(item["tags"], "artist") or _tag_values(item["tags"], "writer")
     return "\n".join([
         f"<title>{escape(item['title'])}</title>",
         f"<id>urn:lrr:{arcid}</id>",
         f"<updated>{_when(book.updated_at)}</updated>",
         f"<published>{_when(book.created_at)}</published>",
-        f"<author><name>{escape(_tag_values(item['tags'], 'artist') or _tag_values(item['tags'], 'writer'))}</name></author>",
+        f"<author><name>{escape(author)}</name></author>",
         "<rights></rights>",
         f"<dcterms:language>{escape(_tag_values(item['tags'], 'language'))}</dcterms:language>",
         f"<dcterms:publisher>{escape(_tag_values(item['tags'], 'publisher'))}</dcterms:publisher>",
         "<dcterms:issued></dcterms:issued>",
         '<category term="Archive" />',
         f"<summary>{escape(item['tags'])}</summary>",
-        f'<link rel="http://opds-spec.org/image" href={quoteattr(base + "/thumbnail")} type="image/jpeg" />',
-        f'<link rel="http://opds-spec.org/image/thumbnail" href={quoteattr(base + "/thumbnail")} type="image/jpeg" />',
+        f'<link rel="http://opds-spec.org/image" href={thumbnail} type="image/jpeg" />',
+        f'<link rel="http://opds-spec.org/image/thumbnail" href={thumbnail} type="image/jpeg" />',
         f'<link rel="http://opds-spec.org/acquisition" href={quoteattr(base + "/download")} '
         f'title="Download/Read" type={quoteattr(mime)} />',
         f'<link rel="http://vaemendis.net/opds-pse/stream" type="image/jpeg" href={quoteattr(pse)} '
@@ -67,13 +69,15 @@ def catalog_xml(books: Sequence[Book], items: Sequence[dict[str, Any]],
                 categories: Sequence[tuple[Category, int]], active: str | None, root: str) -> str:
     """The acquisition feed: every archive given, categories as facets."""
     self_href = f"{root}/api/opds" + (f"?category={active}" if active else "")
+    active_mark = ' opds:activeFacet="true"'
     facets = [f'<link rel="http://opds-spec.org/facet" href="{root}/api/opds" title="All Archives" '
-              f'opds:facetGroup="Categories"{" opds:activeFacet=" + chr(34) + "true" + chr(34) if not active else ""} />']
+              f'opds:facetGroup="Categories"{"" if active else active_mark} />']
     for category, count in categories:
+        href = quoteattr(f"{root}/api/opds?category={category.id}")
         facets.append(
-            f'<link rel="http://opds-spec.org/facet" href={quoteattr(f"{root}/api/opds?category={category.id}")} '
+            f'<link rel="http://opds-spec.org/facet" href={href} '
             f'title={quoteattr(category.name)} opds:facetGroup="Categories" thr:count="{count}"'
-            f'{" opds:activeFacet=" + chr(34) + "true" + chr(34) if category.id == active else ""} />')
+            f'{active_mark if category.id == active else ""} />')
     entries = [f"<entry>\n{entry_xml(book, item, root)}\n</entry>" for book, item in zip(books, items)]
     return "\n".join([
         '<?xml version="1.0" encoding="UTF-8"?>',

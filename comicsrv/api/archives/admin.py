@@ -25,7 +25,6 @@ from ...models import Library
 from .auth import SECURITY, archive_or_error, lrr_principal, lrr_user, writer
 from .common import (
     LrrBlueprint,
-    current_operation,
     json_response,
     operation_body,
     operation_error,
@@ -175,7 +174,7 @@ class ShinobuStop(MethodView):
 
 
 def _restart_watcher() -> None:
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     stop_watcher(app)
     start_watcher(app)
 
