@@ -171,6 +171,11 @@ SETTINGS: dict[str, Option] = _table(
     Option("opds.enabled", BOOLEAN, True,
            "Serve the OPDS catalogues (/opds/v1.2 with page streaming, /opds/v2.0) to "
            "reader apps such as Panels, Chunky, KyBook, Moon+ Reader and Thorium."),
+    Option("komga.enabled", BOOLEAN, True,
+           "Serve the Komga-compatible API (/komga) to Mihon's Komga extension, Komelia, "
+           "Paperback and Tachidesk."),
+    Option("koreader.enabled", BOOLEAN, True,
+           "Serve KOReader's progress sync (/koreader) to KOReader devices."),
     Option("covers.size", INTEGER, 400,
            "Default edge of a cover thumbnail, in pixels.", minimum=64, maximum=2000),
     Option("lrr.archives_per_page", INTEGER, 100,

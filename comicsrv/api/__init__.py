@@ -120,6 +120,9 @@ def register_api(app: Flask) -> Api:
     from .. import opds  # OPDS 1.2 + page streaming, OPDS 2 + Readium progression
 
     opds.register(api, app)
+    from .. import komga  # Komga's REST API for Mihon, Komelia, Paperback
+
+    komga.register(api, app)
     document_surface_errors(api, app)
     install_error_handlers(app)
     install_permission_guard(app)
