@@ -41,6 +41,7 @@ def user():
 
 DOC = {"security": SECURITY}
 TEXT = validate.Length(max=500)
+STRINGS = {"type": "array", "items": {"type": "string"}}
 
 
 # -- arguments ----------------------------------------------------------------------
@@ -158,7 +159,7 @@ def _names(namespace: str):
 @blp.route("/api/v1/genres")
 class Genres(MethodView):
     @blp.doc(**DOC)
-    @blp.response(200, fields.List(fields.String()))
+    @blp.response(200, STRINGS)
     @require("BooksRead")
     def get(self):
         """ComicInfo genres of the caller's books."""
@@ -168,7 +169,7 @@ class Genres(MethodView):
 @blp.route("/api/v1/tags")
 class Tags(MethodView):
     @blp.doc(**DOC)
-    @blp.response(200, fields.List(fields.String()))
+    @blp.response(200, STRINGS)
     @require("BooksRead")
     def get(self):
         """ComicInfo tags of the caller's books."""
@@ -178,7 +179,7 @@ class Tags(MethodView):
 @blp.route("/api/v1/publishers")
 class Publishers(MethodView):
     @blp.doc(**DOC)
-    @blp.response(200, fields.List(fields.String()))
+    @blp.response(200, STRINGS)
     @require("BooksRead")
     def get(self):
         return komga_json(catalog.publisher_names(user()))
