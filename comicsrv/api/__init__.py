@@ -105,6 +105,9 @@ def register_api(app: Flask) -> Api:
                                                           "name": "X-API-Key"})
     api.spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("Basic", {"type": "http", "scheme": "basic"})
+    api.spec.components.security_scheme("KoreaderUser", {
+        "type": "apiKey", "in": "header", "name": "X-Auth-User",
+        "description": "KOReader's user name: a comicsrv API key"})
     api.spec.components.security_scheme("SessionCookie", {"type": "apiKey", "in": "cookie",
                                                            "name": "comicsrv_session"})
 
@@ -123,6 +126,9 @@ def register_api(app: Flask) -> Api:
     from .. import komga  # Komga's REST API for Mihon, Komelia, Paperback
 
     komga.register(api, app)
+    from .. import koreader  # KOReader's progress sync (kosync)
+
+    koreader.register(api, app)
     document_surface_errors(api, app)
     install_error_handlers(app)
     install_permission_guard(app)

@@ -60,6 +60,25 @@ def compute_arcid(path: str) -> str:
     return digest.hexdigest()
 
 
+def compute_koreader_hash(path: str) -> str | None:
+    """KOReader's document id of a file (its ``util.partialMD5``, what the
+    kosync plugin sends as ``document``): the MD5 of 1 KiB read at offset 0
+    and at 1 KiB << 2i for i = 0..10 (1 KiB, 4 KiB, ... 1 GiB), stopping at
+    the end of the file. None for a folder book (KOReader opens files only)."""
+    if os.path.isdir(path):
+        return None
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for i in range(-1, 11):
+            # LuaJIT's lshift(1024, -2) shifts by 30 (mod 32) and overflows to 0.
+            fh.seek(0 if i < 0 else 1024 << (2 * i))
+            sample = fh.read(1024)
+            if not sample:
+                break
+            digest.update(sample)
+    return digest.hexdigest()
+
+
 def read_comic(path: str, size: int, mtime: float, cache_dir: str | None = None,
                with_arcid: bool = False) -> ScannedFile:
     name = os.path.basename(path.rstrip(os.sep))

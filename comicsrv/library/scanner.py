@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from ..archives.tools import die_with_parent
 from ..errors import NotFound
@@ -40,7 +40,7 @@ from ..jobs.pool import map_cpu, native_executor, run_cpu
 from ..jobs.runner import JobContext
 from ..models import ArcidAlias, Book, Library, Series, utcnow
 from .catalog import Catalog, forget_current_arcids, remember_arcids
-from .reader import ScannedFile, compute_arcid, read_batch, read_comic
+from .reader import ScannedFile, compute_arcid, compute_koreader_hash, read_batch, read_comic
 from .walker import (
     COMIC_EXTENSIONS, IMAGE_EXTENSIONS, MIN_FOLDER_PAGES, FileStat, walk_library,
 )
@@ -140,7 +140,10 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool | None = None) -> 
             unhashed = [(book_id, item.path) for book_id, item in written if not item.arcid]
             previous_arcids.update((book_id, known[path].arcid) for book_id, path in unhashed
                                    if path in known and known[path].arcid)
-            hashes.extend(hasher.submit(_hash_many, chunk) for chunk in _chunks(unhashed, 50))
+            # Every written file gets its KOReader hash again (its content
+            # may have changed); its arcid only when the read did not give one.
+            to_hash = [(book_id, item.path, item.arcid) for book_id, item in written]
+            hashes.extend(hasher.submit(_hash_many, chunk) for chunk in _chunks(to_hash, 50))
             return len(pending)
 
         for results in _read_all(pool, to_read, cache_dir, workers):
@@ -273,11 +276,12 @@ def _match_moved(item: ScannedFile, by_size: dict[int, list[tuple[str, KnownBook
     return None
 
 
-def _hash_many(rows: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+def _hash_many(rows: Sequence[tuple[int, str, str | None]]) -> list[tuple[int, str, str | None]]:
+    """(book id, arcid, KOReader hash) of each (book id, path, arcid if known)."""
     hashed = []
-    for book_id, path in rows:
+    for book_id, path, arcid in rows:
         try:
-            hashed.append((book_id, compute_arcid(path)))
+            hashed.append((book_id, arcid or compute_arcid(path), compute_koreader_hash(path)))
         except OSError:  # gone since it was read: the next scan deals with it
             pass
     return hashed
@@ -297,7 +301,8 @@ def _store_arcids(ctx: JobContext, futures: list[Future], previous: dict[int, st
         db.session.commit()
 
     for future in futures:
-        values.extend({"id": book_id, "arcid": arcid} for book_id, arcid in future.result())
+        values.extend({"id": book_id, "arcid": arcid, "koreader_hash": koreader}
+                      for book_id, arcid, koreader in future.result())
         if len(values) >= 1000:
             ctx.check_cancelled()
             store()
@@ -318,16 +323,21 @@ def _mark_missing(catalog: Catalog, vanished: dict[str, KnownBook], bus, library
 
 
 def _fill_missing_arcids(ctx: JobContext, library_id: int, workers: int) -> None:
-    """Archive ids for books that have none yet (rows from an older scan)."""
-    rows = db.session.execute(select(Book.id, Book.path).where(
-        Book.library_id == library_id, Book.arcid.is_(None), Book.state != BOOK_MISSING)).all()
+    """Archive ids and KOReader hashes for books that have none yet (rows from
+    an older scan; files that are folders have no KOReader hash and are hashed
+    again: cheap, their arcid is a listing)."""
+    rows = db.session.execute(select(Book.id, Book.path, Book.arcid).where(
+        Book.library_id == library_id, Book.state != BOOK_MISSING,
+        or_(Book.arcid.is_(None), and_(Book.koreader_hash.is_(None),
+                                       Book.format != "folder")))).all()
     if not rows:
         return
 
     for chunk in _chunks(rows, 500):
         ctx.check_cancelled()
-        values = [{"id": i, "arcid": a} for part in map_cpu(_hash_many, list(_chunks(chunk, 50)),
-                                                            workers) for i, a in part]
+        values = [{"id": i, "arcid": a, "koreader_hash": k}
+                  for part in map_cpu(_hash_many, list(_chunks(chunk, 50)), workers)
+                  for i, a, k in part]
         if values:
             db.session.execute(update(Book), values)
         db.session.commit()

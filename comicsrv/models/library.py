@@ -131,6 +131,9 @@ class Book(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     arcid: Mapped[str | None] = mapped_column(String(40), index=True)
+    # KOReader's partial MD5 of the file (``library.reader.compute_koreader_hash``):
+    # the document id its progress sync sends, hashed in the scan like the arcid.
+    koreader_hash: Mapped[str | None] = mapped_column(String(32), index=True)
     library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
     series_id: Mapped[int | None] = mapped_column(
         ForeignKey("series.id", ondelete="SET NULL"), index=True

@@ -54,6 +54,7 @@ PUBLIC = {
     ("/api/v1/passkey/auth/options", "POST"),  # a challenge; says no more than login does
     ("/api/v1/passkey/auth/verify", "POST"),  # a passkey login
     ("/api/v1/auth/verify-email", "POST"),  # the mailed code is the credential
+    ("/koreader/users/create", "POST"),  # KOReader's register: checks the key it is given
 }
 # A web page refuses a caller without credentials with a redirect to sign-in.
 SIGN_IN = "sign-in redirect"
@@ -112,6 +113,8 @@ def _key_request(surface: str | None, key: str) -> dict:
         return {"headers": {"Authorization": "Bearer " + base64.b64encode(key.encode()).decode()}}
     if surface == "legacy":  # Mylar-style tools and Prowlarr: ?apikey=
         return {"query_string": {"apikey": key}}
+    if surface == "koreader":  # KOReader's kosync plugin: the key is its user name
+        return {"headers": {"X-Auth-User": key, "X-Auth-Key": "0" * 32}}
     return {"headers": {"X-API-Key": key}}
 
 
@@ -200,6 +203,8 @@ def _check_envelope(app, url: str, status: int, body) -> None:
         assert "error" in body or "errors" in body, url
     elif surface == "komga":  # Spring Boot's error body, as Komga answers
         assert body["status"] == status and body["path"], url
+    elif surface == "koreader":  # kosync's {"code", "message"}
+        assert body["code"] == 2001 and body["message"], url
     else:
         assert body["error"] in ("unauthorized", "forbidden") or status == 403, url
 
@@ -241,7 +246,7 @@ def test_declarations_are_well_formed_and_the_public_list_is_real(app):
             assert access.permission is None or access.permission in PERMISSIONS, rule.rule
             assert access.anonymous in ANONYMOUS_RULES, rule.rule
     surfaces = {_surface(app, _url(rule.rule)) for rule, _ in _routes(app)}
-    assert surfaces == {"v1", "archives", "legacy", "opds", "komga", None}
+    assert surfaces == {"v1", "archives", "legacy", "opds", "komga", "koreader", None}
 
 
 @pytest.mark.parametrize("caller", CALLERS, ids=[c.name for c in CALLERS])
