@@ -68,31 +68,39 @@ class SeriesPage:
     figures: dict[int, SeriesFigures] = field(default_factory=dict)
 
 
-def _read_stats(user: User):
-    """Per series: readable books, completed ones, started ones (the caller's)."""
-    progress = and_(ReadingProgress.book_id == Book.id, ReadingProgress.user_id == user.id)
-    return (select(Book.series_id.label("series_id"), func.count(Book.id).label("total"),
-                   func.sum(case((ReadingProgress.completed.is_(True), 1), else_=0)).label("done"),
-                   func.count(ReadingProgress.id).label("started"))
-            .select_from(Book).outerjoin(ReadingProgress, progress)
-            .where(visible_books(user), Book.state == "ok", Book.series_id.is_not(None))
+def _started(user: User):
+    """Per series the caller has progress in: started and completed books.
+    Starts from the caller's progress rows, so it costs what they read, not
+    the size of the library."""
+    return (select(Book.series_id.label("series_id"),
+                   func.count(ReadingProgress.id).label("started"),
+                   func.sum(case((ReadingProgress.completed.is_(True), 1), else_=0)).label("done"))
+            .select_from(ReadingProgress).join(Book, Book.id == ReadingProgress.book_id)
+            .where(ReadingProgress.user_id == user.id, visible_books(user), Book.state == "ok",
+                   Book.series_id.is_not(None))
             .group_by(Book.series_id).subquery())
 
 
 def read_status_clause(user: User, statuses: Sequence[str]) -> ColumnElement[bool] | None:
+    """Series by the caller's read state: READ (every readable book
+    completed), UNREAD (none started), IN_PROGRESS (the others)."""
     wanted = {s.upper() for s in statuses} & set(READ_STATUSES)
     if not wanted or wanted == set(READ_STATUSES):
         return None
-    stats = _read_stats(user)
+    started = _started(user)
+    # Readable books of a started series, counted by the series index.
+    total = (select(func.count(Book.id)).where(Book.series_id == started.c.series_id,
+                                               visible_books(user), Book.state == "ok")
+             .scalar_subquery())
+    finished = select(started.c.series_id).where(started.c.done >= total)
     clauses = []
     if "READ" in wanted:
-        clauses.append(Series.id.in_(select(stats.c.series_id).where(
-            stats.c.done == stats.c.total)))
+        clauses.append(Series.id.in_(finished))
     if "UNREAD" in wanted:
-        clauses.append(Series.id.not_in(select(stats.c.series_id).where(stats.c.started > 0)))
+        clauses.append(Series.id.not_in(select(started.c.series_id)))
     if "IN_PROGRESS" in wanted:
-        clauses.append(Series.id.in_(select(stats.c.series_id).where(
-            stats.c.started > 0, stats.c.done < stats.c.total)))
+        clauses.append(Series.id.in_(select(started.c.series_id).where(
+            started.c.done < total)))
     return or_(*clauses)
 
 
