@@ -19,12 +19,14 @@ from typing import Any
 from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import EXCLUDE, Schema, fields, validate
+from sqlalchemy import and_
 
 from .. import __version__
 from ..auth import current_principal, require
 from ..errors import BadRequest, NotFound
 from ..library import reading
 from ..models import Book, Library
+from ..opds import catalog as opds_catalog
 from ..opds.acquisition import cover_response, file_response, readable_book
 from ..opds.pse import page_response
 from ..settings_store import get_setting
@@ -73,7 +75,7 @@ class ListArgs(PageArgs):
     search = fields.String(validate=TEXT)
 
 
-class PageImageArgs(Schema):
+class KomgaPageImageArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
@@ -81,14 +83,14 @@ class PageImageArgs(Schema):
     zero_based = fields.Boolean(load_default=False)
 
 
-class ReadProgressBody(Schema):
+class KomgaReadProgressBody(Schema):
     """Komga's ``ReadProgressUpdateDto``: a page (from 1) or ``completed``."""
 
     page = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1))
     completed = fields.Boolean(allow_none=True)
 
 
-class TachiyomiProgressBody(Schema):
+class KomgaTachiyomiProgressBody(Schema):
     lastBookNumberSortRead = fields.Float(required=True, allow_nan=False,
                                           validate=validate.Range(min=-1e9, max=1e9))
 
@@ -225,6 +227,80 @@ class SeriesList(MethodView):
                                  at, args)
 
 
+@blp.route("/api/v1/series/new")
+class NewSeries(MethodView):
+    @blp.doc(**DOC)
+    @blp.arguments(SeriesArgs, location="query")
+    @blp.response(200, PageSeries)
+    @require("SeriesRead")
+    def get(self, args: dict[str, Any]):
+        """Recently added series (Komelia's home)."""
+        at = Paging.of(args)
+        filters = {**_series_filters(args), "sort": [("createdDate", False)]}
+        return _series_page_json(catalog.series_page(user(), at, **filters), at, args)
+
+
+@blp.route("/api/v1/series/updated")
+class UpdatedSeries(MethodView):
+    @blp.doc(**DOC)
+    @blp.arguments(SeriesArgs, location="query")
+    @blp.response(200, PageSeries)
+    @require("SeriesRead")
+    def get(self, args: dict[str, Any]):
+        """Recently changed series (Komelia's home)."""
+        at = Paging.of(args)
+        filters = {**_series_filters(args), "sort": [("lastModifiedDate", False)]}
+        return _series_page_json(catalog.series_page(user(), at, **filters), at, args)
+
+
+class KomgaSearchBody(Schema):
+    """Komga's search body (``POST /series/list``, ``/books/list``): what is
+    understood of ``condition`` is each ``libraryId``, ``readStatus`` and
+    ``seriesId`` compared with ``is``, all required together; other
+    conditions are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    condition = fields.Dict(load_default=dict)
+    fullTextSearch = fields.String(allow_none=True, validate=TEXT)
+
+
+def _conditions(node: Any, found: dict[str, list[str]], depth: int = 0) -> dict[str, list[str]]:
+    if depth > 20:
+        return found
+    if isinstance(node, list):
+        for item in node[:200]:
+            _conditions(item, found, depth + 1)
+    elif isinstance(node, dict):
+        for name, value in list(node.items())[:200]:
+            if name in ("libraryId", "readStatus", "seriesId") and isinstance(value, dict):
+                if value.get("operator") in ("is", "IS") and isinstance(value.get("value"), str):
+                    found.setdefault(name, []).append(value["value"])
+            else:
+                _conditions(value, found, depth + 1)
+    return found
+
+
+@blp.route("/api/v1/series/list")
+class SearchSeries(MethodView):
+    @blp.doc(**DOC)
+    @blp.arguments(KomgaSearchBody)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, PageSeries)
+    @require("SeriesRead")
+    def post(self, body: dict[str, Any], args: dict[str, Any]):
+        """Komga's series search (Komelia): ``fullTextSearch`` and the
+        library and read-state conditions."""
+        found = _conditions(body["condition"], {})
+        at = Paging.of(args)
+        libraries = ids_of(found["libraryId"]) if "libraryId" in found else None
+        return _series_page_json(catalog.series_page(
+            user(), at, search=body.get("fullTextSearch") or None, library_ids=libraries,
+            read_status=[v.upper() for v in found.get("readStatus", [])], sort=sorts(args)),
+            at, args)
+
+
 def _one_series(series_id: str) -> catalog.SeriesPage:
     page = catalog.one_series(user(), parse_id(series_id))
     if page is None:
@@ -303,7 +379,7 @@ class TachiyomiProgress(MethodView):
         return komga_json(_tachiyomi_progress(series_id))
 
     @blp.doc(**DOC)
-    @blp.arguments(TachiyomiProgressBody)
+    @blp.arguments(KomgaTachiyomiProgressBody)
     @blp.response(204)
     @require("BooksWrite")
     def put(self, body: dict[str, Any], series_id: str):
@@ -338,6 +414,43 @@ class BookList(MethodView):
             default_order=[Book.series_name, Book.number_sort]), at, args)
 
 
+@blp.route("/api/v1/books/list")
+class SearchBooks(MethodView):
+    @blp.doc(**DOC)
+    @blp.arguments(KomgaSearchBody)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, PageBooks)
+    @require("BooksRead")
+    def post(self, body: dict[str, Any], args: dict[str, Any]):
+        """Komga's book search (Komelia): ``fullTextSearch`` and the
+        library, series and read-state conditions."""
+        found = _conditions(body["condition"], {})
+        at = Paging.of(args)
+        where = Book.id.is_not(None)
+        if "libraryId" in found:
+            where = Book.library_id.in_(ids_of(found["libraryId"]))
+        if "seriesId" in found:
+            where = and_(where, Book.series_id.in_(ids_of(found["seriesId"])))
+        return _books_json(catalog.book_list(
+            user(), where, at, sorts(args),
+            read_status=[v.upper() for v in found.get("readStatus", [])],
+            search=body.get("fullTextSearch") or None,
+            default_order=[Book.series_name, Book.number_sort]), at, args)
+
+
+@blp.route("/api/v1/books/ondeck")
+class OnDeck(MethodView):
+    @blp.doc(**DOC)
+    @blp.arguments(BooksArgs, location="query")
+    @blp.response(200, PageBooks)
+    @require("BooksRead")
+    def get(self, args: dict[str, Any]):
+        """The next unread book of each series the caller is reading (Codex's on deck)."""
+        at = Paging.of(args)
+        return _books_json(catalog.decorate_books(opds_catalog.on_deck(user(), at.opds())),
+                           at, args)
+
+
 def _one_book(book_id: str) -> catalog.Books:
     books = catalog.one_book(user(), parse_id(book_id))
     if books is None:
@@ -353,6 +466,38 @@ class OneBook(MethodView):
     def get(self, book_id: str):
         books = _one_book(book_id)
         return komga_json(dto.book_dto(books.page.books[0], books))
+
+
+def _sibling(book_id: str, step: int) -> Response:
+    book = _one_book(book_id).page.books[0]
+    if book.series_id is None:
+        raise NotFound(f"Book {book_id} is in no series")
+    books = catalog.book_list(user(), Book.series_id == book.series_id, Paging(0, 10_000, True))
+    ids = [b.id for b in books.page.books]
+    index = ids.index(book.id) + step if book.id in ids else -1
+    if not 0 <= index < len(ids):
+        raise NotFound(f"Book {book_id} has no {'next' if step > 0 else 'previous'} book")
+    books.page.books = [books.page.books[index]]
+    return komga_json(dto.book_dto(books.page.books[0], books))
+
+
+@blp.route("/api/v1/books/<book_id>/next")
+class NextBook(MethodView):
+    @blp.doc(**DOC)
+    @blp.response(200, dto.KomgaBookSchema)
+    @require("BooksRead")
+    def get(self, book_id: str):
+        """The next book of the series (Komelia's reader goes on with it)."""
+        return _sibling(book_id, 1)
+
+
+@blp.route("/api/v1/books/<book_id>/previous")
+class PreviousBook(MethodView):
+    @blp.doc(**DOC)
+    @blp.response(200, dto.KomgaBookSchema)
+    @require("BooksRead")
+    def get(self, book_id: str):
+        return _sibling(book_id, -1)
 
 
 @blp.route("/api/v1/books/<book_id>/thumbnail")
@@ -389,7 +534,7 @@ class BookPages(MethodView):
 @blp.route("/api/v1/books/<book_id>/pages/<int(signed=True):page_number>")
 class BookPage(MethodView):
     @blp.doc(**DOC)
-    @blp.arguments(PageImageArgs, location="query")
+    @blp.arguments(KomgaPageImageArgs, location="query")
     @blp.response(200, content_type="image/*")
     @require("PagesRead")
     def get(self, args: dict[str, Any], book_id: str, page_number: int):
@@ -404,7 +549,7 @@ class BookPage(MethodView):
 @blp.route("/api/v1/books/<book_id>/read-progress")
 class BookReadProgress(MethodView):
     @blp.doc(**DOC)
-    @blp.arguments(ReadProgressBody)
+    @blp.arguments(KomgaReadProgressBody)
     @blp.response(204)
     @require("BooksWrite")
     def patch(self, body: dict[str, Any], book_id: str):

@@ -284,3 +284,30 @@ def test_an_api_key_works_too(client, reader, scanned_library):
     key = api_key_for(reader, ["BooksRead", "SeriesRead", "LibrariesRead"])
     response = client.get(f"{BASE}/api/v1/series", headers={"X-API-Key": key})
     assert response.status_code == 200 and response.json["totalElements"] >= 2
+
+
+def test_komelias_calls(mihon, client, reader):
+    """Komelia's home and reader: new and updated series, on deck, the next
+    and previous book, and the POST search API of Komga 1.19+."""
+    for what in ("new", "updated"):
+        assert page_of(mihon.json(f"/api/v1/series/{what}?page=0&size=20"), SERIES)
+    series = mihon.json("/api/v1/series?search=captain")["content"][0]
+    books = mihon.json(f"/api/v1/series/{series['id']}/books?unpaged=true")["content"]
+    nxt = mihon.json(f"/api/v1/books/{books[0]['id']}/next")
+    assert nxt["id"] == books[1]["id"]
+    assert mihon.json(f"/api/v1/books/{books[1]['id']}/previous")["id"] == books[0]["id"]
+    assert mihon.get(f"/api/v1/books/{books[-1]['id']}/next").status_code == 404
+    assert page_of(mihon.json("/api/v1/books/ondeck"), BOOK) == []
+    client.patch(f"{BASE}/api/v1/books/{books[0]['id']}/read-progress",
+                 json={"completed": True}, headers=basic())
+    deck = mihon.json("/api/v1/books/ondeck")["content"]
+    assert [b["id"] for b in deck] == [books[1]["id"]]
+    library_id = mihon.json("/api/v1/libraries")[0]["id"]
+    found = client.post(f"{BASE}/api/v1/series/list?page=0&size=5", headers=basic(), json={
+        "condition": {"allOf": [{"libraryId": {"operator": "is", "value": library_id}},
+                                {"readStatus": {"operator": "is", "value": "IN_PROGRESS"}}]},
+        "fullTextSearch": "captain"})
+    assert [s["id"] for s in page_of(found.json, SERIES)] == [series["id"]]
+    in_series = client.post(f"{BASE}/api/v1/books/list?unpaged=true", headers=basic(), json={
+        "condition": {"seriesId": {"operator": "is", "value": series["id"]}}})
+    assert [b["id"] for b in page_of(in_series.json, BOOK)] == [b["id"] for b in books]
