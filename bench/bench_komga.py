@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_api_books import analyze, percentile, populate  # noqa: E402
+from bench_api_books import analyze, populate  # noqa: E402
 from bench_opds import measure  # noqa: E402
 
 REQUESTS = [

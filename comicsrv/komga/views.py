@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from flask.views import MethodView
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import and_
@@ -25,7 +25,7 @@ from .. import __version__
 from ..auth import current_principal, require
 from ..errors import BadRequest, NotFound
 from ..library import reading
-from ..models import Book, Library
+from ..models import Book
 from ..opds import catalog as opds_catalog
 from ..opds.acquisition import cover_response, file_response, readable_book
 from ..opds.pse import page_response
@@ -745,5 +745,3 @@ class ActuatorInfo(MethodView):
                                      "version": KOMGA_VERSION,
                                      "server": f"comicsrv {__version__}"}})
 
-
-__all__ = ["blp", "Library", "current_app"]
