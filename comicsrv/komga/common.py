@@ -14,13 +14,14 @@ is not one of ours (not digits, or past a 32-bit column) is simply not found.
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from flask import Response, json, request
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from ..errors import NotFound
 
@@ -51,6 +52,16 @@ def check_enabled(endpoint: str | None, values: dict | None) -> None:
 
 
 blp.url_value_preprocessor(check_enabled)
+
+
+def storable(value: str) -> None:
+    """No control characters or lone surrogates: no database stores NUL, and
+    PostgreSQL refuses a query that carries one."""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValidationError("Control characters are not allowed.")
+
+
+TEXT = [validate.Length(max=500), storable]
 
 
 def parse_id(value: str) -> int:

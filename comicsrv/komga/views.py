@@ -32,8 +32,8 @@ from ..opds.pse import page_response
 from ..settings_store import get_setting
 from . import catalog, dto
 from .common import (
-    KOMGA_VERSION, SECURITY, PageArgs, Paging, blp, envelope, ids_of, komga_json, names_of,
-    parse_id, sorts,
+    KOMGA_VERSION, SECURITY, TEXT, PageArgs, Paging, blp, envelope, ids_of, komga_json,
+    names_of, parse_id, sorts,
 )
 
 
@@ -42,7 +42,6 @@ def user():
 
 
 DOC = {"security": SECURITY}
-TEXT = validate.Length(max=500)
 STRINGS = {"type": "array", "items": {"type": "string"}}
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 from typing import Any
 
 from flask import Response, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
 from ..auth.decorators import NEVER, Access, declare
@@ -76,11 +77,21 @@ def kosync(permission: str | None):
 # -- schemas ------------------------------------------------------------------------
 
 
+def _storable(value: str) -> None:
+    """No control characters or lone surrogates (PostgreSQL refuses NUL)."""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValidationError("Control characters are not allowed.")
+
+
+def _text(low: int, high: int) -> list:
+    return [validate.Length(min=low, max=high), _storable]
+
+
 class CreateBody(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    username = fields.String(required=True, validate=validate.Length(min=1, max=500),
+    username = fields.String(required=True, validate=_text(1, 500),
                              metadata={"description": "a comicsrv API key"})
     password = fields.String(validate=validate.Length(max=500),
                              metadata={"description": "not used"})
@@ -90,14 +101,14 @@ class ProgressBody(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    document = fields.String(required=True, validate=validate.Length(min=1, max=MAX_DOCUMENT),
+    document = fields.String(required=True, validate=_text(1, MAX_DOCUMENT),
                              metadata={"description": "KOReader's partial MD5 of the file"})
-    progress = fields.String(required=True, validate=validate.Length(max=2000),
+    progress = fields.String(required=True, validate=_text(0, 2000),
                              metadata={"description": "the page (from 1) of a comic or PDF"})
     percentage = fields.Float(required=True, allow_nan=False,
                               validate=validate.Range(min=0, max=1))
-    device = fields.String(load_default="", validate=validate.Length(max=200))
-    device_id = fields.String(load_default="", validate=validate.Length(max=200))
+    device = fields.String(load_default="", validate=_text(0, 200))
+    device_id = fields.String(load_default="", validate=_text(0, 200))
 
 
 ProgressDoc = Schema.from_dict({

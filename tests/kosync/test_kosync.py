@@ -121,3 +121,11 @@ def test_refusals(client, key, book, app):
     set_setting("koreader.enabled", False, None)
     off = client.get("/koreader/users/auth", headers=auth(key))
     assert off.status_code == 404
+
+
+def test_text_no_database_stores_is_a_400(client, key):
+    assert client.get("/koreader/syncs/progress/a%00b", headers=auth(key)).status_code == 400
+    response = client.put("/koreader/syncs/progress", headers=auth(key), json={
+        "document": "a\x00", "progress": "1", "percentage": 0.1, "device": "\x00"})
+    assert response.status_code == 400 and response.json["code"] == 2003
+    assert client.post("/koreader/users/create", json={"username": "\x00"}).status_code == 400
