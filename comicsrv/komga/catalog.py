@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select
 
@@ -110,7 +110,7 @@ def _tagged_series(namespace_names: Sequence[tuple[str, str]]) -> ColumnElement[
                          .join(Tag, Tag.id == BookTag.tag_id).where(or_(*pairs)))
 
 
-SERIES_SORTS = {
+SERIES_SORTS: dict[str, Callable[[], list[Any]]] = {
     "metadata.titleSort": lambda: [Series.sort_name],
     "name": lambda: [Series.name],
     "metadata.title": lambda: [Series.name],
@@ -122,7 +122,7 @@ SERIES_SORTS = {
 
 
 def series_order(sort: Sequence[tuple[str, bool]]) -> list:
-    order = []
+    order: list[Any] = []
     for prop, ascending in sort:
         columns = SERIES_SORTS.get(prop)
         if columns is not None:
@@ -222,7 +222,7 @@ class Books:
     series_titles: dict[int, str] = field(default_factory=dict)
 
 
-BOOK_SORTS = {
+BOOK_SORTS: dict[str, Callable[[], list[Any]]] = {
     "metadata.numberSort": lambda: [Book.number_sort.is_(None), Book.number_sort],
     "number": lambda: [Book.number_sort.is_(None), Book.number_sort],
     "metadata.title": lambda: [func.lower(func.coalesce(Book.title, Book.filename))],
@@ -236,7 +236,7 @@ BOOK_SORTS = {
 
 
 def book_order(sort: Sequence[tuple[str, bool]], default: list | None = None) -> list:
-    order = []
+    order: list[Any] = []
     for prop, ascending in sort:
         columns = BOOK_SORTS.get(prop)
         if columns is not None:

@@ -17,7 +17,7 @@ import math
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flask import Response, json, request
 from flask_smorest import Blueprint
@@ -27,7 +27,7 @@ from ..errors import NotFound
 
 KOMGA_SURFACE = "komga"
 PREFIX = "/komga"
-SECURITY = [{"Basic": []}, {"ApiKeyHeader": []}]
+SECURITY: list[dict[str, list[str]]] = [{"Basic": []}, {"ApiKeyHeader": []}]
 DEFAULT_SIZE = 20
 MAX_SIZE = 500
 # ``unpaged=true``: every row, up to this many (a series' books, a read list).
@@ -61,7 +61,7 @@ def storable(value: str) -> None:
         raise ValidationError("Control characters are not allowed.")
 
 
-TEXT = [validate.Length(max=500), storable]
+TEXT: list[Callable[[Any], Any]] = [validate.Length(max=500), storable]
 
 
 def parse_id(value: str) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 from marshmallow import EXCLUDE, Schema, fields, validate
-from sqlalchemy import and_
+from sqlalchemy import ColumnElement, and_
 
 from .. import __version__
 from ..auth import current_principal, require
@@ -425,7 +425,7 @@ class SearchBooks(MethodView):
         library, series and read-state conditions."""
         found = _conditions(body["condition"], {})
         at = Paging.of(args)
-        where = Book.id.is_not(None)
+        where: ColumnElement[bool] = Book.id.is_not(None)
         if "libraryId" in found:
             where = Book.library_id.in_(ids_of(found["libraryId"]))
         if "seriesId" in found:

@@ -20,7 +20,7 @@ from ..library.access import visible_books
 from ..models import Book
 
 PREFIX = "/koreader"
-SECURITY = [{"KoreaderUser": []}, {"ApiKeyHeader": []}, {"Basic": []}]
+SECURITY: list[dict[str, list[str]]] = [{"KoreaderUser": []}, {"ApiKeyHeader": []}, {"Basic": []}]
 # kosync's error codes (koreader-sync-server).
 CODES = {401: 2001, 403: 2001, 402: 2002, 400: 2003, 404: 2003}
 MAX_DOCUMENT = 64

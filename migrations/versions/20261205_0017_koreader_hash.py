@@ -6,7 +6,7 @@ finds the book (and so the one progress row) by it. Existing rows get it on
 their library's next scan.
 
 Revision ID: ko01
-Revises: sd01
+Revises: lt01
 Create Date: 2026-12-05 23:55:00
 """
 from alembic import op
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = 'ko01'
-down_revision = 'sd01'
+down_revision = 'lt01'
 branch_labels = None
 depends_on = None
 
