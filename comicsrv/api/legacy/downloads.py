@@ -282,7 +282,8 @@ class DdlSchema(Schema):
     """Comicarr's direct download: the issue, the link and the site it is on."""
 
     id = fields.Raw(required=True, metadata={
-        "description": "the issue's IssueID (a number or a string, 4000- prefix allowed)"})
+        "description": "the issue's IssueID (a number or a string, 4000- prefix allowed)",
+        "anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]})
     link = _text(4000, required=True, metadata={"description": "http(s) URL of the file"})
     site = _text(200, required=True, metadata={
         "description": "where the link is: DDL(GetComics), Mega, MediaFire, Pixeldrain, ..."})
