@@ -11,7 +11,7 @@
 - the temporary folder: the page-thumbnail cache, made again on demand;
 - regenerating thumbnails and building the tag statistics as jobs.
 
-Every job function here is registered by ``comicsrv.api.archives``.
+Every job function here is registered by ``comicsrv.api.lanraragi``.
 """
 from __future__ import annotations
 
