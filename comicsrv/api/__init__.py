@@ -123,8 +123,8 @@ def register_api(app: Flask) -> Api:
     register_surface(app, Surface("v1", "/api/v1", default_error, error_envelope=V1_ENVELOPE))
     for blueprint in (system.blp, *v1.blueprints()):
         api.register_blueprint(blueprint)
-    from . import archives  # LANraragi archive API: blueprints, minion jobs, error envelopes
-    archives.register(api, app)
+    from . import lanraragi  # LANraragi archive API: blueprints, minion jobs, error envelopes
+    lanraragi.register(api, app)
     from . import legacy  # Comicarr's /api and Mylar's cmd API
 
     legacy.register(api, app)

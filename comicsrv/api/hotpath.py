@@ -39,7 +39,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.http import http_date, parse_cookie, parse_date, parse_etags, quote_etag
 
-from .. import images
+from .. import images, services
 from ..auth.declarations import declares_state_change_on_get
 from ..auth.decorators import NEVER, declared_access
 from ..auth.permissions import ADMIN
@@ -127,7 +127,7 @@ class HotPath:
             with self.app.app_context():
                 self.engine = db.engine
             self.principals = self.app.extensions[PRINCIPALS]
-            self.media = self.app.extensions["comicsrv.media"]
+            self.media = services.media(self.app)
             self.observe = self.app.extensions.get("comicsrv.metrics.observe")
             self.page = self._route(PAGE_PATH)
             self.cover = self._route(COVER_PATH)

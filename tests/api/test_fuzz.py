@@ -35,7 +35,7 @@ SKIPPED_PATHS: tuple[str, ...] = ("/api/v1/events/stream", "/api/v1/tasks/stream
                                   "/api/v1/scans/stream", "/api/events/stream",
                                   # A generated URL would be fetched (only 127.0.0.1 in tests);
                                   # a restart would leave a file watcher running. Both are
-                                  # fuzzed in tests/api/archives/test_fuzz_lanraragi.py.
+                                  # fuzzed in tests/api/lanraragi/test_fuzz_lanraragi.py.
                                   "/api/download_url", "/api/shinobu/restart",
                                   "/api/shinobu/rescan")
 # The LANraragi archive API is left to its own description walk (its

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from ... import services
 from ...lrr import maintenance, plugins, uploads
 from ...lrr.thumbnails import (
     PAGE_THUMBNAILS_JOB,
@@ -38,7 +39,7 @@ def register(api: Api, app: Flask) -> None:
     # Exact paths: the legacy /api owns the other /api/search/* paths.
     for path in SEARCH_PATHS:
         register_surface(app, Surface(ARCHIVE_SURFACE, path, render_search_error, exact=True))
-    runner = app.extensions["comicsrv.jobs"]
+    runner = services.jobs(app)
     runner.register(THUMBNAIL_JOB, run_thumbnail_job)
     runner.register(PAGE_THUMBNAILS_JOB, run_page_thumbnails_job)
     runner.register(maintenance.BACKUP_JOB, maintenance.run_backup_job)
