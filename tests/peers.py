@@ -103,8 +103,9 @@ def qbittorrent(tmp_path_factory):
         profile = tmp_path_factory.mktemp("qbt-profile")
         process, url, log = _start_qbittorrent(binary, profile, downloads)
         try:
-            _wait_until(lambda: requests.get(f"{url}/api/v2/app/webapiVersion", timeout=2)
-                        .status_code in (200, 403), process, "qbittorrent-nox", log)
+            version = f"{url}/api/v2/app/webapiVersion"
+            _wait_until(lambda: requests.get(version, timeout=2).status_code in (200, 403),  # noqa: B023
+                        process, "qbittorrent-nox", log)
         except RuntimeError:
             _stop(process)
             if attempt < 2 and "already in use" in log.read_text(errors="replace"):
