@@ -623,6 +623,11 @@ def _load_rows(engine: Engine, revision: str,
             # Rows arrive table by table; a row may name a later one of its own table.
             conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
         metadata = _reflect(conn)
+        # Rows a migration seeds (LANraragi's default "Favorites" category)
+        # give way to the backup's: its tables come back exactly as saved.
+        for table in reversed(metadata.sorted_tables):
+            if table.name != _ALEMBIC_TABLE and table.name in tables:
+                conn.execute(table.delete())
         for table in metadata.sorted_tables:
             if table.name == _ALEMBIC_TABLE or table.name not in tables:
                 continue

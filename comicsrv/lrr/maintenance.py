@@ -104,7 +104,8 @@ def run_backup_job(ctx: JobContext) -> dict:
 
 
 def finished_backup(job_id: int) -> dict[str, Any]:
-    job = db.session.get(Job, job_id)
+    # Beyond the id column's range no job exists (PostgreSQL would refuse the query).
+    job = db.session.get(Job, job_id) if 0 < job_id < 2**31 else None
     if job is None or job.type != BACKUP_JOB:
         raise BadRequest("No backup job with this ID.")
     if job.state != "finished" or not backup_path(job.id).exists():

@@ -98,6 +98,8 @@ def test_backup_then_restore_brings_metadata_back(app, client, scanned_library, 
                       data={"file": (io.BytesIO(b"not json"), "x.json")})
     assert bad.status_code == 400 and bad.json["success"] == 0
     assert client.get("/api/database/backup/999999", headers=lrr_admin).status_code == 400
+    # Beyond the id column: the same refusal, never a PostgreSQL 500.
+    assert client.get(f"/api/database/backup/{2**61}", headers=lrr_admin).status_code == 400
 
 
 def test_clean_unlinks_then_deletes_books_whose_file_is_gone(client, scanned_library, lrr_admin):
