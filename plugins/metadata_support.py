@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 import requests
-import requests_cache
 
 from comicsrv.hookspecs import (
     IntegrationContext, IntegrationError, IntegrationRateLimited, RateLimits, RateWindow,
@@ -144,6 +143,10 @@ class JsonClient:
             os.makedirs(context.cache_dir, exist_ok=True)
             backend = {"cache_name": os.path.join(context.cache_dir, "responses"),
                        "backend": "sqlite"}
+        # Imported here: requests-cache (and cattrs under it) is ~4 MB that a
+        # server with no metadata provider in use would carry all its life.
+        import requests_cache
+
         self.http = requests_cache.CachedSession(
             **backend,
             expire_after=timedelta(hours=cache_hours) if cache_hours > 0 else 0,
