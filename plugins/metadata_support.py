@@ -14,13 +14,14 @@ import threading
 import time
 from collections import deque
 from datetime import timedelta
-from typing import Any, Callable, Iterable, Mapping
-
-import requests
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from comicsrv.hookspecs import (
     IntegrationContext, IntegrationError, IntegrationRateLimited, RateLimits, RateWindow,
 )
+
+if TYPE_CHECKING:
+    import requests
 
 
 class RateLimiter:
@@ -162,6 +163,8 @@ class JsonClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None, *,
             resource: str = "", max_wait: float = 60.0) -> requests.Response:
         """The response for ``path``; raises IntegrationError when unreachable."""
+        import requests
+
         url = self.url(path)
         params = {k: v for k, v in (params or {}).items() if v is not None}
         try:

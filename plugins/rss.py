@@ -15,8 +15,6 @@ from calendar import timegm
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import requests
-
 from comicsrv.hookspecs import (
     Indexer, IntegrationError, IntegrationRateLimited, Release, SearchQuery, TestResult, hookimpl,
 )
@@ -69,6 +67,8 @@ class RssIndexer(Indexer):
                 "limits": {"max": None, "default": None}}
 
     def _fetch(self) -> bytes:
+        import requests
+
         url = self.settings.get("url")
         if not url:
             raise IntegrationError("rss: no feed URL configured")
