@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import __version__
+from . import __version__, services
 from .cluster import JOBS_CHANNEL, Cluster
 from .config import load_config
 from .database import bundled_dir, engine_options, upgrade
@@ -140,9 +140,9 @@ def start_services(app: Flask) -> None:
 
     preload()  # first (serve did it already): gevent's worker threads must not import readers
     pool.configure(app.config["CPU_WORKERS"])
-    cluster: Cluster = app.extensions["comicsrv.cluster"]
-    runner: JobRunner = app.extensions["comicsrv.jobs"]
-    scheduler: Scheduler = app.extensions["comicsrv.scheduler"]
+    cluster = services.cluster(app)
+    runner = services.jobs(app)
+    scheduler = services.scheduler(app)
     cluster.on_notice(JOBS_CHANNEL, runner.notice)
     cluster.on_reconnect(runner.wake)
     if cluster.runs_scheduler:
@@ -204,9 +204,9 @@ def stop_services(app: Flask) -> None:
     from .library.watcher import stop_watcher
 
     stop_watcher(app)
-    app.extensions["comicsrv.jobs"].stop()
-    app.extensions["comicsrv.scheduler"].shutdown()
-    app.extensions["comicsrv.cluster"].stop()
+    services.jobs(app).stop()
+    services.scheduler(app).shutdown()
+    services.cluster(app).stop()
 
 
 def _register_job_types(runner: JobRunner) -> None:

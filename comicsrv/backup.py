@@ -61,7 +61,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.types import Date, DateTime, LargeBinary
 
-from . import __version__
+from . import __version__, services
 from .errors import BadRequest, Conflict, NotFound, Unavailable
 from .extensions import db
 
@@ -719,8 +719,8 @@ def schedule_backups(app: Flask, *, on_start: bool = False) -> str | None:
     from .models import Library, User
     from .settings_store import get_setting
 
-    scheduler = app.extensions["comicsrv.scheduler"]
-    runner = app.extensions["comicsrv.jobs"]
+    scheduler = services.scheduler(app)
+    runner = services.jobs(app)
     with app.app_context():
         expression = get_setting("backup.schedule") or None
         scheduler.remove(BACKUP_SCHEDULE_ID)

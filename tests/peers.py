@@ -96,8 +96,30 @@ class QbittorrentPeer:
 @pytest.fixture
 def qbittorrent(tmp_path_factory):
     binary = require_binary(QBITTORRENT_BIN)
-    profile = tmp_path_factory.mktemp("qbt-profile")
     downloads = tmp_path_factory.mktemp("qbt-downloads")
+    # A free port can be taken by another process before qbittorrent-nox
+    # binds it (tests run in parallel): start again on new ports then.
+    for attempt in range(3):
+        profile = tmp_path_factory.mktemp("qbt-profile")
+        process, url, log = _start_qbittorrent(binary, profile, downloads)
+        try:
+            version = f"{url}/api/v2/app/webapiVersion"
+            _wait_until(lambda: requests.get(version, timeout=2).status_code in (200, 403),  # noqa: B023
+                        process, "qbittorrent-nox", log)
+        except RuntimeError:
+            _stop(process)
+            if attempt < 2 and "already in use" in log.read_text(errors="replace"):
+                continue
+            raise
+        break
+    try:
+        yield QbittorrentPeer(url, QBITTORRENT_USER, QBITTORRENT_PASSWORD, downloads, process)
+    finally:
+        _stop(process)
+
+
+def _start_qbittorrent(binary: str, profile: Path, downloads: Path
+                       ) -> tuple[subprocess.Popen, str, Path]:
     web_port, session_port = free_port(), free_port()
     config_dir = profile / "qBittorrent" / "config"
     config_dir.mkdir(parents=True)
@@ -125,13 +147,7 @@ def qbittorrent(tmp_path_factory):
             [binary, f"--profile={profile}", f"--webui-port={web_port}"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, "HOME": str(profile)})
-    url = f"http://127.0.0.1:{web_port}"
-    try:
-        _wait_until(lambda: requests.get(f"{url}/api/v2/app/webapiVersion", timeout=2)
-                    .status_code in (200, 403), process, "qbittorrent-nox", log)
-        yield QbittorrentPeer(url, QBITTORRENT_USER, QBITTORRENT_PASSWORD, downloads, process)
-    finally:
-        _stop(process)
+    return process, f"http://127.0.0.1:{web_port}", log
 
 
 # --- torrents for files on disk --------------------------------------------------

@@ -1,6 +1,7 @@
 """Packaging: the data folders are declared so setuptools installs them
 without a warning, and ``scripts/test`` installs only when the packaging
 files changed (a second run goes straight to pytest)."""
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,14 @@ def test_scripts_test_installs_only_when_the_packaging_files_changed(tmp_path):
     for name in ("system-packages", "test-packages"):
         (tmp_path / "scripts" / name).write_text("")
     (tmp_path / "tests" / "opds" / "node" / "node_modules" / "r2-opds-js").mkdir(parents=True)
+    # The LANraragi clients' venv is up to date (its own stamp), so only the
+    # main venv's install is in question here.
+    requirements = ROOT / "tests" / "lrr_clients" / "requirements.txt"
+    (tmp_path / "tests" / "lrr_clients").mkdir()
+    shutil.copy(requirements, tmp_path / "tests" / "lrr_clients" / "requirements.txt")
+    (tmp_path / ".venv-lrr-clients").mkdir()
+    (tmp_path / ".venv-lrr-clients" / ".comicsrv-install").write_text(
+        hashlib.sha256(requirements.read_bytes()).hexdigest() + "\n")
     calls = tmp_path / "calls"
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)

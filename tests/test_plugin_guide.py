@@ -4,6 +4,7 @@ test in this suite, and the guide's excerpts of the worked example are the
 example's code. A hook added without both fails here."""
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import tomllib
@@ -36,6 +37,22 @@ def sections() -> dict[str, str]:
 def test_the_hooks_are_found():
     # The introspection itself: pluggy's marker, on the methods of Hooks.
     assert {"comicsrv_indexers", "comicsrv_notifiers", "comicsrv_event"} <= set(HOOKS)
+
+
+def test_every_hookspec_in_the_source_is_a_hook_of_hooks():
+    """The source read apart from the introspection: every function marked
+    ``@hookspec`` (or ``@hookspec(...)``) anywhere in hookspecs.py is one of
+    HOOKS, so none escapes the checks below by living outside ``Hooks``
+    (which is all the registry adds as specs)."""
+    def marked(node: ast.AST) -> bool:
+        return any((d.func if isinstance(d, ast.Call) else d).id == "hookspec"
+                   for d in getattr(node, "decorator_list", [])
+                   if isinstance(d.func if isinstance(d, ast.Call) else d, ast.Name))
+
+    tree = ast.parse(Path(hookspecs.__file__).read_text())
+    declared = sorted(node.name for node in ast.walk(tree)
+                      if isinstance(node, ast.FunctionDef) and marked(node))
+    assert declared == HOOKS
 
 
 @pytest.mark.parametrize("hook", HOOKS)

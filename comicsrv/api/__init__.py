@@ -117,6 +117,10 @@ ma.fields.DateTime.SERIALIZATION_FUNCS = {**ma.fields.DateTime.SERIALIZATION_FUN
 # patterns, so the document promises only what the server accepts.
 NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 NO_NUL = "^[^\\u0000]*$"
+# Text a database stores: no control character. (Lone surrogates are refused
+# too, but a surrogate range is no regex jsonschema-rs reads, and JSON
+# clients cannot send one unpaired anyway.)
+STORABLE_TEXT = NO_CONTROL_CHARACTERS
 
 
 def accepted_values(converter: Any, field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
@@ -139,6 +143,10 @@ def accepted_values(converter: Any, field: ma.fields.Field, **kwargs: Any) -> di
         return {"pattern": NO_CONTROL_CHARACTERS}
     if clean_text in validators:
         return {"pattern": NO_NUL}
+    for validator in validators:  # a surface's own validator says its pattern
+        pattern = getattr(validator, "openapi_pattern", None)
+        if pattern:
+            return {"pattern": pattern}
     return {}
 
 
@@ -170,8 +178,8 @@ def register_api(app: Flask) -> DeferredDocsApi:
     register_surface(app, Surface("v1", "/api/v1", default_error, error_envelope=V1_ENVELOPE))
     for blueprint in (system.blp, *v1.blueprints()):
         api.register_blueprint(blueprint)
-    from . import archives  # LANraragi archive API: blueprints, minion jobs, error envelopes
-    archives.register(api, app)
+    from . import lanraragi  # LANraragi archive API: blueprints, minion jobs, error envelopes
+    lanraragi.register(api, app)
     from . import legacy  # Comicarr's /api and Mylar's cmd API
 
     legacy.register(api, app)

@@ -148,6 +148,8 @@ def document_surface_errors(api: "Api", app: "Flask") -> None:
         envelope = surface.error_envelope if surface else V1_ENVELOPE
         if envelope is None:
             continue
+        if envelope.name not in api.spec.components.schemas:  # a surface's own (Komga...)
+            api.spec.components.schema(envelope.name, schema=envelope.schema)
         for method, operation in operations.items():
             if method not in METHODS:
                 continue

@@ -52,7 +52,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.http import http_date, parse_cookie, parse_date, parse_etags, quote_etag
 
-from .. import images
+from .. import images, services
 from ..auth.declarations import declares_state_change_on_get
 from ..auth.decorators import NEVER, declared_access
 from ..auth.permissions import ADMIN
@@ -150,7 +150,7 @@ class HotPath:
                 self.engine = db.engine
             self._watch_book_writes()
             self.principals = self.app.extensions[PRINCIPALS]
-            self.media = self.app.extensions["comicsrv.media"]
+            self.media = services.media(self.app)
             self.observe = self.app.extensions.get("comicsrv.metrics.observe")
             self.page = self._route(PAGE_PATH)
             self.cover = self._route(COVER_PATH)

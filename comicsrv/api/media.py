@@ -20,8 +20,9 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from flask import Response, current_app, request
+from flask import Response, request
 
+from .. import services
 from ..filebody import FileBody
 from ..library.access import BookFile
 from ..library.media import Media
@@ -90,7 +91,7 @@ def thumbnail_response(book: Book | BookFile, edge: int,
     """A book's cover as a JPEG of long edge ``edge`` (already clamped):
     304 on a matching ETag before anything is opened; a cover made before
     is sent from its cache file, with the file's mtime as Last-Modified."""
-    media = current_app.extensions["comicsrv.media"]
+    media = services.media()
     etag = media.cover_key(book, edge)
     cached = not_modified(etag, cache_control)
     if cached is not None:

@@ -5,7 +5,7 @@ permission an authenticated caller needs, whether an anonymous caller may
 come in, and the check that enforces both in the view's surface's terms
 (LANraragi's 401 bodies on the archive API, for instance). ``require`` is
 the declaration of ``/api/v1`` and the legacy ``/api``; the archive API's
-``reader``/``writer`` (``comicsrv.api.archives.auth``) declare the same way.
+``reader``/``writer`` (``comicsrv.api.lanraragi.auth``) declare the same way.
 A blueprint whose every route follows one rule (CLU's) declares it on the
 blueprint.
 

@@ -37,6 +37,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from .. import services
 from ..events import CredentialsChanged, Event
 from ..models import ApiKey, ClientToken, User
 
@@ -231,5 +232,5 @@ def install(app: Flask) -> PrincipalCache:
         if isinstance(published, CredentialsChanged):
             principals.forget_user(published.user_id)
 
-    app.extensions["comicsrv.events"].add_listener(on_event, everywhere=True)
+    services.events(app).add_listener(on_event, everywhere=True)
     return principals

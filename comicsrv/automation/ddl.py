@@ -21,8 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app
-
+from .. import services
 from ..errors import BadRequest, Conflict
 from ..events import DownloadUpdated
 from ..extensions import db
@@ -82,7 +81,7 @@ def queue(issue: WatchedIssue, link: str, site: str, filename: str | None = None
     issue.state, issue.state_changed_at = SNATCHED, utcnow()
     db.session.commit()
     params = {"download_id": download.id, "filename": filename}
-    job_id = current_app.extensions["comicsrv.jobs"].submit(
+    job_id = services.jobs().submit(
         JOB_TYPE, params, target=f"download:{download.id}")
     download.job_id = job_id
     db.session.commit()
@@ -98,7 +97,7 @@ def requeue(download: Download) -> int:
     if issue is not None:
         issue.state, issue.state_changed_at = SNATCHED, utcnow()
     db.session.commit()
-    job_id = current_app.extensions["comicsrv.jobs"].submit(
+    job_id = services.jobs().submit(
         JOB_TYPE, {"download_id": download.id}, target=f"download:{download.id}")
     download.job_id = job_id
     db.session.commit()
@@ -120,7 +119,7 @@ def file_name(url: str, response: requests.Response, wanted: str | None) -> str:
 
 
 def _publish(download: Download) -> None:
-    current_app.extensions["comicsrv.events"].publish(DownloadUpdated(
+    services.events().publish(DownloadUpdated(
         download_id=download.id, title=download.title, state=download.state,
         progress=download.progress or 0.0, error=download.error))
 

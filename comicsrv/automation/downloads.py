@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
+from .. import services
 from ..errors import BadRequest, Conflict, NotFound, Unavailable
 from ..events import DownloadCompleted, DownloadFailed, DownloadUpdated, IssueWantedAgain
 from ..extensions import db
@@ -69,7 +69,7 @@ class MonitorResult:
 
 
 def _bus():
-    return current_app.extensions["comicsrv.events"]
+    return services.events()
 
 
 def client_instance(row: DownloadClientConfig) -> DownloadClient:

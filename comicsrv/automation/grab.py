@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
 from sqlalchemy import or_
 
+from .. import services
 from ..errors import BadRequest, Conflict, Unavailable
 from ..events import ReleaseGrabbed
 from ..extensions import db
@@ -94,7 +94,7 @@ def grab(release: Release, issue: WatchedIssue | None, *, decision=None,
         log.info("grabbed %r from %s with %s (download %s%s)", release.title,
                  release.indexer or "an unnamed indexer", client.name, download.id,
                  f", issue {issue.id}" if issue is not None else "")
-        current_app.extensions["comicsrv.events"].publish(ReleaseGrabbed(
+        services.events().publish(ReleaseGrabbed(
             download_id=download.id, title=download.title, indexer=release.indexer,
             client=client.name, watched_issue_id=download.watched_issue_id))
         return download

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from .. import __version__
+from .. import __version__, services
 from ..cluster.limits import DatabaseRateLimits
 from ..errors import BadRequest, DomainError, NotFound
 from ..extensions import db
@@ -35,7 +35,7 @@ class IntegrationUnavailable(NotFound):
 
 
 def registry() -> PluginRegistry:
-    return current_app.extensions["comicsrv.plugins"]
+    return services.plugins()
 
 
 def kinds(category: str) -> dict[str, type[Integration]]:

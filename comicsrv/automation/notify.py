@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from .. import services
 from ..errors import NotFound
 from ..events import DownloadFailed, Event, IssueImported, IssueWanted, ReleaseGrabbed
 from ..extensions import db
@@ -167,7 +168,7 @@ def send_test(target_id: int) -> TestResult:
 def install(app: Flask) -> NotificationService:
     service = NotificationService(app)
     app.extensions[EXTENSION] = service
-    app.extensions["comicsrv.events"].add_listener(service.on_event)
+    services.events(app).add_listener(service.on_event)
     return service
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, or_, select
 
-from .. import images
+from .. import images, services
 from ..errors import NotFound, Unavailable
 from ..extensions import db
 from ..jobs import pool
@@ -138,7 +138,7 @@ def refresh_posters_job(ctx, **_: Any) -> dict[str, Any]:
 
 
 def submit_all() -> int:
-    return current_app.extensions["comicsrv.jobs"].submit(POSTERS_JOB, {})
+    return services.jobs().submit(POSTERS_JOB, {})
 
 
 # --- calendar -------------------------------------------------------------------
@@ -180,7 +180,7 @@ def calendar_item(issue: WatchedIssue) -> dict[str, Any]:
 def refresh_calendar() -> int:
     """Refresh every watched series from its provider (the metadata job);
     returns the job id (the running one when a refresh is under way)."""
-    runner = current_app.extensions["comicsrv.jobs"]
+    runner = services.jobs()
     active = runner.active_job(REFRESH_JOB, None)
     if active is not None:
         return active.id

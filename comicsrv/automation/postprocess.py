@@ -20,9 +20,9 @@ import json
 import logging
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import update
 
+from .. import services
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import DownloadFailed, IssueImported
 from ..events import PostProcessStep as StepEvent
@@ -65,7 +65,7 @@ def submit(download_id: int, outcome: str | None = None) -> int:
     download = db.session.get(Download, download_id)
     if download is None:
         raise NotFound(f"No download {download_id}")
-    runner = current_app.extensions["comicsrv.jobs"]
+    runner = services.jobs()
     active = runner.active_job(JOB_TYPE, job_target(download_id))
     if active is not None:
         return active.id
@@ -89,7 +89,7 @@ def submit(download_id: int, outcome: str | None = None) -> int:
 
 def steps_for(outcome: str) -> list[PostProcessStep]:
     """Every plugin's steps for ``outcome``, in order (a name once: first wins)."""
-    registry = current_app.extensions["comicsrv.plugins"]
+    registry = services.plugins()
     found: dict[str, PostProcessStep] = {}
     for plugin, provided in registry.call("comicsrv_postprocess_steps"):
         for step in provided or []:
@@ -141,7 +141,7 @@ def run_postprocess(ctx: JobContext, download_id: int, outcome: str = SUCCESS) -
                        .values(job_id=ctx.job_id))
     db.session.commit()
     host = Host(download_id, ctx.job_id)
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     try:
         _run_steps(ctx, host, state)
     except JobCancelled:
@@ -194,7 +194,7 @@ def _run_failure_steps(ctx: JobContext, host: Host, state: dict[str, Any]) -> No
 
 def _run_steps(ctx: JobContext, host: Host, state: dict[str, Any]) -> None:
     steps = steps_for(state["outcome"])
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     context, completed = state["context"], state["completed"]
     total = len(steps)
     for index, step in enumerate(steps):

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
-from .. import naming
+from .. import naming, services
 from ..comicinfo import ComicMetadata, to_comicinfo_xml
 from ..events import DownloadFailed
 from ..extensions import db
@@ -322,7 +322,7 @@ class Host(PostProcessHost):
 
     def announce_failure(self, reason: str) -> None:
         download = self._download()
-        current_app.extensions["comicsrv.events"].publish(DownloadFailed(
+        services.events().publish(DownloadFailed(
             download_id=download.id, title=download.title, reason=reason,
             watched_issue_id=download.watched_issue_id))
 

@@ -17,6 +17,7 @@ import logging
 
 from flask import Flask
 
+from .. import services
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import DownloadCompleted, Event, IssueWantedAgain
 from ..extensions import db
@@ -76,7 +77,7 @@ def _issue_wanted_again(event: Event) -> None:
 
 
 def install(app: Flask) -> None:
-    bus = app.extensions["comicsrv.events"]
+    bus = services.events(app)
     bus.add_listener(_after_scan)
     bus.add_listener(_download_completed)
     bus.add_listener(_issue_wanted_again)

@@ -13,6 +13,7 @@ from typing import Iterable
 
 from flask import Flask, current_app
 
+from .. import services
 from ..settings_store import get_setting
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,8 @@ SCHEDULES: tuple[tuple[str, str, int], ...] = (
 def schedule_automation(app: Flask) -> dict[str, float]:
     """(Re)install the automation schedules; returns {job type: seconds} of
     those installed. Job types no plugin or module registered are skipped."""
-    scheduler = app.extensions["comicsrv.scheduler"]
-    runner = app.extensions["comicsrv.jobs"]
+    scheduler = services.scheduler(app)
+    runner = services.jobs(app)
     installed: dict[str, float] = {}
     with app.app_context():
         enabled = get_setting("automation.enabled")
@@ -54,7 +55,7 @@ def apply_setting_changes(keys: Iterable[str]) -> None:
     changed = [key for key in keys if key.startswith(("automation.", "backup."))]
     if changed:
         app = current_app._get_current_object()
-        scheduler = app.extensions["comicsrv.scheduler"]
+        scheduler = services.scheduler(app)
         if scheduler.running:
             if any(key.startswith("automation.") for key in changed):
                 schedule_automation(app)

@@ -23,6 +23,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from .. import services
 from ..errors import BadRequest, Conflict
 from ..extensions import db
 from ..fspaths import display
@@ -59,7 +60,7 @@ def tag_book(book: Book, comicinfo: bytes) -> str | None:
     previous = book.arcid
     book_id, library_id, path = book.id, book.library_id, book.path
     staged = os.path.join(staging, name)
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     try:
         run_cpu(comicfiles.embed_comicinfo, path, staged, comicinfo)
         stat = os.stat(staged)

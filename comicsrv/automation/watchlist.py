@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from flask import current_app
 
+from .. import services
 from ..errors import BadRequest, Conflict, NotFound, Unavailable
 from ..events import IssueWanted
 from ..extensions import db
@@ -146,7 +147,7 @@ def _initial_state(issue: WatchedIssue, has_book: bool, *, mark_missing_wanted: 
 
 
 def _publish_wanted(issues: list[WatchedIssue], *, new: bool) -> None:
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     for issue in issues:
         bus.publish(IssueWanted(watched_series_id=issue.watched_series_id,
                                 watched_issue_id=issue.id, series=issue.series.name,

@@ -34,7 +34,7 @@ from flask import Flask
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql
 
-from .. import __version__
+from .. import __version__, services
 from ..config import ConfigError
 from ..extensions import db
 from ..models import ClusterNode
@@ -146,7 +146,7 @@ class Cluster:
             self._check_secret_key()
             self._beat_in_context()
             engine = db.engine
-        self.relay = EventRelay(engine, self.owner, self.app.extensions["comicsrv.events"])
+        self.relay = EventRelay(engine, self.owner, services.events(self.app))
         self.relay.start()
         channels = {EVENTS_CHANNEL: self.relay.receive}
         for channel in self._notices:

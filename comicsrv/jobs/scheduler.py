@@ -23,6 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
+from .. import services
 from ..events import Event, SchedulesChanged
 from . import pool
 
@@ -67,21 +68,21 @@ class Scheduler:
     def changed(self, reason: str) -> None:
         """Tell the scheduling processes elsewhere that ``reason`` changed what
         a schedule depends on. (This process changed its own schedules already.)"""
-        self.app.extensions["comicsrv.events"].publish(
-            SchedulesChanged(reason=reason, origin=self.app.extensions["comicsrv.jobs"].owner))
+        services.events(self.app).publish(
+            SchedulesChanged(reason=reason, origin=services.jobs(self.app).owner))
 
     def follow_changes(self) -> None:
         """Rebuild the schedules when another process says they changed."""
         if self._listening:
             return
         self._listening = True
-        me = self.app.extensions["comicsrv.jobs"].owner
+        me = services.jobs(self.app).owner
 
         def on_event(event: Event) -> None:
             if isinstance(event, SchedulesChanged) and event.origin != me and self.running:
                 pool.spawn(self._resync_in_context, name="schedules-resync")
 
-        self.app.extensions["comicsrv.events"].add_listener(on_event, everywhere=True)
+        services.events(self.app).add_listener(on_event, everywhere=True)
 
     def _resync_in_context(self) -> None:
         with self.app.app_context():
@@ -132,7 +133,7 @@ class Scheduler:
         if not self.fires():
             return  # another process leads and fires this trigger
         with self.app.app_context():
-            runner = self.app.extensions["comicsrv.jobs"]
+            runner = services.jobs(self.app)
             if target is not None and runner.active_job(job_type, target) is not None:
                 log.info("%s for %s still running; skipping this run", job_type, target)
                 return

@@ -12,12 +12,13 @@ from flask import Flask
 from flask_smorest import Api
 
 from ..api.surfaces import Surface, register_surface
-from .common import KOMGA_SURFACE, PREFIX, render_error
+from .common import KOMGA_ENVELOPE, KOMGA_SURFACE, PREFIX, render_error
 
 
 def register(api: Api, app: Flask) -> None:
     from . import views  # noqa: F401 (routes)
     from .common import blp
 
-    register_surface(app, Surface(KOMGA_SURFACE, PREFIX, render_error))
+    register_surface(app, Surface(KOMGA_SURFACE, PREFIX, render_error,
+                                  error_envelope=KOMGA_ENVELOPE))
     api.register_blueprint(blp)

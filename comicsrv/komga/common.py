@@ -23,7 +23,10 @@ from flask import Response, json, request
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from ..api import STORABLE_TEXT
+from ..api.errors_doc import ErrorEnvelope
 from ..errors import NotFound
+from ..library.search import MAX_QUERY_LENGTH
 
 KOMGA_SURFACE = "komga"
 PREFIX = "/komga"
@@ -61,7 +64,13 @@ def storable(value: str) -> None:
         raise ValidationError("Control characters are not allowed.")
 
 
+# The OpenAPI document's word for it (comicsrv.api's attribute function reads it).
+storable.openapi_pattern = STORABLE_TEXT  # type: ignore[attr-defined]
+
+
 TEXT: list[Callable[[Any], Any]] = [validate.Length(max=500), storable]
+# A search: what the library's search service takes.
+SEARCH_TEXT: list[Callable[[Any], Any]] = [validate.Length(max=MAX_QUERY_LENGTH), storable]
 
 
 def parse_id(value: str) -> int:
@@ -179,6 +188,21 @@ REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not 
            405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
            415: "Unsupported Media Type", 429: "Too Many Requests",
            500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+class KomgaErrorSchema(Schema):
+    """Spring Boot's error body, as Komga answers it, with our code beside it."""
+
+    timestamp = fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
+    status = fields.Integer(required=True, metadata={"description": "the HTTP status"})
+    error = fields.String(required=True, metadata={"description": "the HTTP reason phrase"})
+    code = fields.String(required=True, metadata={"description": "comicsrv's snake-case code",
+                                                  "example": "not_found"})
+    message = fields.String(required=True)
+    path = fields.String(required=True)
+
+
+KOMGA_ENVELOPE = ErrorEnvelope("KomgaError", KomgaErrorSchema)
 
 
 def render_error(status: int, code: str, message: str, details: Any) -> Response:

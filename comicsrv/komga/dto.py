@@ -205,11 +205,41 @@ class KomgaAuthorSchema(Schema):
     role = fields.String()
 
 
+class KomgaLinkSchema(Schema):
+    label = fields.String()
+    url = fields.String()
+
+
+class KomgaAlternateTitleSchema(Schema):
+    label = fields.String()
+    title = fields.String()
+
+
 class KomgaLibrarySchema(Schema):
     id = fields.String()
     name = fields.String()
     root = fields.String()
     unavailable = fields.Boolean()
+    # Komga's import and scan options, as comicsrv behaves (read-only here).
+    importComicInfoBook = fields.Boolean()
+    importComicInfoSeries = fields.Boolean()
+    importComicInfoCollection = fields.Boolean()
+    importComicInfoReadList = fields.Boolean()
+    importEpubBook = fields.Boolean()
+    importEpubSeries = fields.Boolean()
+    importMylarSeries = fields.Boolean()
+    importLocalArtwork = fields.Boolean()
+    importBarcodeIsbn = fields.Boolean()
+    scanForceModifiedTime = fields.Boolean()
+    scanDeep = fields.Boolean()
+    repairExtensions = fields.Boolean()
+    convertToCbz = fields.Boolean()
+    emptyTrashAfterScan = fields.Boolean()
+    seriesCover = fields.String()
+    hashFiles = fields.Boolean()
+    hashPages = fields.Boolean()
+    analyzeDimensions = fields.Boolean()
+    oneshotsDirectory = fields.String(allow_none=True)
 
 
 class KomgaSeriesMetadataSchema(Schema):
@@ -224,8 +254,27 @@ class KomgaSeriesMetadataSchema(Schema):
     genres = fields.List(fields.String())
     tags = fields.List(fields.String())
     totalBookCount = fields.Integer(allow_none=True)
+    sharingLabels = fields.List(fields.String())
+    links = fields.List(fields.Nested(KomgaLinkSchema))
+    alternateTitles = fields.List(fields.Nested(KomgaAlternateTitleSchema))
     created = fields.String()
     lastModified = fields.String()
+    # Komga's flags of fields the scan must not overwrite: none is locked here.
+    statusLock = fields.Boolean()
+    titleLock = fields.Boolean()
+    titleSortLock = fields.Boolean()
+    summaryLock = fields.Boolean()
+    readingDirectionLock = fields.Boolean()
+    publisherLock = fields.Boolean()
+    ageRatingLock = fields.Boolean()
+    languageLock = fields.Boolean()
+    genresLock = fields.Boolean()
+    tagsLock = fields.Boolean()
+    totalBookCountLock = fields.Boolean()
+    sharingLabelsLock = fields.Boolean()
+    linksLock = fields.Boolean()
+    alternateTitlesLock = fields.Boolean()
+
 
 
 class KomgaBooksMetadataSchema(Schema):
@@ -263,6 +312,7 @@ class KomgaMediaSchema(Schema):
     pagesCount = fields.Integer()
     comment = fields.String()
     epubDivinaCompatible = fields.Boolean()
+    epubIsKepub = fields.Boolean()
 
 
 class KomgaBookMetadataSchema(Schema):
@@ -273,8 +323,20 @@ class KomgaBookMetadataSchema(Schema):
     releaseDate = fields.String(allow_none=True)
     authors = fields.List(fields.Nested(KomgaAuthorSchema))
     tags = fields.List(fields.String())
+    isbn = fields.String()
+    links = fields.List(fields.Nested(KomgaLinkSchema))
     created = fields.String()
     lastModified = fields.String()
+    # Komga's flags of fields the scan must not overwrite: none is locked here.
+    titleLock = fields.Boolean()
+    summaryLock = fields.Boolean()
+    numberLock = fields.Boolean()
+    numberSortLock = fields.Boolean()
+    releaseDateLock = fields.Boolean()
+    authorsLock = fields.Boolean()
+    tagsLock = fields.Boolean()
+    isbnLock = fields.Boolean()
+    linksLock = fields.Boolean()
 
 
 class KomgaReadProgressSchema(Schema):
@@ -345,6 +407,10 @@ class KomgaUserSchema(Schema):
     roles = fields.List(fields.String())
     sharedAllLibraries = fields.Boolean()
     sharedLibrariesIds = fields.List(fields.String())
+    # Komga's content restrictions; comicsrv has none, so always empty and null.
+    labelsAllow = fields.List(fields.String())
+    labelsExclude = fields.List(fields.String())
+    ageRestriction = fields.Raw(allow_none=True, metadata={"type": "object", "nullable": True})
 
 
 def page_schema(item: type[Schema]) -> type[Schema]:

@@ -32,7 +32,7 @@ from ..opds.pse import page_response
 from ..settings_store import get_setting
 from . import catalog, dto
 from .common import (
-    KOMGA_VERSION, SECURITY, TEXT, PageArgs, Paging, blp, envelope, ids_of, komga_json,
+    KOMGA_VERSION, SEARCH_TEXT, SECURITY, TEXT, PageArgs, Paging, blp, envelope, ids_of, komga_json,
     names_of, parse_id, sorts,
 )
 
@@ -49,7 +49,7 @@ STRINGS = {"type": "array", "items": {"type": "string"}}
 
 
 class SearchArgs(PageArgs):
-    search = fields.String(validate=TEXT)
+    search = fields.String(validate=SEARCH_TEXT)
     library_id = fields.List(fields.String(validate=TEXT), load_default=list)
     read_status = fields.List(fields.String(validate=validate.OneOf(catalog.READ_STATUSES)),
                               load_default=list)
@@ -71,7 +71,7 @@ class BooksArgs(SearchArgs):
 
 
 class ListArgs(PageArgs):
-    search = fields.String(validate=TEXT)
+    search = fields.String(validate=SEARCH_TEXT)
 
 
 class KomgaPageImageArgs(Schema):
@@ -98,7 +98,7 @@ class AuthorArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    search = fields.String(validate=TEXT)
+    search = fields.String(validate=SEARCH_TEXT)
     role = fields.String(validate=validate.OneOf(catalog.ROLES))
 
 
@@ -262,7 +262,7 @@ class KomgaSearchBody(Schema):
         unknown = EXCLUDE
 
     condition = fields.Dict(load_default=dict)
-    fullTextSearch = fields.String(allow_none=True, validate=TEXT)
+    fullTextSearch = fields.String(allow_none=True, validate=SEARCH_TEXT)
 
 
 def _conditions(node: Any, found: dict[str, list[str]], depth: int = 0) -> dict[str, list[str]]:

@@ -24,11 +24,12 @@ from flask import Flask
 from flask_smorest import Api
 
 from ..api.surfaces import Surface, register_surface
-from .views import PREFIX, blp, render_error
+from .views import KOREADER_ENVELOPE, PREFIX, blp, render_error
 
 KOREADER_SURFACE = "koreader"
 
 
 def register(api: Api, app: Flask) -> None:
-    register_surface(app, Surface(KOREADER_SURFACE, PREFIX, render_error))
+    register_surface(app, Surface(KOREADER_SURFACE, PREFIX, render_error,
+                                  error_envelope=KOREADER_ENVELOPE))
     api.register_blueprint(blp)

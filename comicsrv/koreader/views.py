@@ -11,6 +11,8 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
+from ..api import STORABLE_TEXT
+from ..api.errors_doc import ErrorEnvelope
 from ..auth.decorators import NEVER, Access, declare
 from ..auth.principal import current_principal, principal_for_api_key
 from ..errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -40,6 +42,18 @@ def _check_enabled(endpoint: str | None, values: dict | None) -> None:
 
 def _json(document: Any, status: int = 200) -> Response:
     return Response(json.dumps(document), status=status, mimetype="application/json")
+
+
+class KoreaderErrorSchema(Schema):
+    """kosync's error body (koreader-sync-server), with our code beside it."""
+
+    code = fields.Integer(required=True, metadata={
+        "description": "kosync's code: 2001 unauthorized, 2002 user exists, 2003 invalid request"})
+    message = fields.String(required=True)
+    error = fields.String(required=True, metadata={"description": "comicsrv's snake-case code"})
+
+
+KOREADER_ENVELOPE = ErrorEnvelope("KoreaderError", KoreaderErrorSchema)
 
 
 def render_error(status: int, code: str, message: str, details: Any) -> Response:
@@ -81,6 +95,9 @@ def _storable(value: str) -> None:
     """No control characters or lone surrogates (PostgreSQL refuses NUL)."""
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
         raise ValidationError("Control characters are not allowed.")
+
+
+_storable.openapi_pattern = STORABLE_TEXT  # type: ignore[attr-defined]
 
 
 def _text(low: int, high: int) -> list:

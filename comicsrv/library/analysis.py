@@ -3,9 +3,8 @@ spreads before loading the pages (job type ``library.analyze``, queued by
 ``/api/v1`` for a book or a series)."""
 from __future__ import annotations
 
-from flask import current_app
 
-from .. import images
+from .. import images, services
 from ..errors import DomainError
 from ..events import BookUpdated
 from ..extensions import db
@@ -21,8 +20,8 @@ def analyze_books(ctx: JobContext, book_ids: list[int]) -> dict:
     """Record each page's width and height. Only the image header is decoded
     (``images.image_size``), on the CPU pool; a page that cannot be read is
     counted and skipped, and the books stay browsable throughout."""
-    media = current_app.extensions["comicsrv.media"]
-    bus = current_app.extensions["comicsrv.events"]
+    media = services.media()
+    bus = services.events()
     total = len(book_ids)
     counts = {"books": 0, "pages": 0, "unreadable_pages": 0, "unreadable_books": 0}
     ctx.progress(0, total, f"analyzing {total} books", force=True)
@@ -55,7 +54,7 @@ def analyze_books(ctx: JobContext, book_ids: list[int]) -> dict:
 
 def active_analysis(target: str) -> Job | None:
     """The queued or running analysis of ``target`` (``book:<id>``, ``series:<id>``)."""
-    return current_app.extensions["comicsrv.jobs"].active_job(ANALYZE_JOB, target)
+    return services.jobs().active_job(ANALYZE_JOB, target)
 
 
 def request_analysis(book_ids: list[int], target: str, *, user_id: int | None = None) -> int:
@@ -64,5 +63,5 @@ def request_analysis(book_ids: list[int], target: str, *, user_id: int | None = 
     running = active_analysis(target)
     if running is not None:
         return running.id
-    return current_app.extensions["comicsrv.jobs"].submit(
+    return services.jobs().submit(
         ANALYZE_JOB, {"book_ids": book_ids}, target=target, user_id=user_id)

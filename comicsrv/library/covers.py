@@ -14,9 +14,9 @@ import glob
 import os
 from typing import Any, Iterable
 
-from flask import current_app
 from sqlalchemy import select
 
+from .. import services
 from ..errors import NotFound
 from ..events import CoverUpdated
 from ..extensions import db
@@ -28,7 +28,7 @@ BATCH = 200
 
 
 def _media():
-    return current_app.extensions["comicsrv.media"]
+    return services.media()
 
 
 def _default_edge() -> int:
@@ -58,7 +58,7 @@ def regenerate(book: Book, edge: int | None = None) -> dict[str, Any]:
     removed = forget(book)
     edge = edge or _default_edge()
     _media().cover(book, edge)
-    current_app.extensions["comicsrv.events"].publish(CoverUpdated(book_id=book.id))
+    services.events().publish(CoverUpdated(book_id=book.id))
     return {"book_id": book.id, "removed": removed, "edge": edge}
 
 
@@ -74,7 +74,7 @@ def books_of(*, series_id: int | None = None, library_id: int | None = None) -> 
 def submit(*, series_id: int | None = None, library_id: int | None = None,
            user_id: int | None = None) -> int:
     target = f"series:{series_id}" if series_id is not None else f"library:{library_id}"
-    runner = current_app.extensions["comicsrv.jobs"]
+    runner = services.jobs()
     active = runner.active_job(JOB_TYPE, target)
     if active is not None:
         return active.id

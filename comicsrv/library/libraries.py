@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from flask import current_app
 
+from .. import services
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..events import LibraryCreated, LibraryUpdated
 from ..extensions import db
@@ -100,7 +101,7 @@ def create_library(name: str, path: str, *, scan_cron: str | None = None,
     db.session.commit()
     sync_scan_schedule(library)
     _tell_watcher()
-    current_app.extensions["comicsrv.events"].publish(LibraryCreated(library_id=library.id))
+    services.events().publish(LibraryCreated(library_id=library.id))
     return library
 
 
@@ -143,7 +144,7 @@ def update_library(library: Library, changes: Mapping[str, Any], *,
         sync_scan_schedule(library)
     if {"path", "enabled", "watch_mode"} & set(changes):
         _tell_watcher()
-    current_app.extensions["comicsrv.events"].publish(LibraryUpdated(library_id=library.id))
+    services.events().publish(LibraryUpdated(library_id=library.id))
     return library
 
 
@@ -153,7 +154,7 @@ def delete_library(library: Library) -> None:
     if active_scan(library.id) is not None:
         raise Conflict(f"Library {library.name!r} is being scanned; cancel the scan first",
                        code="scan_running")
-    scheduler = current_app.extensions["comicsrv.scheduler"]
+    scheduler = services.scheduler()
     scheduler.remove(f"scan:{library.id}")
     db.session.delete(library)
     db.session.commit()
@@ -163,7 +164,7 @@ def delete_library(library: Library) -> None:
 
 def sync_scan_schedule(library: Library) -> None:
     """Make the ``scan:<id>`` schedule match the library row."""
-    scheduler = current_app.extensions["comicsrv.scheduler"]
+    scheduler = services.scheduler()
     schedule_id = f"scan:{library.id}"
     # Always remove first: while the scheduler is stopped APScheduler keeps
     # re-added jobs as duplicates in its pending list.

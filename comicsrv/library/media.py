@@ -276,7 +276,7 @@ class MediaService:
 
     # -- covers ------------------------------------------------------------
 
-    def cover_key(self, book: Book, edge: int) -> str:
+    def cover_key(self, book: Book | BookFile, edge: int) -> str:
         content = book.arcid or hashlib.sha1(f"{book.path}:{book.size}:{book.mtime}".encode()).hexdigest()
         return f"{content}-{book.cover_page}-{edge}"
 

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 from flask import current_app
 from sqlalchemy import delete, select, update
 
+from .. import services
 from ..comicinfo import ComicMetadata, to_comicinfo_xml
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import BookUpdated, SeriesUpdated
@@ -126,7 +127,7 @@ def edit_book(book: Book, changes: Mapping[str, Any], *, tags: Mapping[str, list
     book.locked_fields = _applied_locks(book.locked_fields, edited, locks, book_lockable())
     book.updated_at = utcnow()
     db.session.commit()
-    current_app.extensions["comicsrv.events"].publish(
+    services.events().publish(
         BookUpdated(book_id=book.id, series_id=book.series_id, library_id=book.library_id))
     return book
 
@@ -273,7 +274,7 @@ def edit_series(series: Series, changes: Mapping[str, Any], *,
     series.locked_fields = _applied_locks(series.locked_fields, changes, locks, SERIES_FIELDS)
     series.updated_at = utcnow()
     db.session.commit()
-    current_app.extensions["comicsrv.events"].publish(
+    services.events().publish(
         SeriesUpdated(series_id=series.id, library_id=series.library_id))
     return series
 

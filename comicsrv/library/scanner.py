@@ -31,6 +31,7 @@ from typing import Iterator, Sequence
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
+from .. import services
 from ..archives.tools import die_with_parent
 from ..errors import NotFound
 from ..events import BookDeleted, LibraryUpdated, ScanProgress, SeriesDeleted
@@ -99,7 +100,7 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool | None = None) -> 
     if not os.path.isdir(root) or not os.access(root, os.R_OK | os.X_OK):
         raise LibraryUnavailable(f"library folder {root} is missing or unreadable; "
                                  "nothing was marked missing")
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     workers = max(1, int(current_app.config["CPU_WORKERS"]))
     cache_dir = str(Path(current_app.config["CACHE_DIR"]) / "archives")
 
@@ -378,7 +379,7 @@ def index_file(library_id: int, path: str) -> Book:
     stat = os.stat(path)
     cache_dir = str(Path(current_app.config["CACHE_DIR"]) / "archives")
     item = run_cpu(read_comic, path, stat.st_size, stat.st_mtime, cache_dir, True)
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     catalog = Catalog(library_id, library.path, bus)
     existing = db.session.execute(select(Book.id).where(
         Book.library_id == library_id, Book.path == path)).scalar()
@@ -423,7 +424,7 @@ def scan_paths(ctx: JobContext, library_id: int, paths: Sequence[str]) -> dict:
     if not os.path.isdir(root) or not os.access(root, os.R_OK | os.X_OK):
         raise LibraryUnavailable(f"library folder {root} is missing or unreadable; "
                                  "nothing was marked missing")
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     cache_dir = str(Path(current_app.config["CACHE_DIR"]) / "archives")
     on_disk: dict[str, FileStat] = {}
     exact: set[str] = set()

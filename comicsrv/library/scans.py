@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 
+from .. import services
 from ..models import Job, Library
 from .scanner import SCAN_JOB
 
@@ -41,7 +41,7 @@ def scheduled_scan_params(library: Library) -> dict[str, Any]:
 
 def active_scan(library_id: int) -> Job | None:
     """The library's queued or running scan, if any."""
-    return current_app.extensions["comicsrv.jobs"].active_job(SCAN_JOB, scan_target(library_id))
+    return services.jobs().active_job(SCAN_JOB, scan_target(library_id))
 
 
 def request_scan(library: Library, mode: str | None = None, *, user_id: int | None = None) -> int:
@@ -50,11 +50,11 @@ def request_scan(library: Library, mode: str | None = None, *, user_id: int | No
     running = active_scan(library.id)
     if running is not None:
         return running.id
-    return current_app.extensions["comicsrv.jobs"].submit(
+    return services.jobs().submit(
         SCAN_JOB, scan_params(library, mode), target=scan_target(library.id), user_id=user_id)
 
 
 def run_scan(library: Library, mode: str | None = None) -> Job:
     """Scan ``library`` now, in this thread (the CLI); the finished job row."""
-    return current_app.extensions["comicsrv.jobs"].run_now(
+    return services.jobs().run_now(
         SCAN_JOB, scan_params(library, mode), target=scan_target(library.id))

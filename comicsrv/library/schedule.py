@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask
 
+from .. import services
 from ..extensions import db
 from ..models import Library
 from .scanner import SCAN_JOB
@@ -18,7 +19,7 @@ def schedule_library_scans(app: Flask, *, on_start: bool) -> None:
     libraries gone, disabled or unscheduled: this also rebuilds them after
     another process changed a library); with ``on_start``, queue the scans
     of libraries that scan on start."""
-    scheduler = app.extensions["comicsrv.scheduler"]
+    scheduler = services.scheduler(app)
     with app.app_context():
         libraries = db.session.execute(
             db.select(Library).where(Library.enabled.is_(True))).scalars().all()

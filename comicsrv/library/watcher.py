@@ -76,6 +76,7 @@ _import_watchdog()
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler  # noqa: E402
 
+from .. import services  # noqa: E402
 from ..extensions import db  # noqa: E402
 from ..fspaths import display, from_storage, to_storage  # noqa: E402
 from ..models import Library  # noqa: E402
@@ -302,7 +303,7 @@ class LibraryWatcher:
             if not quiet:
                 continue
             with self.app.app_context():
-                runner = self.app.extensions["comicsrv.jobs"]
+                runner = services.jobs(self.app)
                 target = f"library:{library_id}"
                 if (runner.active_job(SCAN_JOB, target) is not None
                         or runner.active_job(SCAN_PATHS_JOB, target) is not None):

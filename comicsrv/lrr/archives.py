@@ -12,9 +12,9 @@ import re
 import shutil
 from typing import Any, Iterable, Sequence
 
-from flask import current_app
 from sqlalchemy import delete, select
 
+from .. import services
 from ..errors import BadRequest
 from ..events import BookDeleted, BookUpdated
 from ..extensions import db
@@ -204,7 +204,7 @@ def update_metadata(book: Book, *, title: str | None, tags: str | None,
     if tags is not None:
         set_book_tags(book, tags)
     db.session.commit()
-    current_app.extensions["comicsrv.events"].publish(
+    services.events().publish(
         BookUpdated(book_id=book.id, series_id=book.series_id, library_id=book.library_id))
 
 
@@ -212,7 +212,7 @@ def set_new(book: Book, is_new: bool) -> None:
     if book.is_new != is_new:
         book.is_new = is_new
         db.session.commit()
-        current_app.extensions["comicsrv.events"].publish(
+        services.events().publish(
             BookUpdated(book_id=book.id, series_id=book.series_id, library_id=book.library_id))
 
 
@@ -236,5 +236,5 @@ def delete_archive(book: Book) -> str:
     db.session.commit()
     if not db.session.execute(select(Book.id).where(Book.arcid == arcid)).first():
         shutil.rmtree(archive_cache_dir(arcid), ignore_errors=True)
-    current_app.extensions["comicsrv.events"].publish(event)
+    services.events().publish(event)
     return name

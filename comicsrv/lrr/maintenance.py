@@ -11,7 +11,7 @@
 - the temporary folder: the page-thumbnail cache, made again on demand;
 - regenerating thumbnails and building the tag statistics as jobs.
 
-Every job function here is registered by ``comicsrv.api.archives``.
+Every job function here is registered by ``comicsrv.api.lanraragi``.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, select, update
 
+from .. import services
 from ..errors import BadRequest
 from ..events import LibraryUpdated
 from ..extensions import db
@@ -213,7 +214,7 @@ def clean_database() -> dict[str, int]:
             unlinked += 1
     db.session.commit()
     for library_id in libraries:
-        current_app.extensions["comicsrv.events"].publish(LibraryUpdated(library_id=library_id))
+        services.events().publish(LibraryUpdated(library_id=library_id))
     return {"deleted": deleted, "unlinked": unlinked}
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from .. import images
+from .. import images, services
 from ..errors import NotFound
 from ..extensions import db
 from ..jobs.pool import run_cpu
@@ -29,7 +29,7 @@ EDGE = DEFAULT_COVER_EDGE
 
 
 def _media() -> MediaService:
-    return current_app.extensions["comicsrv.media"]
+    return services.media()
 
 
 def archive_cache_dir(arcid: str) -> Path:

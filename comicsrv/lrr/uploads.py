@@ -24,6 +24,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .. import services
 from ..archives import ArchiveError, open_archive
 from ..errors import BadRequest
 from ..extensions import db
@@ -142,7 +143,7 @@ def _index(library: Library, path: Path, arcid: str) -> Book:
     cache_dir = str(Path(current_app.config["CACHE_DIR"]) / "archives")
     item = run_cpu(read_comic, str(path), stat.st_size, stat.st_mtime, cache_dir)
     item.arcid = arcid
-    catalog = Catalog(library.id, library.path, current_app.extensions["comicsrv.events"])
+    catalog = Catalog(library.id, library.path, services.events())
     try:
         catalog.write_batch([item], [])
     except IntegrityError:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from .. import services
 from ..auth import current_principal, require
 from ..errors import BadRequest, NotFound
 from ..library import reading
@@ -82,7 +83,7 @@ def page_response(book: Book, number: int, *, width: int | None, fmt: str | None
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        media = current_app.extensions["comicsrv.media"]
+        media = services.media()
         image = media.page(book, number, width=width, fmt=fmt)
         response = Response(image.data, mimetype=image.mime_type)
     response.set_etag(etag)

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from flask import Response, current_app, redirect, render_template, request, stream_with_context, url_for
 from sqlalchemy import func, or_, select
 
+from .. import services
 from ..automation import downloads as download_service
 from ..errors import DomainError
 from ..events import KEEPALIVE_SECONDS, format_sse
@@ -94,7 +95,7 @@ def queue_events():
 
 
 def _queue_stream(keepalive: float, refresh: float) -> Iterator[str]:
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     sub = bus.subscribe(QUEUE_EVENTS)  # before the first rows: nothing in between is lost
     try:
         while True:

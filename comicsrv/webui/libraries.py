@@ -13,6 +13,7 @@ from typing import Iterator
 from flask import Response, current_app, redirect, render_template, request, stream_with_context, url_for
 from sqlalchemy import func, select
 
+from .. import services
 from ..errors import NotFound
 from ..events import KEEPALIVE_SECONDS, format_sse
 from ..extensions import db
@@ -122,7 +123,7 @@ def scan_events(library_id: int, job_id: int):
 
 
 def _scan_stream(library_id: int, job_id: int, keepalive: float) -> Iterator[str]:
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     # Subscribe before reading the job, so nothing between the two is lost.
     sub = bus.subscribe({"scan_progress", "task_progress"})
     try:

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 from flask import Response, current_app, stream_with_context
 from sqlalchemy import func, select
 
+from .. import services
 from ..events import KEEPALIVE_SECONDS, DownloadFailed, Event, IssueImported, ReleaseGrabbed, format_sse
 from ..extensions import db
 from ..models.automation import ACTIVE_DOWNLOAD_STATES, Download, WatchedIssue
@@ -64,7 +65,7 @@ def live_events():
 
 
 def _stream(keepalive: float) -> Iterator[str]:
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     sub = bus.subscribe(LIVE_EVENTS)
     try:
         count = active_downloads()

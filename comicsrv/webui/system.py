@@ -17,7 +17,7 @@ from flask import Response, current_app, redirect, render_template, request, str
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from .. import __version__, settings_store
+from .. import __version__, services, settings_store
 from ..automation.schedule import SCHEDULES
 from ..errors import BadRequest, Conflict, DomainError
 from ..events import KEEPALIVE_SECONDS, format_sse
@@ -68,7 +68,7 @@ def _folder(path: str) -> dict[str, Any]:
 @blp.get("/system")
 @login_required(ADMIN)
 def system():
-    registry = current_app.extensions["comicsrv.plugins"]
+    registry = services.plugins()
     url = make_url(current_app.config["DATABASE_URL"])
     started = current_app.extensions.get("comicsrv.started", time.monotonic())
     folders = [("Data folder", _folder(current_app.config["DATA_DIR"])),
@@ -83,7 +83,7 @@ def system():
         database={"dialect": url.get_backend_name(),
                   "url": url.render_as_string(hide_password=True)},
         folders=folders, plugins=registry.describe(), failures=registry.failures,
-        scheduler=current_app.extensions["comicsrv.scheduler"].running,
+        scheduler=services.scheduler().running,
         uptime=int(time.monotonic() - started))
 
 
@@ -99,7 +99,7 @@ def _last_runs(types: list[str]) -> dict[str, Job]:
 def scheduled_tasks() -> list[dict[str, Any]]:
     """Every schedule this process runs, with its interval, next run (from
     the scheduler) and last run (from the job table)."""
-    schedules = {s["id"]: s for s in current_app.extensions["comicsrv.scheduler"].schedules()}
+    schedules = {s["id"]: s for s in services.scheduler().schedules()}
     intervals = {job_type: float(settings_store.get_setting(key) * unit)
                  for job_type, key, unit in SCHEDULES}
     intervals["jobs.prune"] = 24 * 3600.0
@@ -126,7 +126,7 @@ def jobs_view() -> dict[str, Any]:
 @login_required(ADMIN)
 def system_tasks():
     return render_template("web/arr/system_tasks.html", tasks=scheduled_tasks(),
-                           scheduler=current_app.extensions["comicsrv.scheduler"].running,
+                           scheduler=services.scheduler().running,
                            **jobs_view())
 
 
@@ -137,7 +137,7 @@ def system_task_run():
     job_type = request.form.get("type") or ""
     if job_type not in RUNNABLE:
         raise BadRequest(f"{job_type[:64]!r} is not a task that can be run from here.")
-    runner = current_app.extensions["comicsrv.jobs"]
+    runner = services.jobs()
     running = runner.active_job(job_type, job_type)
     if running is not None:
         done(f"{task_label(job_type)} is running already (task {running.id}).", "bad")
@@ -151,7 +151,7 @@ def system_task_run():
 @login_required(ADMIN)
 def system_task_cancel(job_id: int):
     job = db.session.get(Job, job_id)
-    if job is None or not current_app.extensions["comicsrv.jobs"].cancel(job.id):
+    if job is None or not services.jobs().cancel(job.id):
         raise Conflict(f"Task {job_id} is not running.")
     done(f"Asked task {job_id} ({task_label(job.type)}) to stop.")
     return redirect(url_for("web.system_tasks"), 303)
@@ -168,7 +168,7 @@ def system_task_events():
 
 
 def _jobs_stream(keepalive: float) -> Iterator[str]:
-    bus = current_app.extensions["comicsrv.events"]
+    bus = services.events()
     sub = bus.subscribe({"task_progress"})
     try:
         while True:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from itertools import groupby
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
+from .. import services
 from ..automation.search import SEARCH_WANTED_JOB, released_condition
 from ..extensions import db
 from ..models.automation import MONITORED, WANTED, WatchedIssue, WatchedSeries
@@ -61,7 +62,7 @@ def wanted():
 def wanted_search():
     """Search the selected issues, or every missing one (a background task
     that spaces the searches as the scheduled one does)."""
-    runner = current_app.extensions["comicsrv.jobs"]
+    runner = services.jobs()
     if request.form.get("all") == "1":
         params, what = {}, "every missing issue"
     else:

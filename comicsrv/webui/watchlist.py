@@ -10,9 +10,10 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, make_response, redirect, render_template, request, url_for
+from flask import make_response, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from .. import services
 from ..automation import arcs as arc_service
 from ..automation import covers, interactive, rules
 from ..automation import watchlist as watch_service
@@ -123,7 +124,7 @@ def _issue(issue_id: int) -> WatchedIssue:
 
 
 def _submit_search(params: dict[str, Any]) -> int:
-    runner = current_app.extensions["comicsrv.jobs"]
+    runner = services.jobs()
     return runner.submit(SEARCH_WANTED_JOB, params, user_id=_user_id())
 
 

@@ -11,7 +11,7 @@ from werkzeug.http import http_date
 
 from comicsrv.extensions import db
 from comicsrv.models import Book
-from tests.api.archives.conftest import bearer
+from tests.api.lanraragi.conftest import bearer
 
 IMMUTABLE = "immutable"
 

@@ -1,6 +1,6 @@
 """Drive a server with the published LANraragi client libraries.
 
-Run by tests/api/archives/test_lrr_clients.py under the interpreter of
+Run by tests/api/lanraragi/test_lrr_clients.py under the interpreter of
 .venv-lrr-clients (Python >= 3.12, where aio-lanraragi and lanraragi-api
 install): ``driver.py CONFIG.json`` calls every client method of both
 libraries and prints one JSON line per call, ``{"client", "method", "ok",

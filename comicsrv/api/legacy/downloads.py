@@ -20,12 +20,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import delete, select
 
+from ... import services
 from ...auth import require
 from ...automation import callbacks, ddl
 from ...automation import downloads as download_service
@@ -282,7 +282,8 @@ class DdlSchema(Schema):
     """Comicarr's direct download: the issue, the link and the site it is on."""
 
     id = fields.Raw(required=True, metadata={
-        "description": "the issue's IssueID (a number or a string, 4000- prefix allowed)"})
+        "description": "the issue's IssueID (a number or a string, 4000- prefix allowed)",
+        "anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]})
     link = _text(4000, required=True, metadata={"description": "http(s) URL of the file"})
     site = _text(200, required=True, metadata={
         "description": "where the link is: DDL(GetComics), Mega, MediaFire, Pixeldrain, ..."})
@@ -381,7 +382,7 @@ class Process(MethodView):
             name = body.get("nzb_name") or body.get("nzb_folder")
             return ok({**result, "message": (f"{name} marked failed" if body["failed"] else
                                              f"Post-processing queued for {name}")})
-        runner = current_app.extensions["comicsrv.jobs"]
+        runner = services.jobs()
         job_id = runner.submit(download_service.JOB_TYPE, {})
         return ok({"job_id": job_id, "download_id": None, "outcome": None,
                    "message": "Checking the download clients for finished downloads"})

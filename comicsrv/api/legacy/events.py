@@ -11,6 +11,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ... import services
 from ...auth import require
 from ...events import (
     KEEPALIVE_SECONDS, LIBRARY_EVENTS, PIPELINE_EVENTS, ScanProgress, TaskProgress, sse_response,
@@ -36,5 +37,5 @@ class EventStream(MethodView):
         and task progress; each ``data`` is the event as JSON."""
         app = current_app._get_current_object()
         keepalive = float(app.config.get("SSE_KEEPALIVE_SECONDS") or KEEPALIVE_SECONDS)
-        return sse_response(app.extensions["comicsrv.events"], STREAM_EVENTS,
+        return sse_response(services.events(app), STREAM_EVENTS,
                             keepalive=keepalive)

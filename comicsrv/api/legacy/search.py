@@ -9,10 +9,10 @@ picks another one when a plugin adds it.
 """
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ... import services
 from ...auth import current_principal, require
 from ...automation import integrations, watchlist
 from ...automation.search import RSS_JOB, SEARCH_WANTED_JOB
@@ -73,7 +73,7 @@ _add_route("/search/add-manga", "SearchAddManga")
 
 
 def _submit(job_type: str) -> dict:
-    runner = current_app.extensions["comicsrv.jobs"]
+    runner = services.jobs()
     job_id = runner.submit(job_type, {}, user_id=current_principal().user.id)
     return ok({"message": f"{job_type} started", "job_id": job_id})
 

@@ -16,6 +16,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
+from ... import services
 from ...auth import require
 from ...backup import create_backup, delete_backup, find_backup, list_backups, restore_backup
 from ...errors import Conflict
@@ -122,6 +123,6 @@ class BackupRestore(MethodView):
         from ...library.watcher import stop_watcher
 
         stop_watcher(app)
-        app.extensions["comicsrv.scheduler"].shutdown()
+        services.scheduler(app).shutdown()
         result = restore_backup(info.path)
         return {**result.as_dict(), "restarting": True}

@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 from marshmallow import Schema, fields, pre_load
 from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
+from ... import services
 from ...errors import NotFound
 from ...extensions import db
 from ...fspaths import display
@@ -202,7 +203,7 @@ class Cover(MethodView):
         """The cover as a JPEG, long edge ``size``; 404 ``cover_unavailable``
         when the book has no readable cover. Cached by the client a day (ETag)."""
         book = book_for_user(current_user(), book_id)
-        media: MediaService = current_app.extensions["comicsrv.media"]
+        media: MediaService = services.media()
         edge = args["size"]
         etag = media.cover_key(book, edge)
         if etag in request.if_none_match:

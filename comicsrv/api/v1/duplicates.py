@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
+from ... import services
 from ...auth import current_principal, require
 from ...errors import NotFound
 from ...extensions import db
@@ -122,7 +122,7 @@ class DuplicateScan(MethodView):
     def post(self):
         """Look for duplicates in the background; answers the task (the running
         one if a search is already under way)."""
-        runner = current_app.extensions["comicsrv.jobs"]
+        runner = services.jobs()
         job = runner.active_job(DUPLICATES_JOB, None)
         if job is None:
             job_id = runner.submit(DUPLICATES_JOB, user_id=current_principal().user.id)

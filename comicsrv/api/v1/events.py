@@ -15,6 +15,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from ... import services
 from ...auth import current_principal, require
 from ...events import KEEPALIVE_SECONDS, LIBRARY_EVENTS, Event, EventBus, sse_response
 from ...extensions import db
@@ -154,7 +155,7 @@ class EventStream(MethodView):
         `timestamp`; a `: keep-alive` comment follows every 15 s of silence.
         """
         principal = current_principal()
-        bus = current_app.extensions["comicsrv.events"]
+        bus = services.events()
         if not principal.is_admin:
             bus = FilteredBus(bus, LibraryScope(principal.user.id).accept)
         db.session.rollback()  # no connection held open for the stream's life

@@ -15,11 +15,11 @@ to the socket with ``sendfile``.
 """
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from ... import services
 from ...auth import current_principal, require
 from ...errors import NotFound
 from ...library.access import book_file_for_user, book_for_user
@@ -70,7 +70,7 @@ class PageImage(MethodView):
         cached = not_modified(etag, cache_control, book.mtime)
         if cached is not None:
             return cached
-        media = current_app.extensions["comicsrv.media"]
+        media = services.media()
         image: Media = media.page(book, page_number, width=width, height=height, fmt=fmt,
                                   as_file=True)
         return image_response(image, etag, cache_control, book.mtime)

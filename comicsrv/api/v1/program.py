@@ -16,7 +16,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from ... import __version__, settings_store
+from ... import __version__, services, settings_store
 from ...auth import current_principal, require
 from ...automation.schedule import SCHEDULES, schedule_automation
 from .rss import SECURITY
@@ -47,7 +47,7 @@ class StatusSchema(Schema):
 def status() -> dict[str, Any]:
     app = current_app._get_current_object()
     # In a web process, what the leader (a worker) last recorded.
-    overview = app.extensions["comicsrv.scheduler"].overview()
+    overview = services.scheduler(app).overview()
     installed = {s["id"].removeprefix(SCHEDULE_PREFIX): s for s in overview["schedules"]
                  if s["id"].startswith(SCHEDULE_PREFIX)}
     enabled = bool(settings_store.get_setting("automation.enabled"))
@@ -71,7 +71,7 @@ def _switch(enabled: bool | None) -> dict[str, Any]:
         settings_store.set_setting("automation.enabled", enabled, current_principal().user.id)
     app = current_app._get_current_object()
     schedule_automation(app)
-    app.extensions["comicsrv.scheduler"].changed("automation switched")
+    services.scheduler(app).changed("automation switched")
     return status()
 
 

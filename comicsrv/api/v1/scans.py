@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from ... import services
 from ...auth import current_principal, require
 from ...errors import Conflict
 from ...events import Event, sse_response
@@ -106,7 +106,7 @@ class LibraryScanCancel(MethodView):
         """Cancel the library's scan: a queued one at once, a running one at its
         next batch (the answer shows `cancel_requested`)."""
         library = library_for_caller(library_id)
-        runner = current_app.extensions["comicsrv.jobs"]
+        runner = services.jobs()
         job = active_scan(library.id)
         if job is None or not runner.cancel(job.id):
             raise Conflict(f"Library {library.name!r} is not being scanned", code="no_active_scan")
@@ -187,7 +187,7 @@ class ScanStream(MethodView):
         "message"}`) per indexed batch, and `task_progress` whenever a scan task
         starts, moves or ends; `: keep-alive` every 15 s."""
         principal = current_principal()
-        bus = FilteredBus(current_app.extensions["comicsrv.events"],
+        bus = FilteredBus(services.events(),
                           ScanScope(principal.can("LibrariesWrite")).accept)
         db.session.rollback()  # no connection held open for the stream's life
         return sse_response(bus, {"scan_progress", "task_progress"},

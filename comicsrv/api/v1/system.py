@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from ... import __version__
+from ... import __version__, services
 from ...auth import require
 from ...extensions import db
 
@@ -62,9 +62,8 @@ class Health(MethodView):
         except Exception as exc:  # report, never raise: this is the health check
             db.session.rollback()
             checks["database"] = f"error: {type(exc).__name__}"
-        extensions = current_app.extensions
         try:  # in a web process: whether a worker leads the scheduler
-            running = extensions["comicsrv.scheduler"].overview()["running"]
+            running = services.scheduler().overview()["running"]
         except Exception as exc:
             db.session.rollback()
             running = False
@@ -72,12 +71,12 @@ class Health(MethodView):
                 else f"error: {type(exc).__name__}"
         checks["scheduler"] = "running" if running else "stopped"
         ok = checks["database"] == "ok"
-        cluster = extensions["comicsrv.cluster"]
+        cluster = services.cluster()
         body = {"status": "ok" if ok else "degraded", "version": __version__,
-                "uptime_seconds": round(time.monotonic() - extensions["comicsrv.started"], 3),
+                "uptime_seconds": round(time.monotonic() - current_app.extensions["comicsrv.started"], 3),
                 "checks": checks,
                 "process": {"role": cluster.role, "leader": cluster.is_leader,
-                            "jobs_running": len(extensions["comicsrv.jobs"].running_jobs)}}
+                            "jobs_running": len(services.jobs().running_jobs)}}
         return body, 200 if ok else 503
 
 
@@ -89,7 +88,7 @@ class Metrics(MethodView):
     @require("SystemHealth")
     def get(self):
         """Prometheus metrics (needs SystemHealth: a scraper gets a key of its own)."""
-        registry = current_app.extensions["comicsrv.metrics"]
+        registry = services.metrics()
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -100,6 +99,6 @@ class Plugins(MethodView):
     @require("SystemAdmin")
     def get(self):
         """Loaded plugins, the integrations each provides, and load failures (admin)."""
-        registry = current_app.extensions["comicsrv.plugins"]
+        registry = services.plugins()
         return {"items": registry.describe(),
                 "failures": [vars(f) for f in registry.failures]}

@@ -5,12 +5,12 @@ An admin sees every job; anyone else only the jobs they started
 """
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
+from ... import services
 from ...auth import Principal, current_principal, require
 from ...errors import Conflict, NotFound
 from ...events import Event, sse_response
@@ -150,7 +150,7 @@ class TaskStream(MethodView):
         """SSE `task_progress` events: `{"task_id","task_type","status","progress":
         {"current","total","message"}}` whenever a task starts, moves or ends."""
         principal = current_principal()
-        bus = current_app.extensions["comicsrv.events"]
+        bus = services.events()
         if not principal.is_admin:
             bus = FilteredBus(bus, TaskOwnerFilter(principal.user.id).accept)
         db.session.rollback()  # no connection held open for the stream's life
@@ -176,7 +176,7 @@ class TaskCancel(MethodView):
         """Cancel a task: a queued one at once, a running one at its next check
         (the answer then shows `cancel_requested`). 409 once it has ended."""
         job = _job_for(current_principal(), task_id)
-        if not current_app.extensions["comicsrv.jobs"].cancel(job.id):
+        if not services.jobs().cancel(job.id):
             raise Conflict(f"Task {task_id} already ended ({job.state})", code="task_ended")
         db.session.refresh(job)
         return task_dict(job)

@@ -29,7 +29,7 @@ GRANTS_DESCRIPTION = ("permissions beyond a plain user's defaults; any of: "
 
 
 def _grants_field(**kwargs) -> fields.List:
-    return fields.List(fields.String(validate=validate.Length(max=64)),
+    return fields.List(fields.String(validate=validate.OneOf(sorted(GRANTABLE))),
                        validate=validate.Length(max=len(PERMISSIONS) * 2),
                        metadata={"description": GRANTS_DESCRIPTION}, **kwargs)
 

@@ -5,11 +5,11 @@ import json
 import os
 from urllib.parse import quote
 
-from flask import Response, current_app, request, send_file, stream_with_context
+from flask import Response, request, send_file, stream_with_context
 from flask.views import MethodView
 from sqlalchemy import select
 
-from ... import images
+from ... import images, services
 from ...events import CoverUpdated
 from ...extensions import db
 from ...library.media import Media, MediaUnavailable
@@ -236,7 +236,7 @@ class ArchiveThumbnail(MethodView):
         if not book.page_count:
             return _placeholder(book)
         if not thumbnails.has_thumbnail(book, page) and args["no_fallback"]:
-            runner = current_app.extensions["comicsrv.jobs"]
+            runner = services.jobs()
             target = thumbnails.thumbnail_target(book, page)
             job = runner.active_job(thumbnails.THUMBNAIL_JOB, target)
             job_id = job.id if job else runner.submit(
@@ -262,12 +262,12 @@ class ArchiveThumbnail(MethodView):
                                   f"Invalid page {page}: this archive has {book.page_count} pages.")
         book.cover_page = page - 1
         try:
-            current_app.extensions["comicsrv.media"].cover(book, thumbnails.EDGE)
+            services.media().cover(book, thumbnails.EDGE)
         except MediaUnavailable as exc:
             db.session.rollback()
             raise operation_error("update_thumbnail", f"Thumbnail not generated: {exc.message}") from None
         db.session.commit()
-        current_app.extensions["comicsrv.events"].publish(CoverUpdated(book_id=book.id))
+        services.events().publish(CoverUpdated(book_id=book.id))
         return {"operation": "update_thumbnail", "success": 1,
                 "new_thumbnail": f"{script_root()}/api/archives/{book.arcid}/thumbnail"}
 
@@ -311,7 +311,7 @@ class ArchivePageThumbnails(MethodView):
         A job already queued or running for this archive is answered again.
         """
         book = archive_or_error(arcid)
-        runner = current_app.extensions["comicsrv.jobs"]
+        runner = services.jobs()
         target = thumbnails.page_thumbnails_target(book)
         job = runner.active_job(thumbnails.PAGE_THUMBNAILS_JOB, target)
         if job is None:
@@ -343,7 +343,7 @@ class ArchivePage(MethodView):
             Page.book_id == book.id, Page.name == args["path"])).scalar()
         if index is None:
             raise operation_error("serve_page", "This archive has no such page.", 404)
-        media = current_app.extensions["comicsrv.media"].page(book, index + 1)
+        media = services.media().page(book, index + 1)
         response = _media_response(media, PAGE_MAX_AGE)
         response.headers["Content-Disposition"] = "inline"
         return response

@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from sqlalchemy import select
 
+from ... import services
 from ...library.scanner import SCAN_JOB
 from ...library.watcher import EXTENSION as WATCHER, start_watcher, stop_watcher
 from ...errors import DomainError
@@ -47,7 +48,7 @@ ADMIN = "SystemAdmin"
 
 def _submit(job_type: str, params: dict | None = None, target: str | None = None) -> int:
     user = lrr_user()
-    return current_app.extensions["comicsrv.jobs"].submit(
+    return services.jobs().submit(
         job_type, params or {}, target=target, user_id=user.id if user else None)
 
 
@@ -199,7 +200,7 @@ class ShinobuRescan(MethodView):
         from ...extensions import db
 
         _restart_watcher()
-        runner = current_app.extensions["comicsrv.jobs"]
+        runner = services.jobs()
         for library_id in db.session.execute(select(Library.id).order_by(Library.id)).scalars():
             target = f"library:{library_id}"  # as the scheduler and /api/v1 name a scan
             if runner.active_job(SCAN_JOB, target) is None:

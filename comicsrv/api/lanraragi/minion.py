@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import time
 
-from flask import current_app
 from flask.views import MethodView
 
+from ... import services
 from ...extensions import db
 from ...lrr.tags import epoch
 from ...lrr import maintenance, plugins, uploads
@@ -185,6 +185,6 @@ class MinionQueue(MethodView):
             raise operation_error("queue_minion_job", "args must be a JSON array.")
         job_type, params = _queue_params(jobname, arguments)
         user = lrr_user()
-        job_id = current_app.extensions["comicsrv.jobs"].submit(
+        job_id = services.jobs().submit(
             job_type, params, user_id=user.id if user else None)
         return json_response({"operation": "queue_minion_job", "success": 1, "job": job_id})

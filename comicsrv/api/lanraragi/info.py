@@ -6,7 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from flask.views import MethodView
 from sqlalchemy import and_, select, update
 
-from ... import __version__
+from ... import __version__, services
 from ...events import LibraryUpdated
 from ...extensions import db
 from ...library.access import visible_books
@@ -66,7 +66,7 @@ class ServerMetrics(MethodView):
     def get(self):
         """The server's Prometheus metrics (as ``/api/v1/system/metrics``),
         where LANraragi serves its own."""
-        registry = current_app.extensions["comicsrv.metrics"]
+        registry = services.metrics()
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -94,5 +94,5 @@ class ClearAllNew(MethodView):
         db.session.execute(update(Book).where(scope).values(is_new=False))
         db.session.commit()
         for library_id in libraries:
-            current_app.extensions["comicsrv.events"].publish(LibraryUpdated(library_id=library_id))
+            services.events().publish(LibraryUpdated(library_id=library_id))
         return operation_body("clear_new_all")

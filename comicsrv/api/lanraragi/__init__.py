@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
+from ... import services
 from ...lrr import maintenance, plugins, uploads
 from ...lrr.thumbnails import (
     PAGE_THUMBNAILS_JOB,
@@ -42,7 +43,7 @@ def register(api: DeferredDocsApi, app: Flask) -> None:
     # Exact paths: the legacy /api owns the other /api/search/* paths.
     for path in SEARCH_PATHS:
         register_surface(app, Surface(ARCHIVE_SURFACE, path, render_search_error, exact=True))
-    runner = app.extensions["comicsrv.jobs"]
+    runner = services.jobs(app)
     runner.register(THUMBNAIL_JOB, run_thumbnail_job)
     runner.register(PAGE_THUMBNAILS_JOB, run_page_thumbnails_job)
     runner.register(maintenance.BACKUP_JOB, maintenance.run_backup_job)

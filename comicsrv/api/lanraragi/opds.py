@@ -3,10 +3,11 @@
 reader passes ``?key=``, which the archive API accepts everywhere."""
 from __future__ import annotations
 
-from flask import Response, current_app
+from flask import Response
 from flask.views import MethodView
 from sqlalchemy import select
 
+from ... import services
 from ...extensions import db
 from ...library.media import MediaUnavailable
 from ...lrr import categories as category_service
@@ -77,7 +78,7 @@ class OpdsPage(MethodView):
         if not 1 <= number <= (book.page_count or 0):
             raise operation_error("opds_page", "This archive has no such page.")
         try:
-            media = current_app.extensions["comicsrv.media"].page(book, number)
+            media = services.media().page(book, number)
         except MediaUnavailable as exc:
             raise operation_error("opds_page", str(exc)) from None
         return _media_response(media, PAGE_MAX_AGE)

@@ -9,7 +9,7 @@ Errors come out exactly as LANraragi's clients parse them:
   OpenAPI validator in front of LANraragi) for malformed parameters;
 - the OperationResponse shape for unknown routes and wrong methods too (the
   error's code as the operation), which is what clients parse;
-- the two 401 bodies of ``comicsrv.api.archives.auth``.
+- the two 401 bodies of ``comicsrv.api.lanraragi.auth``.
 """
 from __future__ import annotations
 

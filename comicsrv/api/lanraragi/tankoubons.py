@@ -5,10 +5,10 @@ as they are the server's.
 """
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 
-from ... import images
+from ... import images, services
 from ...library.media import MediaUnavailable
 from ...library.reading import ProgressUpdate, save_progress
 from ...lrr import settings, thumbnails
@@ -127,7 +127,7 @@ class TankoubonThumbnail(MethodView):
             return Response(images.placeholder(thumbnails.EDGE, tank.name), mimetype="image/jpeg")
         book, page = found
         if not thumbnails.has_thumbnail(book, page) and args["no_fallback"]:
-            runner = current_app.extensions["comicsrv.jobs"]
+            runner = services.jobs()
             target = thumbnails.thumbnail_target(book, page)
             job = runner.active_job(thumbnails.THUMBNAIL_JOB, target)
             job_id = job.id if job else runner.submit(
