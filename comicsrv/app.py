@@ -12,9 +12,9 @@ from flask import Flask
 from . import __version__, services
 from .cluster import JOBS_CHANNEL, Cluster
 from .config import load_config
-from .database import bundled_dir, engine_options, migrations_dir, upgrade
+from .database import bundled_dir, engine_options, upgrade
 from .events import EventBus
-from .extensions import db, migrate
+from .extensions import db
 from .jobs import JobRunner, Scheduler, pool
 from .library.media import MediaLimits, MediaService
 from .middleware import HealthOnly, TrustedProxyFix, UrlBase
@@ -66,8 +66,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, data_dir: str | None 
     Path(settings["CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=migrations_dir(), render_as_batch=True,
-                     compare_type=True)
     from . import models  # noqa: F401  (registers every table)
 
     registry = plugins or PluginRegistry()

@@ -58,11 +58,24 @@ def migrations_dir() -> str:
     return str(bundled_dir("migrations"))
 
 
+def install_migrations(app: Flask) -> None:
+    """Bind Flask-Migrate to ``app`` (``app.extensions["migrate"]``, which
+    ``migrations/env.py`` reads), once. Done on the first migration rather
+    than in ``create_app``: importing it (Alembic, Mako, Pygments) costs
+    ~10 MB that a server which migrates nothing would carry all its life."""
+    if "migrate" in app.extensions:
+        return
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=migrations_dir(), render_as_batch=True, compare_type=True)
+
+
 def upgrade(app: Flask, revision: str = "head") -> None:
     """Apply migrations. On PostgreSQL an advisory lock makes concurrent
     starts (several gunicorn workers) take turns instead of racing."""
     from flask_migrate import upgrade as alembic_upgrade
 
+    install_migrations(app)
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.connect() as conn:

@@ -5,7 +5,6 @@ tests can build as many apps as they like.
 """
 from __future__ import annotations
 
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -26,4 +25,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+# Flask-Migrate is bound by ``comicsrv.database.install_migrations`` when a
+# migration runs: importing it (Alembic, Mako, Pygments) costs ~10 MB that
+# a server which migrates nothing would carry all its life.

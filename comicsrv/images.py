@@ -21,9 +21,10 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from PIL import ExifTags, Image, ImageDraw, ImageFont
+if TYPE_CHECKING:
+    from PIL import ExifTags, Image, ImageDraw, ImageFont
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_PIXELS",
@@ -108,16 +109,9 @@ _SIMPLE_MAGIC: Final = (
 _BMP_DIB_HEADER_SIZES: Final = frozenset({12, 40, 52, 56, 64, 108, 124})
 _AVIF_BRANDS: Final = frozenset({b"avif", b"avis"})
 
-#: EXIF orientation -> the transpose that shows the image upright.
-_UPRIGHT: Final = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
+#: EXIF orientation -> the transpose that shows the image upright (filled
+#: in by ``_pillow``).
+_UPRIGHT: Final[dict[int, Image.Transpose]] = {}
 _SWAPS_AXES: Final = frozenset({5, 6, 7, 8})
 
 _UNKNOWN_FORMAT: Final = (
@@ -127,6 +121,33 @@ _UNKNOWN_FORMAT: Final = (
 _max_pixels = DEFAULT_MAX_IMAGE_PIXELS
 
 Size = tuple[int, int]
+
+
+_pillow_loaded = False
+
+
+def _pillow() -> None:
+    """Import Pillow, on the first image work of the process rather than
+    with this module: a server that only sends stored pages and cached
+    covers never decodes an image, and Pillow is ~3 MB of its memory.
+    Any thread may call it (the import lock serialises the import; the
+    rest is idempotent)."""
+    global ExifTags, Image, ImageDraw, ImageFont, _pillow_loaded
+    if _pillow_loaded:
+        return
+    from PIL import ExifTags, Image, ImageDraw, ImageFont
+
+    Image.MAX_IMAGE_PIXELS = _max_pixels
+    _UPRIGHT.update({
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    })
+    _pillow_loaded = True
 
 
 class ImageError(Exception):
@@ -152,7 +173,8 @@ def set_max_image_pixels(limit: int) -> None:
     if limit < 1:
         raise ValueError(f"the pixel limit must be positive, not {limit}")
     _max_pixels = limit
-    Image.MAX_IMAGE_PIXELS = limit
+    if _pillow_loaded:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def max_image_pixels() -> int:
@@ -313,6 +335,7 @@ def placeholder(max_edge: int = 400, text: str | None = None) -> bytes:
     if max_edge < MIN_EDGE:
         raise ValueError(f"a placeholder needs max_edge >= {MIN_EDGE}, not {max_edge}")
     size = (round(max_edge * _COVER_ASPECT), max_edge)
+    _pillow()
     cover = Image.new("RGB", size, (52, 56, 64))
     draw = ImageDraw.Draw(cover)
     margin = max_edge // 24
@@ -352,6 +375,7 @@ def _opened(data: bytes) -> Iterator[Image.Image]:
     fmt = sniff(data)
     if fmt is None:
         raise UnsupportedImageError(_UNKNOWN_FORMAT)
+    _pillow()
     plugins = _available_plugins(fmt)
     with _pillow_errors(fmt), Image.open(io.BytesIO(data), formats=plugins) as im:
         _check_pixels(im.size)

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
 from flask import current_app
 from packaging.version import InvalidVersion, Version
 
@@ -62,6 +61,8 @@ def _newer(releases: dict[str, Any], current: Version) -> list[Version]:
 
 def check_index(url: str) -> dict[str, Any]:
     """Ask the package index (its JSON API) for newer releases."""
+    import requests
+
     current = Version(__version__)
     response = requests.get(url, timeout=TIMEOUT, headers={"User-Agent": f"comicsrv/{__version__}"})
     response.raise_for_status()
@@ -72,6 +73,8 @@ def check_index(url: str) -> dict[str, Any]:
 
 
 def _latest(enabled: bool, url: str) -> dict[str, Any]:
+    import requests
+
     if not enabled:
         return {"latest_version": __version__, "commits_behind": 0, "update_check": "off"}
     now = time.monotonic()

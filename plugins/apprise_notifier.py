@@ -9,19 +9,21 @@ URLs from, and it is actively maintained.
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import apprise
+from typing import TYPE_CHECKING, Any
 
 from comicsrv.hookspecs import Notification, Notifier, TestResult, hookimpl
 
-# Notification events -> Apprise's message types (colour and icon in most services).
+if TYPE_CHECKING:  # imported by the first notification: ~3 MB most servers never use
+    import apprise
+
+# Notification events -> Apprise's message types (colour and icon in most
+# services): the values of apprise.NotifyType.
 NOTIFY_TYPES = {
-    "grabbed": apprise.NotifyType.INFO,
-    "downloaded": apprise.NotifyType.SUCCESS,
-    "failed": apprise.NotifyType.FAILURE,
-    "new_issue": apprise.NotifyType.INFO,
-    "test": apprise.NotifyType.INFO,
+    "grabbed": "info",
+    "downloaded": "success",
+    "failed": "failure",
+    "new_issue": "info",
+    "test": "info",
 }
 
 
@@ -49,6 +51,8 @@ class AppriseNotifier(Notifier):
     ]
 
     def _apprise(self) -> apprise.Apprise:
+        import apprise
+
         urls = parse_urls(self.settings.get("urls"))
         if not urls:
             raise AppriseConfigError("no Apprise URLs configured")
@@ -62,10 +66,12 @@ class AppriseNotifier(Notifier):
         return client
 
     def send(self, notification: Notification) -> None:
+        import apprise
+
         client = self._apprise()
         delivered = client.notify(
             title=notification.title, body=notification.message,
-            notify_type=NOTIFY_TYPES.get(notification.event, apprise.NotifyType.INFO))
+            notify_type=apprise.NotifyType(NOTIFY_TYPES.get(notification.event, "info")))
         if not delivered:
             raise RuntimeError(f"Apprise could not deliver the {notification.event} "
                                f"notification to every URL of this target")

@@ -25,8 +25,6 @@ import time
 import unicodedata
 from typing import Any, ClassVar
 
-import requests
-
 from comicsrv.hookspecs import (
     DownloadClient, DownloadStatus, IntegrationError, Release, TestResult, hookimpl,
 )
@@ -113,6 +111,8 @@ class BlackholeClient(DownloadClient):
         return self._write(watch, stem, extension, data)
 
     def _fetch(self, url: str) -> bytes:
+        import requests
+
         try:
             with requests.get(url, timeout=self.context.timeout, stream=True,
                               headers={"User-Agent": self.context.user_agent}) as response:

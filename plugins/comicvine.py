@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, ClassVar, Iterator
-
-import requests
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 from comicsrv.hookspecs import (
     ArcResult, IntegrationAuthError, IntegrationError, IntegrationNotFound,
@@ -37,6 +35,9 @@ from comicsrv.hookspecs import (
 from .metadata_support import (
     JsonClient, RateLimiter, add_credit, decode_json, iso_date, plain_text, to_int,
 )
+
+if TYPE_CHECKING:
+    import requests
 
 DEFAULT_URL = "https://comicvine.gamespot.com/api"
 HOURLY_LIMIT = 200

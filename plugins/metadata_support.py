@@ -14,14 +14,14 @@ import threading
 import time
 from collections import deque
 from datetime import timedelta
-from typing import Any, Callable, Iterable, Mapping
-
-import requests
-import requests_cache
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from comicsrv.hookspecs import (
     IntegrationContext, IntegrationError, IntegrationRateLimited, RateLimits, RateWindow,
 )
+
+if TYPE_CHECKING:
+    import requests
 
 
 class RateLimiter:
@@ -144,6 +144,10 @@ class JsonClient:
             os.makedirs(context.cache_dir, exist_ok=True)
             backend = {"cache_name": os.path.join(context.cache_dir, "responses"),
                        "backend": "sqlite"}
+        # Imported here: requests-cache (and cattrs under it) is ~4 MB that a
+        # server with no metadata provider in use would carry all its life.
+        import requests_cache
+
         self.http = requests_cache.CachedSession(
             **backend,
             expire_after=timedelta(hours=cache_hours) if cache_hours > 0 else 0,
@@ -159,6 +163,8 @@ class JsonClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None, *,
             resource: str = "", max_wait: float = 60.0) -> requests.Response:
         """The response for ``path``; raises IntegrationError when unreachable."""
+        import requests
+
         url = self.url(path)
         params = {k: v for k, v in (params or {}).items() if v is not None}
         try:

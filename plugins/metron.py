@@ -20,10 +20,8 @@ Settings: ``username`` and ``password`` (or ``api_token`` for Bearer auth),
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 from urllib.parse import parse_qs, urlsplit
-
-import requests
 
 from comicsrv.hookspecs import (
     ArcResult, IntegrationAuthError, IntegrationError, IntegrationNotFound,
@@ -34,12 +32,19 @@ from .metadata_support import (
     JsonClient, RateLimiter, add_credit, decode_json, iso_date, plain_text, to_int,
 )
 
+if TYPE_CHECKING:
+    import requests
+
 DEFAULT_URL = "https://metron.cloud/api"
 # Follow at most this many pages of one list: 100 per page, so 50,000 issues.
 MAX_PAGES = 500
 
 
-class _Bearer(requests.auth.AuthBase):
+class _Bearer:
+    """requests' ``auth=``: any callable that takes and returns the request
+    (``requests.auth.AuthBase`` adds nothing else, and importing requests
+    here would load it with every server)."""
+
     def __init__(self, token: str):
         self.token = token
 

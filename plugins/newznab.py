@@ -17,11 +17,10 @@ from __future__ import annotations
 import html
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin
 from xml.etree.ElementTree import Element
 
-import requests
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
@@ -29,6 +28,9 @@ from comicsrv.hookspecs import (
     Indexer, IntegrationAuthError, IntegrationError, IntegrationNotFound,
     IntegrationRateLimited, Release, SearchQuery, TestResult, hookimpl,
 )
+
+if TYPE_CHECKING:
+    import requests
 
 COMICS_CATEGORY = 7030
 NEWZNAB_NS = "http://www.newznab.com/DTD/2010/feeds/attributes/"
@@ -127,6 +129,8 @@ class NewznabIndexer(Indexer):
     attr_namespaces: ClassVar[tuple[str, ...]] = (NEWZNAB_NS, TORZNAB_NS)
 
     def __init__(self, settings=None, context=None):
+        import requests
+
         super().__init__(settings, context)
         self._caps: dict[str, Any] | None = None
         self._session = requests.Session()
@@ -148,6 +152,8 @@ class NewznabIndexer(Indexer):
         return urljoin(self.base_url, path)
 
     def _get(self, params: dict[str, Any], *, with_key: bool = True) -> Element:
+        import requests
+
         if not self.settings.get("url"):
             raise IntegrationError(f"{self.kind}: no URL configured")
         query = {k: v for k, v in params.items() if v not in (None, "")}

@@ -16,8 +16,6 @@ import base64
 import json
 from typing import Any
 
-import requests
-
 from comicsrv.hookspecs import (
     DownloadClient, DownloadStatus, IntegrationAuthError, IntegrationError, Release, TestResult,
     hookimpl,
@@ -77,6 +75,8 @@ class Nzbget(DownloadClient):
 
     def call(self, method: str, *params: Any) -> Any:
         """One JSON-RPC call; its ``result``, or a clear IntegrationError."""
+        import requests
+
         if not self.url:
             raise IntegrationError("NZBGet has no URL configured")
         auth = (str(self.settings.get("username") or ""), str(self.settings.get("password") or ""))
@@ -130,6 +130,8 @@ class Nzbget(DownloadClient):
         return TestResult(True, f"NZBGet {'.'.join(map(str, version))}")
 
     def _fetch_nzb(self, url: str) -> bytes:
+        import requests
+
         try:
             response = requests.get(url, timeout=self.context.timeout,
                                     headers={"User-Agent": self.context.user_agent})

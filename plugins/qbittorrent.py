@@ -17,15 +17,16 @@ import base64
 import hashlib
 import threading
 from pathlib import PureWindowsPath
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urljoin, urlsplit
-
-import requests
 
 from comicsrv.hookspecs import (
     DownloadClient, DownloadStatus, IntegrationAuthError, IntegrationError, Release, TestResult,
     hookimpl,
 )
+
+if TYPE_CHECKING:
+    import requests
 
 # qBittorrent state -> DownloadStatus.state. A finished torrent still being
 # checked is not complete yet (the check may fail), as Sonarr reads it.
@@ -171,6 +172,8 @@ class QBittorrent(DownloadClient):
         raise IntegrationAuthError(message)
 
     def _login(self) -> requests.Session:
+        import requests
+
         if not self.url:
             raise IntegrationError("qBittorrent has no URL configured")
         with self._login_lock:
@@ -200,6 +203,8 @@ class QBittorrent(DownloadClient):
 
     def _request(self, method: str, endpoint: str, *, retry_login: bool = True,
                  **kwargs: Any) -> requests.Response:
+        import requests
+
         session = self._session or self._login()
         try:
             response = session.request(method, f"{self.url}/api/v2/{endpoint}",
@@ -254,6 +259,8 @@ class QBittorrent(DownloadClient):
 
     def _fetch_torrent(self, url: str) -> tuple[bytes | None, str | None]:
         """The .torrent bytes behind ``url``, or the magnet it redirects to."""
+        import requests
+
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 response = requests.get(url, timeout=self.context.timeout, allow_redirects=False,

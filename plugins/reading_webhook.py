@@ -27,8 +27,6 @@ import json
 from dataclasses import asdict
 from typing import Any, Mapping
 
-import requests
-
 from comicsrv.hookspecs import (
     IntegrationAuthError, IntegrationError, ReadingRecord, SyncResult, SyncTarget, TestResult,
     hookimpl,
@@ -52,6 +50,8 @@ class ReadingWebhook(SyncTarget):
     ]
 
     def _post(self, body: dict[str, Any], user_settings: Mapping[str, Any]) -> None:
+        import requests
+
         data = json.dumps(body, separators=(",", ":"), default=str).encode()
         headers = {"Content-Type": "application/json", "User-Agent": self.context.user_agent}
         secret = self.settings.get("secret")

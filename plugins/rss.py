@@ -15,9 +15,6 @@ from calendar import timegm
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import feedparser
-import requests
-
 from comicsrv.hookspecs import (
     Indexer, IntegrationError, IntegrationRateLimited, Release, SearchQuery, TestResult, hookimpl,
 )
@@ -70,6 +67,8 @@ class RssIndexer(Indexer):
                 "limits": {"max": None, "default": None}}
 
     def _fetch(self) -> bytes:
+        import requests
+
         url = self.settings.get("url")
         if not url:
             raise IntegrationError("rss: no feed URL configured")
@@ -88,6 +87,8 @@ class RssIndexer(Indexer):
         return response.content
 
     def rss(self) -> list[Release]:
+        import feedparser  # on the first poll, not in every server's memory
+
         feed = feedparser.parse(self._fetch())
         if feed.bozo and not feed.entries:
             # feedparser keeps going on broken XML; with nothing recovered the

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import requests
-
 from comicsrv.hookspecs import (
     DownloadClient, DownloadStatus, IntegrationAuthError, IntegrationError, Release, TestResult,
     hookimpl,
@@ -54,6 +52,8 @@ class Sabnzbd(DownloadClient):
         return str(self.settings.get("url") or "").rstrip("/")
 
     def _call(self, mode: str, *, files: dict | None = None, **params: Any) -> Any:
+        import requests
+
         if not self.url:
             raise IntegrationError("SABnzbd has no URL configured")
         query = {"mode": mode, "output": "json", "apikey": self.settings.get("api_key") or "",
@@ -103,6 +103,8 @@ class Sabnzbd(DownloadClient):
         return TestResult(True, f"SABnzbd {version}")
 
     def _fetch_nzb(self, url: str) -> bytes:
+        import requests
+
         try:
             response = requests.get(url, timeout=self.context.timeout,
                                     headers={"User-Agent": self.context.user_agent})

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-import requests
-
 from comicsrv.hookspecs import Notification, Notifier, TestResult, hookimpl
 
 
@@ -25,6 +23,8 @@ class WebhookNotifier(Notifier):
     ]
 
     def send(self, notification: Notification) -> None:
+        import requests
+
         response = requests.post(
             self.settings["url"],
             json={"source": "comicsrv", **asdict(notification)},
@@ -34,6 +34,8 @@ class WebhookNotifier(Notifier):
         response.raise_for_status()
 
     def test(self) -> TestResult:
+        import requests
+
         try:
             self.send(Notification("test", "comicsrv test", "This is a test notification."))
         except requests.RequestException as exc:

@@ -6,8 +6,9 @@ error envelope.
 """
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Callable
 
 import marshmallow as ma
 from flask import Flask
@@ -38,6 +39,57 @@ class SchemaInstanceParser(FlaskParser):
                 schema = self._instances[argmap] = argmap()
             return schema
         return super()._get_schema(argmap, req)
+
+
+class DeferredDocsApi(Api):
+    """flask-smorest's ``Api``, writing its OpenAPI document when it is first
+    read (``/openapi.json``, ``comicsrv openapi``) rather than at start.
+
+    ``register_blueprint`` registers the routes at once and queues their
+    documentation; other changes to the document go through ``document``.
+    The first read of ``spec`` runs the queue in the order it was filled:
+    the same document as when each step ran at once. Written eagerly, it
+    was ~5 MB of every server's memory, and most servers are never asked.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._doc_steps: list[Callable[[Api], None]] | None = []
+        self._doc_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def spec(self) -> Any:
+        if self._doc_steps:
+            with self._doc_lock:
+                steps, self._doc_steps = self._doc_steps, None
+                for step in steps or ():
+                    step(self)
+        return self.__dict__.get("_spec")
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        self.__dict__["_spec"] = value
+
+    def document(self, step: Callable[[Api], None]) -> None:
+        """Run ``step(api)`` on the document: now if it is written, else
+        when it is."""
+        if self._doc_steps is None:
+            step(self)
+        else:
+            self._doc_steps.append(step)
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        # flask-smorest's own, with the documentation queued.
+        blp_name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][blp_name] = self
+        self._app.register_blueprint(blp, **options)
+
+        def document_views(api: Api) -> None:
+            blp.register_views_in_doc(api, api._app, api.spec, name=blp_name,
+                                      parameters=parameters)
+            api.spec.tag({"name": blp_name, "description": blp.description})
+
+        self.document(document_views)
 
 
 # Set before any route module is imported (they import this package first):
@@ -98,17 +150,7 @@ def accepted_values(converter: Any, field: ma.fields.Field, **kwargs: Any) -> di
     return {}
 
 
-def register_api(app: Flask) -> Api:
-    from . import system, v1
-
-    install_request_limits(app)  # before any rule is added: the <int:> converter
-    api = Api(app, spec_kwargs={
-        "info": {"description": "comicsrv: a self-hosted comic server and *arr. "
-                                "Surfaces: /api/v1 (client API), the LANraragi archive API, "
-                                "and the legacy /api."},
-    })
-    app.extensions["comicsrv.api"] = api
-    api.ma_plugin.converter.add_attribute_function(accepted_values)
+def _security_schemes(api: Api) -> None:
     api.spec.components.security_scheme("ApiKeyHeader", {"type": "apiKey", "in": "header",
                                                           "name": "X-API-Key"})
     api.spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer"})
@@ -119,7 +161,20 @@ def register_api(app: Flask) -> Api:
     api.spec.components.security_scheme("SessionCookie", {"type": "apiKey", "in": "cookie",
                                                            "name": "comicsrv_session"})
 
-    register_error_schemas(api)
+
+def register_api(app: Flask) -> DeferredDocsApi:
+    from . import system, v1
+
+    install_request_limits(app)  # before any rule is added: the <int:> converter
+    api = DeferredDocsApi(app, spec_kwargs={
+        "info": {"description": "comicsrv: a self-hosted comic server and *arr. "
+                                "Surfaces: /api/v1 (client API), the LANraragi archive API, "
+                                "and the legacy /api."},
+    })
+    app.extensions["comicsrv.api"] = api
+    api.ma_plugin.converter.add_attribute_function(accepted_values)
+    api.document(_security_schemes)
+    api.document(register_error_schemas)
     register_surface(app, Surface("v1", "/api/v1", default_error, error_envelope=V1_ENVELOPE))
     for blueprint in (system.blp, *v1.blueprints()):
         api.register_blueprint(blueprint)
@@ -137,7 +192,7 @@ def register_api(app: Flask) -> Api:
     from .. import koreader  # KOReader's progress sync (kosync)
 
     koreader.register(api, app)
-    document_surface_errors(api, app)
+    api.document(lambda api: document_surface_errors(api, app))
     install_error_handlers(app)
     install_permission_guard(app)
     install_body_checks(app)  # after the credential check

@@ -24,6 +24,18 @@ must be unpacked, a cover not made yet, a book out of scope, a missing or
 changed file. So every refusal, error envelope and side effect is the
 view's own, and the two answer alike header for header
 (``tests/api/test_hotpath.py``).
+
+A book's row (``BookFile``) is kept for ``BOOK_TTL`` seconds per caller
+scope: a reader turns a book's pages one request after another, and the
+query was two thirds of a page request, nearly all of it SQLAlchemy's
+checkout, execution and result set-up around SQLite's few microseconds.
+It is still safe: the file itself is checked against the row on every
+page (``MediaService._stored_page_file``: open and fstat, as before), and
+every write this process makes to ``books`` or ``libraries`` (ORM or Core,
+at its execution and at its commit) drops every kept row. A write by
+another process (several workers on PostgreSQL) is seen within
+``BOOK_TTL``: a book hidden or removed there may be served for that long,
+as it would be to a request already past its query.
 """
 from __future__ import annotations
 
@@ -36,6 +48,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 
 from flask import Flask
+from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.http import http_date, parse_cookie, parse_date, parse_etags, quote_etag
 
@@ -67,6 +80,12 @@ _VERSION = re.compile(r"[0-9A-Za-z]{1,64}\Z")
 _DIGITS = re.compile(r"[0-9]{1,6}\Z")
 #: A hot path answer: status, headers, body, endpoint for the metrics.
 Answer = tuple[str, list[tuple[str, str]], Iterable[bytes], str]
+#: Seconds a book's row is reused without asking the database (see above).
+BOOK_TTL = 2.0
+#: Books kept at most (the oldest go first): ~300 bytes each.
+BOOK_CACHE_SIZE = 2048
+#: Tables whose change may change a ``BookFile`` or who may see it.
+_BOOK_TABLES = ("books", "libraries")
 
 
 class _Route:
@@ -90,6 +109,9 @@ class HotPath:
         self.enabled = True
         self.page: _Route | None = None
         self.cover: _Route | None = None
+        # (library ids or None, book id) -> (expiry, generation, row)
+        self._books: dict[tuple, tuple[float, int, BookFile]] = {}
+        self._generation = 0
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         method = environ.get("REQUEST_METHOD")
@@ -126,12 +148,36 @@ class HotPath:
                 return
             with self.app.app_context():
                 self.engine = db.engine
+            self._watch_book_writes()
             self.principals = self.app.extensions[PRINCIPALS]
             self.media = services.media(self.app)
             self.observe = self.app.extensions.get("comicsrv.metrics.observe")
             self.page = self._route(PAGE_PATH)
             self.cover = self._route(COVER_PATH)
             self._ready = True
+
+    def _watch_book_writes(self) -> None:
+        """Drop the kept books on every statement of this process that may
+        write ``books`` or ``libraries``, and again when its transaction
+        ends: a request that read the old row between the two must not
+        keep it."""
+        def executed(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            if statement[:6].upper() != "SELECT" and any(
+                    table in statement for table in _BOOK_TABLES):
+                conn.info["comicsrv.books_written"] = True
+                self._forget_books()
+
+        def ended(conn: Any) -> None:
+            if conn.info.pop("comicsrv.books_written", False):
+                self._forget_books()
+
+        event.listen(self.engine, "after_cursor_execute", executed)
+        event.listen(self.engine, "commit", ended)
+        event.listen(self.engine, "rollback", ended)
+
+    def _forget_books(self) -> None:
+        self._generation += 1
+        self._books.clear()
 
     def _route(self, sample_path: str) -> _Route | None:
         try:
@@ -174,10 +220,24 @@ class HotPath:
             return None
         if not 0 < book_id <= _MAX_ID:
             return None
-        statement, params = book_file_query(entry.user["library_ids"], book_id)
+        library_ids = entry.user["library_ids"]
+        key = (tuple(library_ids) if library_ids is not None else None, book_id)
+        now = time.monotonic()
+        kept = self._books.get(key)
+        if kept is not None and kept[0] > now and kept[1] == self._generation:
+            return kept[2]
+        generation = self._generation
+        statement, params = book_file_query(library_ids, book_id)
         with self.engine.connect() as connection:
             row = connection.execute(statement, params).first()
-        return BookFile(*row) if row is not None else None
+        if row is None:
+            return None
+        book = BookFile(*row)
+        if generation == self._generation:  # no write to books since the query began
+            if len(self._books) >= BOOK_CACHE_SIZE:
+                del self._books[next(iter(self._books))]
+            self._books[key] = (now + BOOK_TTL, generation, book)
+        return book
 
     def _caller(self, environ: dict) -> Entry | None:
         """The cached principal of the request's credentials, looked for in

@@ -56,8 +56,8 @@ __all__ = [
 
 # Each backend is imported on first use: py7zr and PDFium are heavy to load
 # (compression libraries, a native PDF engine), and most libraries never
-# contain a CB7 or a PDF.  A server imports them all at start-up instead
-# (see preload).
+# contain a CB7 or a PDF.  A server imports them at start-up instead, all
+# but PDFium (see preload).
 _BACKENDS = {
     "cbz": ("cbz", "ZipArchive"),
     "cbr": ("cbr", "RarArchive"),
@@ -66,6 +66,12 @@ _BACKENDS = {
     "pdf": ("pdf", "PdfArchive"),
     "folder": ("folder", "FolderArchive"),
 }
+
+
+#: Readers whose import starts no process, so a worker thread may import
+#: them when a first archive of theirs is opened; PDFium is ~3.5 MB of a
+#: server's memory that a library without PDFs never needs.
+_IMPORTED_ON_USE = frozenset({"pdf"})
 
 
 def _reader(fmt: str) -> type[ComicArchive]:
@@ -80,13 +86,16 @@ def preload() -> None:
     process fails: importing py7zr there dies in pycryptodome, whose import
     runs ``file`` through ``platform.architecture()``, and the RAR readers
     start ``unar`` and ``bsdtar``.  So the backends are imported here, in the
-    hub's thread, and :mod:`.tools` learns which hub starts the tools.
+    hub's thread, and :mod:`.tools` learns which hub starts the tools. The
+    PDF reader, whose import starts nothing, is left to its first use.
     Elsewhere (the CLI, scan worker processes) it only imports.
     """
     from . import tools
 
     tools.bind_gevent_hub()
     for module, _ in _BACKENDS.values():
+        if module in _IMPORTED_ON_USE:
+            continue
         importlib.import_module(f".{module}", __name__)
 
 

@@ -15,13 +15,12 @@ import os
 import shutil
 import socket
 import stat
+import sys
 import tempfile
 import weakref
 import zlib
 from pathlib import Path
 from typing import Any
-
-import rarfile
 
 from . import rartools, tools
 from .base import ArchiveFacts, ArchiveLimits, ComicArchive, Member, name_parts
@@ -34,6 +33,21 @@ from .errors import (
     ToolMissingError,
     UnsafeArchiveError,
 )
+
+# rarfile imports cryptography, if it can, for one thing: decrypting the
+# headers of a header-encrypted RAR with its password. comicsrv has no
+# password to give (such a RAR is refused as encrypted: rarfile stops at the
+# flag before decrypting anything), so cryptography would only be ~9 MB in
+# every server's memory; it is hidden while rarfile loads.
+_HIDDEN = "cryptography.hazmat.backends"
+_hide = _HIDDEN not in sys.modules
+if _hide:
+    sys.modules[_HIDDEN] = None  # type: ignore[assignment]  # import fails: ImportError
+try:
+    import rarfile
+finally:
+    if _hide:
+        del sys.modules[_HIDDEN]
 
 # rarfile itself runs a tool in one place: while parsing a RAR4 archive comment,
 # which is compressed.  Left alone it would take the first tool that merely

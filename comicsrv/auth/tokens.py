@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import jwt
 from flask import current_app
 
 from ..extensions import db
@@ -36,6 +35,8 @@ def issue_token(user: User, *, ttl: int | None = None) -> tuple[str, int]:
     now = utcnow()
     claims = {"sub": str(user.id), "iat": now, "exp": now + timedelta(seconds=ttl),
               "gen": user.token_generation or 0}
+    import jwt  # here, not at the top: PyJWT loads cryptography (~9 MB) with it
+
     # PyJWT reads naive datetimes as UTC, which is what utcnow() gives.
     return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=ALGORITHM), ttl
 
@@ -51,6 +52,8 @@ def user_and_expiry_for_token(token: str) -> tuple[User, datetime] | None:
     """As ``user_for_token``, with the token's expiry (naive UTC)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
+    import jwt  # as in issue_token
+
     try:
         claims = jwt.decode(token, current_app.config["SECRET_KEY"], algorithms=[ALGORITHM],
                             options={"require": ["sub", "iat", "exp", "gen"]})

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
 from flask import current_app
 
 from .. import __version__
@@ -79,6 +78,8 @@ def cached_cover(url: str) -> bytes | None:
 
 
 def _fetch(url: str) -> bytes | None:
+    import requests
+
     try:
         with requests.get(url, stream=True, timeout=TIMEOUT, allow_redirects=True,
                           headers={"User-Agent": f"comicsrv/{__version__}"}) as response:

@@ -18,10 +18,8 @@ import os
 import re
 import tempfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
-
-import requests
 
 from .. import services
 from ..errors import BadRequest, Conflict
@@ -33,6 +31,9 @@ from ..models.automation import (
 )
 from ..models.base import utcnow
 from ..redact import mask_text
+
+if TYPE_CHECKING:
+    import requests
 
 JOB_TYPE = "automation.ddl"
 PROTOCOL = "ddl"
@@ -126,6 +127,8 @@ def _publish(download: Download) -> None:
 def fetch(download: Download, folder: str, wanted: str | None, ctx=None) -> tuple[str, int]:
     """Stream the download's link into a hidden file in ``folder``, then link
     it to its name (never overwriting); returns the path and size."""
+    import requests
+
     url = download.download_url
     try:
         response = requests.get(url, stream=True, timeout=TIMEOUT,

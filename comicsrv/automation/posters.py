@@ -19,7 +19,6 @@ import tempfile
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import requests
 from flask import current_app
 from sqlalchemy import and_, or_, select
 
@@ -46,6 +45,8 @@ def poster_path(watched_id: int) -> str:
 
 
 def _fetch_image(url: str) -> bytes:
+    import requests
+
     try:
         response = requests.get(url, stream=True, timeout=TIMEOUT,
                                 headers={"User-Agent": "comicsrv"})

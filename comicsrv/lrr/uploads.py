@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-import requests
-
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -230,6 +228,8 @@ def run_download_job(ctx, url: str, category_id: str | None = None, user_id: int
                      curator: bool = False) -> dict:
     """Fetch ``url`` (a comic archive, checked as a direct download is) and
     add it to the upload library as an upload with ``category_id``."""
+    import requests
+
     from ..automation import ddl
 
     user = db.session.get(User, user_id) if user_id else None

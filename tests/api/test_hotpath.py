@@ -142,6 +142,41 @@ def test_a_key_without_the_permission_is_refused_by_the_view(client, hot, stored
     assert len(hot.passed) == 2
 
 
+def test_a_kept_book_is_dropped_when_the_catalogue_changes(app, client, hot, stored_book,
+                                                           pages, admin_headers, reader):
+    """The hot path keeps a book's row for a moment; a write to books or
+    libraries, ORM or Core, drops it at once, and a changed file is still
+    left to the view."""
+    headers = {"X-API-Key": api_key_for(reader, ["PagesRead"])}
+    url = f"/api/v1/books/{stored_book.id}/pages/2"
+    client.get(url, headers=headers)  # resolves the key: through Flask
+    for _ in range(2):
+        hot.passed[:] = []
+        assert client.get(url, headers=headers).data == pages[1]
+        assert hot.passed == []
+    # A Core update (as a scan makes) hides the book: the view's 404 at once.
+    db.session.execute(db.update(Book).where(Book.id == stored_book.id).values(state="missing"))
+    db.session.commit()
+    response = client.get(url, headers=headers)
+    assert response.status_code == 404 and hot.passed == [url]
+    db.session.execute(db.update(Book).where(Book.id == stored_book.id).values(state="ok"))
+    db.session.commit()
+    assert client.get(url, headers=headers).data == pages[1]
+    # Through the API: the library disabled, then enabled again.
+    library_id = stored_book.library_id
+    assert client.put(f"/api/v1/libraries/{library_id}", headers=admin_headers,
+                        json={"enabled": False}).status_code == 200
+    hot.passed[:] = []
+    assert client.get(url, headers=headers).status_code == 404 and hot.passed == [url]
+    assert client.put(f"/api/v1/libraries/{library_id}", headers=admin_headers,
+                        json={"enabled": True}).status_code == 200
+    assert client.get(url, headers=headers).data == pages[1]
+    # The file changed under a kept row: left to the view, which says so.
+    os.utime(stored_book.path, (stored_book.mtime + 10, stored_book.mtime + 10))
+    hot.passed[:] = []
+    assert client.get(url, headers=headers).status_code != 200 and hot.passed == [url]
+
+
 # -- through a real server: sendfile ----------------------------------------------
 
 def test_pages_and_covers_through_a_real_server(stored_book, pages, reader,

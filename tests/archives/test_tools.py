@@ -50,7 +50,7 @@ def test_tools_and_lazy_readers_work_from_gevent_worker_threads_after_preload():
                 return [len(archive.read_page(i)) for i in range(len(archive.pages()))]
 
         pool = gevent.get_hub().threadpool
-        rar4, rar5, cb7 = sys.argv[1:4]
+        rar4, rar5, cb7, pdf = sys.argv[1:5]
         try:
             pool.apply(pages, (rar5,))
             print("unbound: read")
@@ -60,6 +60,7 @@ def test_tools_and_lazy_readers_work_from_gevent_worker_threads_after_preload():
         print("rar4", pool.apply(pages, (rar4,)))
         print("rar5", pool.apply(pages, (rar5,)))
         print("cb7", pool.apply(pages, (cb7,)))
+        print("pdf", "pypdfium2" in sys.modules, len(pool.apply(pages, (pdf,))))
         ticks = []
         ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0.02)) for _ in range(1000)])
         code, out, err = pool.apply(tools.run, (["sleep", "0.6"], Path(rar4)),
@@ -69,14 +70,16 @@ def test_tools_and_lazy_readers_work_from_gevent_worker_threads_after_preload():
     """
     proc = _python(script, str(fixture("komga", "rar4-solid.rar")),
                    str(fixture("komga", "rar5-solid.rar")),
-                   str(fixture("comicbox", "Captain Science #001.cb7")))
+                   str(fixture("comicbox", "Captain Science #001.cb7")),
+                   str(fixture("komga", "komga.pdf")))
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     lines = out.splitlines()
     assert lines[0] == "unbound: refused: True", out
     assert lines[1].startswith("rar4 [") and lines[2].startswith("rar5 ["), out
     assert lines[3] == "cb7 [4542, 4065, 4081, 4157, 4108]", out
-    assert lines[4] == "sleep 0 ticks True", out
+    assert lines[4].startswith("pdf False ") and lines[4] != "pdf False 0", out  # imported there
+    assert lines[5] == "sleep 0 ticks True", out
     assert "child watchers" not in err
 
 

@@ -8,8 +8,9 @@ work unchanged. ``register`` wires the blueprints, the job types behind
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask
-from flask_smorest import Api
 
 from ... import services
 from ...lrr import maintenance, plugins, uploads
@@ -23,15 +24,18 @@ from ..surfaces import Surface, register_surface
 from . import admin, archives, categories, info, minion, opds, search, stamps, tankoubons
 from .common import ARCHIVE_SURFACE, SEARCH_PATHS, render_error, render_search_error
 
+if TYPE_CHECKING:
+    from .. import DeferredDocsApi
+
 PREFIXES = ("/api/archives", "/api/minion", "/api/info", "/api/categories", "/api/database",
             "/api/tankoubons", "/api/shinobu", "/api/regen_thumbs", "/api/tempfolder",
             "/api/stamps", "/api/plugins", "/api/download_url", "/api/opds")
 
 
-def register(api: Api, app: Flask) -> None:
-    api.spec.components.security_scheme("LanraragiKey", {
+def register(api: DeferredDocsApi, app: Flask) -> None:
+    api.document(lambda api: api.spec.components.security_scheme("LanraragiKey", {
         "type": "apiKey", "in": "header", "name": "Authorization",
-        "description": "Bearer <base64(api key)> (the raw key and ?key= work too)"})
+        "description": "Bearer <base64(api key)> (the raw key and ?key= work too)"}))
     for module in (archives, search, categories, minion, info, tankoubons, admin, stamps, opds):
         api.register_blueprint(module.blp)
     for prefix in PREFIXES:

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import TYPE_CHECKING
 
 from flask import Flask
-from flask_smorest import Api
 
 from ..errors_doc import LEGACY_ENVELOPE
 from ..surfaces import Surface, register_surface
 from .common import LEGACY_SURFACE, render_error
+
+if TYPE_CHECKING:
+    from .. import DeferredDocsApi
 
 
 def blueprints() -> list:
@@ -37,10 +40,10 @@ def blueprints() -> list:
     return found
 
 
-def register(api: Api, app: Flask) -> None:
-    api.spec.components.security_scheme("LegacyApiKey", {
+def register(api: DeferredDocsApi, app: Flask) -> None:
+    api.document(lambda api: api.spec.components.security_scheme("LegacyApiKey", {
         "type": "apiKey", "in": "header", "name": "X-Api-Key",
-        "description": "An API key (also accepted as ?apikey=)"})
+        "description": "An API key (also accepted as ?apikey=)"}))
     register_surface(app, Surface(LEGACY_SURFACE, "/api", render_error, api_key_in_query=True,
                                   error_envelope=LEGACY_ENVELOPE))
     for blueprint in blueprints():

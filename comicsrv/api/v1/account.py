@@ -13,12 +13,14 @@ caller gets a fresh token. Passkey login answers like password login
 """
 from __future__ import annotations
 
+from types import ModuleType
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ...auth import current_principal, require
-from ...auth import email_verification, passkeys
+from ...auth import email_verification
 from ...auth.login import password_login
 from ...auth.users import update_user
 from ...errors import BadRequest, Forbidden
@@ -225,6 +227,15 @@ class ResendVerification(MethodView):
 
 # --- passkeys --------------------------------------------------------------------------
 
+def _passkeys() -> ModuleType:
+    """``comicsrv.auth.passkeys``, imported by the first passkey request:
+    py_webauthn and the cryptography under it are ~15 MB that a server
+    whose users never use a passkey would carry all its life."""
+    from ...auth import passkeys
+
+    return passkeys
+
+
 @blp.route("/passkey/register/options")
 class PasskeyRegisterOptions(MethodView):
     @require()
@@ -233,7 +244,7 @@ class PasskeyRegisterOptions(MethodView):
     @protected_errors(blp, 409)
     def post(self):
         """Options for ``navigator.credentials.create()`` (valid 5 minutes)."""
-        return passkeys.registration_options(_session_user())
+        return _passkeys().registration_options(_session_user())
 
 
 @blp.route("/passkey/register/verify")
@@ -245,8 +256,8 @@ class PasskeyRegisterVerify(MethodView):
     @protected_errors(blp, 400, 409)
     def post(self, data):
         """Verify the authenticator's new credential and keep it."""
-        return passkeys.finish_registration(_session_user(), data["attestation_response"],
-                                            data["name"])
+        return _passkeys().finish_registration(_session_user(),
+                                               data["attestation_response"], data["name"])
 
 
 @blp.route("/passkey/auth/options")
@@ -258,7 +269,7 @@ class PasskeyAuthOptions(MethodView):
     def post(self, data):
         """Options for ``navigator.credentials.get()`` (public). With a user
         name, that user's passkeys; without, any discoverable passkey."""
-        return passkeys.authentication_options(data["username"])
+        return _passkeys().authentication_options(data["username"])
 
 
 @blp.route("/passkey/auth/verify")
@@ -270,7 +281,7 @@ class PasskeyAuthVerify(MethodView):
     def post(self, data):
         """Log in with a passkey (public): the token JSON and the session
         cookie, as a password login gives."""
-        return log_in(passkeys.finish_login(data["credential"], data["username"]))
+        return log_in(_passkeys().finish_login(data["credential"], data["username"]))
 
 
 @blp.route("/passkey/list")
@@ -282,7 +293,7 @@ class PasskeyList(MethodView):
     @protected_errors(blp, 400)
     def get(self, args):
         """Your passkeys, oldest first."""
-        return page_of(passkeys.passkeys_query(current_principal().user.id), args)
+        return page_of(_passkeys().passkeys_query(current_principal().user.id), args)
 
 
 @blp.route("/passkey/delete")
@@ -294,5 +305,5 @@ class PasskeyDelete(MethodView):
     @protected_errors(blp, 400, 404)
     def post(self, data):
         """Delete one of your passkeys."""
-        passkeys.delete_passkey(current_principal().user.id, data["passkey_id"])
+        _passkeys().delete_passkey(current_principal().user.id, data["passkey_id"])
         return {"deleted": data["passkey_id"]}

@@ -81,9 +81,11 @@ class VisibleBooks:
 
     def page(self, args, *order) -> dict:
         if self.everything:
-            total = db.session.execute(select(func.count()).select_from(Book)).scalar_one() - \
-                db.session.execute(select(func.count()).select_from(Book)
-                                   .where(Book.state == BOOK_MISSING)).scalar_one()
+            # One statement, still two index look-ups: a round trip less.
+            total = db.session.execute(select(
+                select(func.count()).select_from(Book).scalar_subquery()
+                - select(func.count()).select_from(Book)
+                .where(Book.state == BOOK_MISSING).scalar_subquery())).scalar_one()
         else:
             total = db.session.execute(
                 select(func.count()).select_from(self.query.subquery())).scalar_one()

@@ -23,6 +23,7 @@ from ...library.filters import MAX_CONDITIONS
 from ...library.libraries import SCAN_MODES, WATCH_MODES
 from ...library.media import book_version
 from ...models import Book, BookTag, Library, Publisher, ReadingProgress, Series, Tag
+from ..fastdump import FastDumpSchema
 from ..pagination import PageBodyArgs
 from .security import SECURITY
 from ...models.library import BOOK_ERROR, BOOK_MISSING
@@ -40,7 +41,7 @@ def list_schema(item: type[Schema]) -> type[Schema]:
     OpenAPI document names it once)."""
     name = item.__name__.removesuffix("Schema") + "ListSchema"
     if name not in _list_schemas:
-        _list_schemas[name] = type(name, (Schema,), {
+        _list_schemas[name] = type(name, (FastDumpSchema,), {
             "items": fields.List(fields.Nested(item)),
             "total": fields.Integer(),
             "page": fields.Integer(),
@@ -195,7 +196,7 @@ def library_items(libraries: Sequence[Library]) -> list[dict]:
 
 # -- progress ------------------------------------------------------------------------
 
-class BookProgressSchema(Schema):
+class BookProgressSchema(FastDumpSchema):
     """A user's position in one book (Codex's field names; pages from 1)."""
 
     book_id = fields.Integer()
@@ -247,7 +248,7 @@ def book_order(name: str, descending: bool) -> list:
     return [*nulls_last, key.asc(), Book.id.asc()]
 
 
-class BookSchema(Schema):
+class BookSchema(FastDumpSchema):
     id = fields.Integer()
     arcid = fields.String(allow_none=True, metadata={"description": "LANraragi archive id"})
     library_id = fields.Integer()
@@ -367,7 +368,7 @@ SERIES_SORTS = ("name", "date_added", "date_updated", "release_date", "date_read
                 "book_count", "file_size", "page_count")
 
 
-class SeriesSchema(Schema):
+class SeriesSchema(FastDumpSchema):
     id = fields.Integer()
     library_id = fields.Integer()
     name = fields.String()

@@ -25,8 +25,9 @@ def lrr_schema(app, scanned_library, monkeypatch):
     if SPEC is None:
         pytest.skip("LANraragi's openapi.yaml is not beside the repository")
     # Only 127.0.0.1 in tests: a generated /download_url URL is checked, never fetched.
-    from comicsrv.lrr import uploads
-    monkeypatch.setattr(uploads.requests, "get", _refuse)
+    # (comicsrv.lrr.uploads imports requests where it downloads.)
+    import requests
+    monkeypatch.setattr(requests, "get", _refuse)
     schema = schemathesis.openapi.from_dict(SPEC)
     schema.app = app
     schema.config.generation.update(modes=list(GenerationMode), with_security_parameters=False)
