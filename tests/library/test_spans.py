@@ -74,7 +74,8 @@ def test_a_page_request_is_one_query_and_reads_no_page_rows(client, mixed_book, 
             response = client.get(f"{url}/{number}", headers=headers)
             assert response.status_code == 200 and response.data == expected
             assert not [s for s in seen if "from pages" in s], number
-            if number != 2:  # a stored page: the book's row and nothing else
-                assert len(seen) == 1 and "from books" in seen[0], seen
+            if number != 2:  # a stored page: the book's row and nothing else (no
+                # query at all while the hot path still holds the row it read)
+                assert len(seen) <= 1 and all("from books" in s for s in seen), seen
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
