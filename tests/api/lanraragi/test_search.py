@@ -126,6 +126,31 @@ def test_sort_by_lastread_keeps_only_read_books(client, shelf, admin, lrr_admin)
     assert titles(client, lrr_admin, sortby="lastread") == ["Saga #2", "Hellboy #1"]
 
 
+def test_read_counts_unicode_quoted_commas_and_exclusions_only(client, shelf, admin, lrr_admin):
+    """LANraragi's ``read:`` counts the caller's pages read; its tags are
+    unicode; a quoted term keeps its comma; a filter of exclusions only
+    starts from everything."""
+    saga = shelf["saga1"]
+    extra = BookFactory(library=saga.library, path=f"{saga.library.path}/Astérix 001.cbz",
+                        title=None, series_name="Astérix", number="1", number_sort=1.0,
+                        created_at=datetime(2024, 1, 6))
+    for namespace, name in (("writer", "René Goscinny"), ("", "日本語"), ("", "war, peace")):
+        BookTagFactory(book=extra, tag=TagFactory(namespace=namespace, name=name))
+    save_progress(admin.id, shelf["saga2"], ProgressUpdate(page=5))
+    save_progress(admin.id, shelf["hellboy"], ProgressUpdate(page=2))
+
+    assert set(titles(client, lrr_admin, filter="read:>=5")) == {"Saga #2"}
+    assert set(titles(client, lrr_admin, filter="read:>0")) == {"Saga #2", "Hellboy #1"}
+    assert set(titles(client, lrr_admin, filter="read:2")) == {"Hellboy #1"}
+    assert set(titles(client, lrr_admin, filter="read:<1, saga")) == {"Saga #1", "Saga #10"}
+    assert titles(client, lrr_admin, filter="writer:rené") == ["Astérix #1"]
+    assert titles(client, lrr_admin, filter="日本語$") == ["Astérix #1"]
+    assert titles(client, lrr_admin, filter='"war, peace"') == ["Astérix #1"]
+    assert titles(client, lrr_admin, filter="war$") == []          # the comma was quoted
+    assert set(titles(client, lrr_admin, filter="-saga, -hellboy")) == {"A Quiet Place",
+                                                                        "Astérix #1"}
+
+
 def test_new_untagged_and_completed_filters(client, shelf, admin, lrr_admin):
     assert "Saga #2" not in titles(client, lrr_admin, newonly="true")
     assert len(titles(client, lrr_admin, newonly="false")) == 5
