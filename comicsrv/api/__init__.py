@@ -117,10 +117,6 @@ ma.fields.DateTime.SERIALIZATION_FUNCS = {**ma.fields.DateTime.SERIALIZATION_FUN
 # patterns, so the document promises only what the server accepts.
 NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 NO_NUL = "^[^\\u0000]*$"
-# Text a database stores: no control character. (Lone surrogates are refused
-# too, but a surrogate range is no regex jsonschema-rs reads, and JSON
-# clients cannot send one unpaired anyway.)
-STORABLE_TEXT = NO_CONTROL_CHARACTERS
 
 
 def accepted_values(converter: Any, field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
@@ -143,10 +139,6 @@ def accepted_values(converter: Any, field: ma.fields.Field, **kwargs: Any) -> di
         return {"pattern": NO_CONTROL_CHARACTERS}
     if clean_text in validators:
         return {"pattern": NO_NUL}
-    for validator in validators:  # a surface's own validator says its pattern
-        pattern = getattr(validator, "openapi_pattern", None)
-        if pattern:
-            return {"pattern": pattern}
     return {}
 
 

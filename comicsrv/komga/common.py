@@ -14,17 +14,16 @@ is not one of ours (not digits, or past a 32-bit column) is simply not found.
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flask import Response, json, request
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
-from ..api import STORABLE_TEXT
 from ..api.errors_doc import ErrorEnvelope
+from ..api.validators import plain_text
 from ..errors import NotFound
 from ..library.search import MAX_QUERY_LENGTH
 
@@ -57,20 +56,11 @@ def check_enabled(endpoint: str | None, values: dict | None) -> None:
 blp.url_value_preprocessor(check_enabled)
 
 
-def storable(value: str) -> None:
-    """No control characters or lone surrogates: no database stores NUL, and
-    PostgreSQL refuses a query that carries one."""
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
-        raise ValidationError("Control characters are not allowed.")
 
 
-# The OpenAPI document's word for it (comicsrv.api's attribute function reads it).
-storable.openapi_pattern = STORABLE_TEXT  # type: ignore[attr-defined]
-
-
-TEXT: list[Callable[[Any], Any]] = [validate.Length(max=500), storable]
+TEXT: list[Callable[[Any], Any]] = [validate.Length(max=500), plain_text]
 # A search: what the library's search service takes.
-SEARCH_TEXT: list[Callable[[Any], Any]] = [validate.Length(max=MAX_QUERY_LENGTH), storable]
+SEARCH_TEXT: list[Callable[[Any], Any]] = [validate.Length(max=MAX_QUERY_LENGTH), plain_text]
 
 
 def parse_id(value: str) -> int:

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import functools
-import unicodedata
 from typing import Any
 
 from flask import Response, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import select
 
-from ..api import STORABLE_TEXT
 from ..api.errors_doc import ErrorEnvelope
+from ..api.validators import plain_text
 from ..auth.decorators import NEVER, Access, declare
 from ..auth.principal import current_principal, principal_for_api_key
 from ..errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -91,17 +90,8 @@ def kosync(permission: str | None):
 # -- schemas ------------------------------------------------------------------------
 
 
-def _storable(value: str) -> None:
-    """No control characters or lone surrogates (PostgreSQL refuses NUL)."""
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
-        raise ValidationError("Control characters are not allowed.")
-
-
-_storable.openapi_pattern = STORABLE_TEXT  # type: ignore[attr-defined]
-
-
 def _text(low: int, high: int) -> list:
-    return [validate.Length(min=low, max=high), _storable]
+    return [validate.Length(min=low, max=high), plain_text]
 
 
 class CreateBody(Schema):
