@@ -1,6 +1,7 @@
 """Engine settings, SQLite tuning and schema migrations."""
 from __future__ import annotations
 
+import ast
 import logging
 import sqlite3
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
 
@@ -70,9 +72,62 @@ def install_migrations(app: Flask) -> None:
     Migrate(app, db, directory=migrations_dir(), render_as_batch=True, compare_type=True)
 
 
+def bundled_heads() -> set[str] | None:
+    """The head revisions of the bundled migrations, read from the files'
+    ``revision``/``down_revision`` assignments without importing them or
+    Alembic; None when a file does not state them plainly (then only Alembic
+    can tell)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted(Path(migrations_dir(), "versions").glob("*.py")):
+        stated: dict[str, Any] = {}
+        for node in ast.parse(path.read_bytes(), str(path)).body:
+            target = (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1
+                      else node.target if isinstance(node, ast.AnnAssign) else None)
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                try:
+                    stated[target.id] = ast.literal_eval(node.value)  # type: ignore[arg-type]
+                except ValueError:
+                    return None
+        revision, down = stated.get("revision"), stated.get("down_revision", ())
+        if not isinstance(revision, str) or down == ():
+            return None
+        revisions.add(revision)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, (tuple, list)):
+            parents.update(down)
+        elif down is not None:
+            return None
+    return (revisions - parents) or None
+
+
+def schema_is_current(app: Flask) -> bool:
+    """Whether the database is stamped with exactly the bundled heads. An
+    unreadable stamp (a new database, no server yet) is "not current", and
+    Alembic then says what is wrong."""
+    heads = bundled_heads()
+    if heads is None:
+        return False
+    with app.app_context():
+        try:
+            with db.engine.connect() as conn:
+                stamped = set(conn.execute(text("SELECT version_num FROM alembic_version"))
+                              .scalars())
+        except SQLAlchemyError:
+            return False
+    return stamped == heads
+
+
 def upgrade(app: Flask, revision: str = "head") -> None:
     """Apply migrations. On PostgreSQL an advisory lock makes concurrent
-    starts (several gunicorn workers) take turns instead of racing."""
+    starts (several gunicorn workers) take turns instead of racing.
+
+    A database already at the head is the usual start: that is checked
+    without Alembic, which with Mako would stay in the server's memory
+    (~10 MB, and ~0.4 s of every start) for nothing."""
+    if revision == "head" and schema_is_current(app):
+        return
     from flask_migrate import upgrade as alembic_upgrade
 
     install_migrations(app)

@@ -77,3 +77,58 @@ def test_a_fresh_database_has_lanraragis_favorites_bookmark_category(make_app, t
         headers = {"Authorization": "Bearer " + base64.b64encode(key.encode()).decode()}
         link = client.get("/api/categories/bookmark_link", headers=headers).json
         assert link["category_id"] == favorites[0].id
+
+
+def test_the_bundled_heads_read_without_alembic_are_alembics():
+    """``bundled_heads`` reads the migration files' revision assignments
+    itself, so that a start at the head needs no Alembic; it must agree with
+    Alembic's own reading (a new migration written another way would be
+    caught here)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from comicsrv.database import bundled_heads, migrations_dir
+
+    config = Config()
+    config.set_main_option("script_location", migrations_dir())
+    assert bundled_heads() == set(ScriptDirectory.from_config(config).get_heads())
+
+
+START_AND_REPORT = """
+import sys
+from comicsrv.app import create_app
+from comicsrv.database import schema_is_current
+app = create_app({"DATABASE_URL": sys.argv[1], "AUTO_MIGRATE": True}, data_dir=sys.argv[2])
+print(schema_is_current(app), "alembic" in sys.modules)
+"""
+
+
+def test_a_start_at_the_head_does_not_load_alembic_and_one_behind_migrates(make_app, tmp_path):
+    """The usual start (the schema is current) checks that without Alembic,
+    ~10 MB the server would otherwise keep; a database a revision behind is
+    still migrated on start, with Alembic."""
+    import subprocess
+    import sys
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from comicsrv.database import migrations_dir, schema_is_current
+
+    url = f"sqlite:///{tmp_path / 'start.db'}"
+    app = make_app(DATABASE_URL=url)
+    config = Config()
+    config.set_main_option("script_location", migrations_dir())
+    head = ScriptDirectory.from_config(config).get_revision("head")
+    upgrade(app, head.down_revision)
+    assert not schema_is_current(app)
+
+    def start() -> str:
+        done = subprocess.run([sys.executable, "-c", START_AND_REPORT, url, str(tmp_path / "data")],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert start() == ["True", "True"]  # migrated, by Alembic
+    assert schema_is_current(app)
+    assert start() == ["True", "False"]  # at the head: Alembic stays out
