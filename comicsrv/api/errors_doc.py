@@ -10,6 +10,7 @@ client generator (and schemathesis' response checks) knows their shape too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any, Callable
 
 from marshmallow import Schema, fields
@@ -55,12 +56,19 @@ class LegacyErrorSchema(Schema):
     error = fields.Nested(LegacyErrorDetailSchema, required=True)
 
 
+@cache
+def _shared(schema: type[Schema]) -> Schema:
+    """One instance of an error schema for every view that documents it
+    (given the class, flask-smorest would make one per status per view)."""
+    return schema()
+
+
 def errors(blp, *statuses: int, schema: type[Schema] = V1ErrorSchema) -> Callable:
     """Document ``statuses`` (plus 401 and 403, which every protected route
     can answer) as error answers in ``schema``."""
     def decorate(view: Callable) -> Callable:
         for status in sorted(set(statuses)):
-            view = blp.alt_response(status, schema=schema,
+            view = blp.alt_response(status, schema=_shared(schema),
                                     description=DESCRIPTIONS.get(status, "Error"))(view)
         return view
 
