@@ -25,7 +25,6 @@ import secrets
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 ENV_PREFIX = "COMICSRV_"
 CONFIG_FILENAME = "config.yml"
@@ -217,6 +216,8 @@ def _read_file(path: Path) -> dict[str, Any]:
     """The settings of ``config.yml``, upper-cased; unknown keys are errors."""
     if not path.exists():
         return {}
+    import yaml  # only for a server that has the file: ~1 MB otherwise unused
+
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

@@ -42,7 +42,6 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import case, delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import TooManyRequests
 from ..extensions import db
@@ -113,11 +112,17 @@ def _key(rule: Rule, address: str, username: str) -> str:
 
 
 def _insert():
+    # Each dialect's insert is imported for the database in use only: the
+    # PostgreSQL dialect's modules are ~2 MB a SQLite server never needs.
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(_table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(_table)
     if dialect == "sqlite":
-        return sqlite.insert(_table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(_table)
     raise RuntimeError(f"The login throttle needs PostgreSQL or SQLite, not {dialect}")
 
 

@@ -32,7 +32,6 @@ from typing import Any, Callable
 
 from flask import Flask
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql
 
 from .. import __version__, services
 from ..config import ConfigError
@@ -263,7 +262,10 @@ class Cluster:
         values = {"owner": self.owner, "role": self.role, "hostname": owner.host,
                   "pid": owner.pid or 0, "version": __version__, "key_id": self.key_id(),
                   "leader": leader, "schedules": schedules}
-        statement = postgresql.insert(ClusterNode).values(
+        # Only a PostgreSQL deployment gets here; a SQLite server never loads the dialect.
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement = postgresql_insert(ClusterNode).values(
             started_at=db_now(), seen_at=db_now(), **values)
         statement = statement.on_conflict_do_update(
             index_elements=[ClusterNode.owner],
