@@ -56,8 +56,8 @@ __all__ = [
 
 # Each backend is imported on first use: py7zr and PDFium are heavy to load
 # (compression libraries, a native PDF engine), and most libraries never
-# contain a CB7 or a PDF.  A server imports them at start-up instead, all
-# but PDFium (see preload).
+# contain a CB7 or a PDF.  A server imports the light ones at start-up (see
+# preload).
 _BACKENDS = {
     "cbz": ("cbz", "ZipArchive"),
     "cbr": ("cbr", "RarArchive"),
@@ -68,26 +68,28 @@ _BACKENDS = {
 }
 
 
-#: Readers whose import starts no process, so a worker thread may import
-#: them when a first archive of theirs is opened; PDFium is ~3.5 MB of a
-#: server's memory that a library without PDFs never needs.
-_IMPORTED_ON_USE = frozenset({"pdf"})
+#: Readers a server imports when a first archive of theirs is opened, not at
+#: start: PDFium (~3.5 MB) and py7zr with pycryptodome (~2.4 MB) are memory a
+#: library without PDFs or CB7s never needs.
+_IMPORTED_ON_USE = frozenset({"pdf", "cb7"})
 
 
 def _reader(fmt: str) -> type[ComicArchive]:
+    from . import tools
+
     module, name = _BACKENDS[fmt]
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    return getattr(tools.import_module(f"{__name__}.{module}"), name)
 
 
 def preload() -> None:
     """Make every reader ready for a server: call it once, from the main thread, at start-up.
 
     Under gevent, archive work runs on native threads, where starting a
-    process fails: importing py7zr there dies in pycryptodome, whose import
-    runs ``file`` through ``platform.architecture()``, and the RAR readers
-    start ``unar`` and ``bsdtar``.  So the backends are imported here, in the
-    hub's thread, and :mod:`.tools` learns which hub starts the tools. The
-    PDF reader, whose import starts nothing, is left to its first use.
+    process fails, and the RAR readers start ``unar`` and ``bsdtar`` when
+    imported.  So :mod:`.tools` learns which hub starts processes, and the
+    light backends are imported here, in the hub's thread; the heavy ones
+    (``_IMPORTED_ON_USE``) are imported through the hub on first use
+    (``tools.import_module``: py7zr's pycryptodome may run ``file``).
     Elsewhere (the CLI, scan worker processes) it only imports.
     """
     from . import tools

@@ -20,6 +20,7 @@ guard their state with :func:`native_lock`, for the same native threads.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import selectors
 import signal
@@ -28,6 +29,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, TypeVar
 
 from .errors import CorruptArchiveError, ToolMissingError
@@ -43,7 +45,11 @@ _HUB_GRACE = 30.0
 PARENT_POLL_SECONDS = 0.5
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
+# How long a native thread waits for the hub to import a reader.
+_IMPORT_WAIT = 60.0
+
 _hub: Any = None  # see bind_gevent_hub
+_hub_imports: Any = None  # a native lock: one import through the hub at a time
 
 
 def bind_gevent_hub() -> None:
@@ -53,10 +59,11 @@ def bind_gevent_hub() -> None:
     before any request can need a tool.  Does nothing unless gevent has
     patched ``subprocess`` in this process.
     """
-    global _hub
+    global _hub, _hub_imports
     if _gevent_patched():
         import gevent
 
+        _hub_imports = native_lock()
         _hub = gevent.get_hub()
 
 
@@ -73,6 +80,37 @@ def run(argv: list[str], archive: Path, *, stdout_limit: int,
         return _run(argv, archive, stdout_limit, timeout)
     return _call_on_hub(hub, timeout + _HUB_GRACE, archive, _run, argv, archive,
                         stdout_limit, timeout)
+
+
+def import_module(name: str) -> ModuleType:
+    """Import ``name`` where its import may start a process.
+
+    pycryptodome, which py7zr imports, runs ``file`` through
+    ``platform.architecture()`` when cffi is missing, and a native thread of
+    a gevent server cannot start one: there the hub imports the module while
+    the thread waits, one such import at a time. On the hub's own thread a
+    module another greenlet is still importing (it yielded while ``file``
+    ran) is waited for, never handed back half made.
+    """
+    module = sys.modules.get(name)
+    if module is not None and not _initializing(module):
+        return module
+    hub = _hub_for_tools()
+    if hub is None:
+        return importlib.import_module(name)
+    if _on_thread_of(hub):
+        import gevent
+
+        while _initializing(sys.modules.get(name)):
+            gevent.sleep(0.01)
+        return importlib.import_module(name)
+    with _hub_imports:
+        return _call_on_hub(hub, _IMPORT_WAIT, Path(name), importlib.import_module, name)
+
+
+def _initializing(module: ModuleType | None) -> bool:
+    spec = getattr(module, "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
 
 
 def die_with_parent(parent_pid: int) -> None:
