@@ -715,6 +715,9 @@ def previous_fire_time(expression: str, now: datetime) -> datetime | None:
     return last.replace(tzinfo=None) if last else None
 
 
+_SCHEDULE_SAID = "comicsrv.backup_schedule_said"
+
+
 def schedule_backups(app: Flask, *, on_start: bool = False) -> str | None:
     """(Re)install the backup schedule from ``backup.schedule`` (a crontab
     expression, UTC; empty: no scheduled backups). On start, a backup whose
@@ -728,12 +731,18 @@ def schedule_backups(app: Flask, *, on_start: bool = False) -> str | None:
     runner = services.jobs(app)
     with app.app_context():
         expression = get_setting("backup.schedule") or None
+        keep = get_setting("backup.keep")
+        # Said once per change: a start installs the schedule, then catches up.
+        if app.extensions.get(_SCHEDULE_SAID) != (expression, keep):
+            app.extensions[_SCHEDULE_SAID] = (expression, keep)
+            if expression is None:
+                log.info("scheduled backups: off")
+            else:
+                log.info("scheduled backups: %s (UTC), keeping %d", expression, keep)
         scheduler.remove(BACKUP_SCHEDULE_ID)
         if expression is None:
-            log.info("scheduled backups: off")
             return None
         scheduler.cron(BACKUP_SCHEDULE_ID, expression, BACKUP_JOB, target=BACKUP_JOB)
-        log.info("scheduled backups: %s (UTC), keeping %d", expression, get_setting("backup.keep"))
         if on_start:
             due = previous_fire_time(expression, datetime.now(timezone.utc).replace(tzinfo=None))
             # Only what existed when the backup was due: a new install waits

@@ -372,3 +372,19 @@ def test_without_a_working_pg_dump_postgresql_is_exported_logically(app, rich, t
     db.session.remove()
     assert backups.restore_backup(info.path, safety_backup=False).method == "logical"
     assert _everything() == before
+
+
+def test_the_schedule_is_logged_once_per_change(app, rich, caplog):
+    """A start installs the schedule and then looks for a missed backup: one
+    line in the log, not two; a new setting is a new line."""
+    from comicsrv.settings_store import set_setting
+
+    caplog.set_level("INFO", logger="comicsrv.backup")
+    app.extensions.pop(backups._SCHEDULE_SAID, None)  # as a new process
+    backups.schedule_backups(app)
+    backups.schedule_backups(app, on_start=True)
+    set_setting("backup.keep", 5, None)
+    backups.schedule_backups(app)
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("scheduled")]
+    assert said == ["scheduled backups: 30 3 * * * (UTC), keeping 3",
+                    "scheduled backups: 30 3 * * * (UTC), keeping 5"]
