@@ -8,13 +8,14 @@ queries (one aggregate per kind of figure), never one query per row.
 from __future__ import annotations
 
 import re
+from functools import cache
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from flask import request
 from marshmallow import Schema, ValidationError, fields, post_load, validate
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 
 from ... import images
 from ...extensions import db
@@ -312,12 +313,19 @@ def user_progress(user_id: int, book_ids: Iterable[int]) -> dict[int, ReadingPro
     return {row.book_id: row for row in rows}
 
 
+@cache
+def _publisher_names_query():
+    # Built once: a list page runs it on every request, and building the
+    # statement and its cache key cost more than SQLite's answer.
+    return select(Publisher.id, Publisher.name).where(
+        Publisher.id.in_(bindparam("ids", expanding=True)))
+
+
 def _publisher_names(ids: Iterable[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return dict(db.session.execute(
-        select(Publisher.id, Publisher.name).where(Publisher.id.in_(wanted))).all())
+    return dict(db.session.execute(_publisher_names_query(), {"ids": sorted(wanted)}).all())
 
 
 def book_item(book: Book, publishers: Mapping[int, str],
@@ -422,15 +430,23 @@ def series_reading(user_id: int):
             .group_by(Book.series_id))
 
 
+@cache
+def _page_figures_queries():
+    """``series_stats`` and ``series_reading`` of some series, built once
+    (parameters ``ids`` and ``user_id``): see ``_publisher_names_query``."""
+    ids = Book.series_id.in_(bindparam("ids", expanding=True))
+    return series_stats().where(ids), series_reading(bindparam("user_id")).where(ids)
+
+
 def series_items(series: Sequence[Series], user_id: int) -> list[dict]:
     """A page of series with their figures (three grouped queries)."""
     ids = [s.id for s in series]
     if not ids:
         return []
-    stats_query = series_stats().where(Book.series_id.in_(ids))
-    stats = {row.series_id: row for row in db.session.execute(stats_query)}
-    reading = {row.series_id: row for row in db.session.execute(
-        series_reading(user_id).where(Book.series_id.in_(ids)))}
+    stats_query, reading_query = _page_figures_queries()
+    params = {"ids": ids, "user_id": user_id}
+    stats = {row.series_id: row for row in db.session.execute(stats_query, params)}
+    reading = {row.series_id: row for row in db.session.execute(reading_query, params)}
     publishers = _publisher_names(s.publisher_id for s in series)
     items = []
     for s in series:
