@@ -82,11 +82,15 @@ def bundled_heads() -> set[str] | None:
     for path in sorted(Path(migrations_dir(), "versions").glob("*.py")):
         stated: dict[str, Any] = {}
         for node in ast.parse(path.read_bytes(), str(path)).body:
-            target = (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1
-                      else node.target if isinstance(node, ast.AnnAssign) else None)
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
             if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
                 try:
-                    stated[target.id] = ast.literal_eval(node.value)  # type: ignore[arg-type]
+                    stated[target.id] = ast.literal_eval(value)
                 except ValueError:
                     return None
         revision, down = stated.get("revision"), stated.get("down_revision", ())

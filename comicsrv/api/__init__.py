@@ -34,7 +34,7 @@ def _schema_deepcopy(schema: ma.Schema, memo: dict[int, Any]) -> ma.Schema:
 # before changing it, and copies fields shallowly for the same reason), so a
 # copy can be the schema itself. Set here, before any surface module defines
 # its views: each of them imports this package first.
-ma.Schema.__deepcopy__ = _schema_deepcopy  # type: ignore[method-assign,assignment]
+setattr(ma.Schema, "__deepcopy__", _schema_deepcopy)  # noqa: B010 (marshmallow declares none to assign)
 
 
 class SchemaInstanceParser(FlaskParser):
