@@ -416,7 +416,31 @@ def serve(app: Flask) -> None:
 
     gevent.signal_handler(signal.SIGTERM, stop)
     gevent.signal_handler(signal.SIGINT, stop)
+    _install_stack_dumps()
     server.serve_forever()
+
+
+def _install_stack_dumps() -> None:
+    """``kill -USR1``: every native thread's stack on stderr, written by
+    faulthandler from C, so it works even when the hub itself is stuck.
+    ``kill -USR2``: every greenlet's stack in the log (it needs a running
+    hub). For a server that stopped answering on someone's NAS, these say
+    where it waits without a debugger."""
+    import faulthandler
+    import sys
+
+    import gevent
+    from gevent.util import format_run_info
+
+    def dump_greenlets() -> None:
+        log.warning("what every greenlet and thread is doing (SIGUSR2):\n%s",
+                    "\n".join(format_run_info()))
+
+    try:
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    except (AttributeError, ValueError, OSError) as exc:  # no stderr (pythonw), odd platforms
+        log.debug("no stack dump on SIGUSR1: %s", exc)
+    gevent.signal_handler(signal.SIGUSR2, dump_greenlets)
 
 
 def _listen_problem(host: str, port: int, exc: OSError) -> str:

@@ -23,6 +23,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,7 +124,33 @@ class LiveServer:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 30)
-        return self.session.request(method, self.url + path, **kwargs)
+        with self.explaining_timeouts(method, path):
+            return self.session.request(method, self.url + path, **kwargs)
+
+    def get_once(self, path: str, **kwargs) -> requests.Response:
+        """A GET on a connection of its own (no keep-alive)."""
+        kwargs.setdefault("timeout", 60)
+        with self.explaining_timeouts("GET", path):
+            return requests.get(self.url + path, **kwargs)
+
+    @contextmanager
+    def explaining_timeouts(self, method: str, path: str) -> Iterator[None]:
+        """A request that times out fails with what the server was doing:
+        its threads' and greenlets' stacks (``comicsrv serve`` dumps them on
+        SIGUSR1 and SIGUSR2) and the end of its log."""
+        try:
+            yield
+        except requests.Timeout as exc:
+            raise AssertionError(f"{method} {path} timed out ({exc}); the server's stacks and "
+                                 f"log:\n{self.dump_stacks()[-12000:]}") from exc
+
+    def dump_stacks(self) -> str:
+        """Ask the running server for its stacks; return its log after them."""
+        if self.process is not None and self.process.poll() is None:
+            for sig in (signal.SIGUSR1, signal.SIGUSR2):
+                os.kill(self.process.pid, sig)
+            time.sleep(1.0)
+        return self.output()
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return self.request("GET", path, **kwargs)

@@ -269,3 +269,15 @@ def test_connections_past_the_cap_wait_instead_of_taking_descriptors(app, live_s
     finally:
         for sock in flood:
             sock.close()
+
+
+def test_a_running_server_dumps_its_stacks_on_sigusr1_and_sigusr2(live_server):  # noqa: F811
+    """What a user attaches to "it stopped answering": every native thread's
+    stack (faulthandler, on stderr) and every greenlet's (in the log), and
+    the server goes on serving."""
+    server = live_server()
+    output = server.dump_stacks()
+    assert "Current thread 0x" in output and "most recent call first" in output
+    assert "what every greenlet and thread is doing (SIGUSR2)" in output
+    assert "serve_forever" in output  # the hub's main greenlet, where it waits
+    assert server.get("/ping").json() == {"status": "OK"}

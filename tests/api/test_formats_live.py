@@ -202,7 +202,7 @@ def _get(server, path: str, headers: dict) -> requests.Response:
     """One request on a connection of its own: on a kept-alive connection
     every answer of the gevent server waits ~40 ms for the client's delayed
     ACK (Nagle), which would make up most of this module's time."""
-    return requests.get(server.url + path, headers=headers, timeout=60)
+    return server.get_once(path, headers=headers)
 
 
 @dataclass(frozen=True)
