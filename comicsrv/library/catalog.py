@@ -18,7 +18,6 @@ from ..extensions import db
 from ..filenames import number_sort
 from ..fspaths import display
 from ..models import ArcidAlias, Book, BookTag, Page, Publisher, Series, Tag, utcnow
-from . import spans
 from .grouping import place, sort_name
 from .metadata_edit import keep_locked, locked_namespaces
 from .reader import ScannedFile
@@ -149,8 +148,7 @@ class Catalog:
             "state": BOOK_ERROR if item.error else BOOK_OK, "error": item.error,
             "missing_since": None, "scanned_at": now, "updated_at": now,
             "page_count": len(item.pages),
-            "page_spans": spans.encode((p.data_offset, p.size)
-                                       for p in sorted(item.pages, key=lambda p: p.index)),
+            "page_spans": item.page_spans,
             "has_comicinfo": bool(meta and "comicinfo" in (meta.source or "").lower()),
             "metadata_source": (meta.source if meta else ("filename" if parsed else None)),
             "series_name": series_name, "number": number,
@@ -170,8 +168,9 @@ class Catalog:
         for key, value in values.items():
             if isinstance(value, str) and key not in ("path", "folder"):
                 values[key] = display(value)
-        # None for new or changed content: the hashing pass fills it in.
+        # None when the read could not hash the file: the hashing pass fills them in.
         values["arcid"] = item.arcid
+        values["koreader_hash"] = item.koreader_hash
         return values
 
     def tag_pairs(self, item: ScannedFile) -> list[tuple[str, str]]:
@@ -268,11 +267,8 @@ class Catalog:
         self.tag_ids(pair for _, pairs in pairs_by_book for pair in pairs)
         pages, tags = [], []
         for book_id, item in books:
-            # A tar's names that are not UTF-8 come as surrogates too; a
-            # page is read by its index, so the shown name is enough.
-            pages.extend((book_id, p.index, display(p.name)[:2048], p.size, p.compressed_size,
-                          p.data_offset, p.width, p.height, _media_type(p.name))
-                         for p in item.pages)
+            key = (book_id,)
+            pages.extend([key + row for row in item.pages])
         for book_id, pairs in pairs_by_book:
             for tag_id in dict.fromkeys(self._tags[pair] for pair in pairs):
                 if (book_id, tag_id) not in user_tags:
@@ -330,16 +326,6 @@ def bulk_insert(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
            f"VALUES ({', '.join([marker] * len(columns))})")
     connection.exec_driver_sql(sql, rows)
-
-
-_MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
-                ".gif": "image/gif", ".webp": "image/webp", ".avif": "image/avif",
-                ".jxl": "image/jxl", ".bmp": "image/bmp", ".tif": "image/tiff",
-                ".tiff": "image/tiff"}
-
-
-def _media_type(name: str) -> str | None:
-    return _MEDIA_TYPES.get("." + name.rpartition(".")[2].lower())
 
 
 def _extra(item: ScannedFile) -> dict | None:

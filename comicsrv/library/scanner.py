@@ -127,9 +127,9 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool | None = None) -> 
     timings = {"walk": round(time.perf_counter() - started, 3)}
     ctx.progress(0, total, f"reading {total} new or changed files", force=True)
     done = 0
-    # Archive ids are hashed on native threads while later batches are read
-    # and written (hashing and file reads release the GIL), and stored after
-    # indexing: the books are browsable before their files are hashed.
+    # The readers give each file's archive id with its contents. A file they
+    # could not hash is hashed on native threads while later batches are
+    # read and written, and stored after indexing.
     hashes: list[Future] = []
     # The archive id each changed file had: a new one makes it an alias.
     previous_arcids: dict[int, str] = {}
@@ -141,9 +141,10 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool | None = None) -> 
             unhashed = [(book_id, item.path) for book_id, item in written if not item.arcid]
             previous_arcids.update((book_id, known[path].arcid) for book_id, path in unhashed
                                    if path in known and known[path].arcid)
-            # Every written file gets its KOReader hash again (its content
-            # may have changed); its arcid only when the read did not give one.
-            to_hash = [(book_id, item.path, item.arcid) for book_id, item in written]
+            # The readers hash each file; one they could not (gone since) is
+            # hashed here, or by the next scan.
+            to_hash = [(book_id, item.path, item.arcid) for book_id, item in written
+                       if not item.arcid]
             hashes.extend(hasher.submit(_hash_many, chunk) for chunk in _chunks(to_hash, 50))
             return len(pending)
 

@@ -8,6 +8,7 @@ import pytest
 
 from comicsrv.extensions import db
 from comicsrv.library.libraries import create_library
+from comicsrv.library.reader import compute_koreader_hash
 from comicsrv.library.scanner import SCAN_JOB
 from comicsrv.events import ScanProgress
 from comicsrv.models import Book, BookTag, Job, Page, ReadingProgress, Series, Tag
@@ -45,6 +46,7 @@ def test_first_scan_indexes_readable_files_and_records_broken_ones(app, comic_tr
     assert cbz.title == "The Beginning; The End" and cbz.has_comicinfo
     assert cbz.publisher.name == "Youthful Adventure Stories"
     assert len(cbz.arcid) == 40
+    assert cbz.koreader_hash == compute_koreader_hash(cbz.path)
     with open(cbz.path, "rb") as fh:
         import hashlib
         assert cbz.arcid == hashlib.sha1(fh.read(512_000)).hexdigest()
@@ -75,6 +77,28 @@ def test_first_scan_indexes_readable_files_and_records_broken_ones(app, comic_tr
     while (event := events.get(0.01)) is not None:
         names.add(event.name)
     assert names == {"book_created", "series_created", "scan_progress"}
+
+
+def test_the_readers_hash_every_file_they_read_and_tolerate_one_gone(comic_tree):
+    """A scan's reader processes give each file's archive id and KOReader
+    hash with its contents (unreadable archives included); a file deleted
+    before it is hashed leaves them unknown, for the hashing pass, instead of
+    failing the batch."""
+    from comicsrv.library.reader import compute_arcid, compute_koreader_hash, read_batch
+
+    files = sorted(p for p in comic_tree.rglob("*") if p.is_file())
+    gone = comic_tree / "gone.cbz"
+    shutil.copy(files[0], gone)
+    stats = [(str(p), p.stat().st_size, p.stat().st_mtime) for p in files + [gone]]
+    gone.unlink()
+    read = read_batch(stats, None)
+    assert [item.path for item in read] == [path for path, _, _ in stats]
+    assert any(item.error for item in read) and any(not item.error for item in read)
+    for item in read[:-1]:
+        assert (item.arcid, item.koreader_hash) == (compute_arcid(item.path),
+                                                    compute_koreader_hash(item.path)), item.path
+    assert (read[-1].arcid, read[-1].koreader_hash) == (None, None)
+    assert read[-1].error
 
 
 def test_series_are_grouped_by_metadata_and_folders(app, comic_tree):

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from xml.etree import ElementTree
 
 from comicsrv.extensions import db
+from comicsrv.library.reader import compute_koreader_hash
 from comicsrv.library.scanner import SCAN_JOB
 from comicsrv.models import Book
 from comicsrv.models.automation import WatchedIssue
@@ -124,6 +125,9 @@ def test_metatag_of_a_scanned_book_keeps_it_readable_under_every_id(
     assert detail.status_code == 200
     assert (detail.json["arcid"], detail.json["file_size"]) == (new_arcid, path.stat().st_size)
     assert client.get(f"/api/v1/books/{book_id}/thumbnail", headers=headers).status_code == 200
+    # KOReader knows the new file by its own document id at once.
+    db.session.expire_all()
+    assert db.session.get(Book, book_id).koreader_hash == compute_koreader_hash(str(path))
     listing = client.get(f"/api/v1/books/{book_id}/pages", headers=headers).json
     assert listing["total"] == 5
     for number in range(1, 6):
