@@ -386,6 +386,7 @@ def serve(app: Flask) -> None:
     # connection, never a request left waiting, until the process can answer.
     from .archives import preload
 
+    _install_stack_dumps()  # first: a start that hangs can be asked where
     preload()
     hold_serving_lock(config["DATA_DIR"])
     try:
@@ -416,7 +417,6 @@ def serve(app: Flask) -> None:
 
     gevent.signal_handler(signal.SIGTERM, stop)
     gevent.signal_handler(signal.SIGINT, stop)
-    _install_stack_dumps()
     server.serve_forever()
 
 

@@ -17,6 +17,7 @@ live_server``) or a conftest so pytest finds it.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import socket
@@ -33,6 +34,11 @@ import requests
 import yaml
 
 START_TIMEOUT = 60.0
+#: Every server of this test process (xdist worker) shares one SECRET_KEY,
+#: as a deployment's processes must: they share its database, and a server
+#: refuses to join processes with another key (``comicsrv.cluster``). A test
+#: about that refusal gives its servers keys of its own.
+SESSION_SECRET_KEY = secrets.token_hex(32)
 
 
 def _free_port() -> int:
@@ -83,8 +89,9 @@ class LiveServer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                output = self.output()
                 raise RuntimeError(f"comicsrv serve exited with {self.process.returncode}:\n"
-                                   f"{self.output()[-4000:]}")
+                                   f"{output[-4000:]}{_named_processes(output)}")
             try:
                 if requests.get(self.url + "/ping", timeout=1).ok:
                     return self
@@ -106,6 +113,12 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
+        # Nothing of the server outlives it (a reader process of a scan cut
+        # short): its group is its own (start_new_session).
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         self.session.close()
         self.session = requests.Session()
         return self.process.returncode
@@ -165,6 +178,20 @@ class LiveServer:
         return self.request("DELETE", path, **kwargs)
 
 
+def _named_processes(output: str) -> str:
+    """For a refusal that names other processes (``host:pid:...``): what
+    those processes are on this machine, so a test that left a server
+    running is named by its data directory."""
+    lines = []
+    for pid in dict.fromkeys(re.findall(r"\b[\w.-]+:(\d+):[0-9a-f]*-[0-9a-f]+", output)):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            command = "(gone)"
+        lines.append(f"process {pid}: {command}")
+    return ("\n" + "\n".join(lines)) if lines else ""
+
+
 @pytest.fixture
 def live_server(database_url, tmp_path, make_app):
     """A factory: ``live_server(**env)`` starts ``comicsrv serve`` on the
@@ -176,11 +203,10 @@ def live_server(database_url, tmp_path, make_app):
     ``config.yml`` (settings that are not plain values, such as
     ``metadata_urls``); ``extra_env`` adds variables (``PYTHONPATH`` for a
     test plugin); ``wait=False`` returns before the server answers. The
-    servers of one test share a SECRET_KEY, as a deployment's must.
+    servers share ``SESSION_SECRET_KEY`` unless given ``secret_key``.
     """
     # make_app is requested so its clean-up empties the tables the server wrote.
     servers: list[LiveServer] = []
-    secret_key = secrets.token_hex(32)
 
     def start(*, role: str = "all", config: dict | None = None,
               extra_env: dict[str, str] | None = None, wait: bool = True,
@@ -191,7 +217,7 @@ def live_server(database_url, tmp_path, make_app):
             "COMICSRV_AUTO_MIGRATE": "false",
             "COMICSRV_SCAN_ON_START": "false",
             "COMICSRV_LOG_LEVEL": "INFO",
-            "COMICSRV_SECRET_KEY": secret_key,
+            "COMICSRV_SECRET_KEY": SESSION_SECRET_KEY,
         })
         env.update({f"COMICSRV_{k.upper()}": str(v) for k, v in settings.items()})
         env.update(extra_env or {})

@@ -37,7 +37,7 @@ from .. import __version__, services
 from ..config import ConfigError
 from ..extensions import db
 from ..models import ClusterNode
-from .identity import new_owner, parse_owner
+from .identity import new_owner, parse_owner, pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -227,10 +227,15 @@ class Cluster:
 
     def _check_secret_key(self) -> None:
         fresh = db_now() - timedelta(seconds=3 * NODE_BEAT_SECONDS)
-        others = db.session.execute(select(ClusterNode.owner).where(
+        rows = db.session.execute(select(ClusterNode.owner, ClusterNode.role).where(
             ClusterNode.seen_at > fresh, ClusterNode.key_id != self.key_id(),
-            ClusterNode.owner != self.owner)).scalars().all()
+            ClusterNode.owner != self.owner)).all()
         db.session.rollback()
+        # A process of this host that is gone (killed, crashed) left its row
+        # behind: it is no reason to refuse the process that replaces it.
+        others = [f"{owner} ({role})" for owner, role in rows
+                  if not (parse_owner(owner).is_local()
+                          and not pid_alive(parse_owner(owner).pid or 0))]
         if others:
             raise ConfigError(
                 "SECRET_KEY differs from that of the running processes "

@@ -117,6 +117,37 @@ def test_a_process_with_another_secret_key_is_refused(processes, make_app):
         _cluster(stranger).start()
 
 
+def test_a_row_left_by_a_dead_process_of_this_host_refuses_no_one(make_app):
+    """A process killed on this host (OOM, kill -9) leaves its row fresh for a
+    while; a replacement with another SECRET_KEY starts all the same, while
+    a living process with another key still refuses it."""
+    import subprocess
+
+    from comicsrv.cluster.identity import process_owner
+
+    gone = subprocess.Popen(["true"])  # a pid that is surely gone once waited for
+    gone.wait()
+    host, _, rest = process_owner().split(":", 2)
+    namespace = rest.split("-")[0]
+    app = make_app(ROLE="web", **{**SETTINGS, "SECRET_KEY": "the new key"})
+    with app.app_context():
+        for owner, pid in ((f"{host}:{gone.pid}:{namespace}-dead", gone.pid),
+                           (f"{host}:{os.getpid()}:{namespace}-alive", os.getpid())):
+            db.session.add(ClusterNode(owner=owner, role="all", hostname=host, pid=pid,
+                                       version="1", key_id="another key", leader=False))
+        db.session.commit()
+        with pytest.raises(ConfigError, match=r"-alive \(all\)") as refused:
+            _cluster(app).start()
+        assert "-dead" not in str(refused.value)
+        db.session.execute(db.delete(ClusterNode).where(ClusterNode.owner.like("%-alive")))
+        db.session.commit()
+    _cluster(app).start()
+    try:
+        assert _cluster(app).started
+    finally:
+        _cluster(app).stop()
+
+
 def test_a_queued_job_wakes_an_idle_worker_at_once(processes, make_app):
     """The NOTIFY sent with the row wakes a worker that would otherwise look
     only every JOB_POLL_SECONDS (a minute here)."""

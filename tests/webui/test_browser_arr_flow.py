@@ -30,7 +30,7 @@ from comicsrv.models.automation import (
 from comicsrv.settings_store import get_setting, set_setting
 from tests.factories import PASSWORD, AdminFactory
 from tests.peers import qbittorrent  # noqa: F401 (fixture)
-from tests.serving import LiveServer
+from tests.serving import SESSION_SECRET_KEY, LiveServer
 from tests.webui.arr_peers import RELEASE, SERIES, make_cbz, metron_server, torznab_server
 from tests.webui.conftest import DESKTOP, sign_in
 
@@ -63,7 +63,8 @@ def arr_site(make_app, database_url, tmp_path, qbittorrent):  # noqa: F811
         {"metadata_urls": {"metron": metron.url + "/api"}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
     env.update({"COMICSRV_DATABASE_URL": database_url, "COMICSRV_AUTO_MIGRATE": "false",
-                "COMICSRV_SCAN_ON_START": "false", "COMICSRV_LOG_LEVEL": "INFO",
+                "COMICSRV_SCAN_ON_START": "false", "COMICSRV_SECRET_KEY": SESSION_SECRET_KEY,
+                "COMICSRV_LOG_LEVEL": "INFO",
                 "COMICSRV_SSE_KEEPALIVE_SECONDS": "1",
                 "COMICSRV_WEB_QUEUE_PROGRESS_SECONDS": "1"})
     server = LiveServer(data_dir, env).start()

@@ -32,7 +32,7 @@ from tests.factories import (
     PASSWORD, AdminFactory, DownloadClientConfigFactory, DownloadFactory, IndexerConfigFactory,
     NotificationTargetFactory, UserFactory, WatchedIssueFactory, WatchedSeriesFactory,
 )
-from tests.serving import LiveServer
+from tests.serving import SESSION_SECRET_KEY, LiveServer
 from tests.webui.arr_peers import SERIES, make_cbz, metron_server
 from tests.webui.conftest import DESKTOP, PHONE, describe, serious_violations, sign_in
 
@@ -145,7 +145,8 @@ def arr_server(database_url, tmp_path_factory):
             {"metadata_urls": {"metron": metron.url + "/api"}}))
         env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
         env.update({"COMICSRV_DATABASE_URL": database_url, "COMICSRV_AUTO_MIGRATE": "false",
-                    "COMICSRV_SCAN_ON_START": "false", "COMICSRV_LOG_LEVEL": "INFO",
+                    "COMICSRV_SCAN_ON_START": "false", "COMICSRV_SECRET_KEY": SESSION_SECRET_KEY,
+                    "COMICSRV_LOG_LEVEL": "INFO",
                     "COMICSRV_SCHEDULER_ENABLED": "false"})
         server = LiveServer(root / "serve", env).start()
         yield server, ids

@@ -19,7 +19,7 @@ from comicsrv.library.scanner import SCAN_JOB
 from comicsrv.models import Book, Series
 from tests.conftest import COMIC_TREE, FIXTURE_ARCHIVES, _empty_tables
 from tests.factories import PASSWORD, AdminFactory, UserFactory
-from tests.serving import LiveServer
+from tests.serving import SESSION_SECRET_KEY, LiveServer
 from tests.webui.conftest import DESKTOP, PHONE, describe, serious_violations, sign_in
 from tests.webui.test_browser_flow import pattern_library
 
@@ -51,7 +51,8 @@ def site(database_url, tmp_path_factory):
             ids = {"series": pattern.id, "book": book.id}
         env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
         env.update({"COMICSRV_DATABASE_URL": database_url, "COMICSRV_AUTO_MIGRATE": "false",
-                    "COMICSRV_SCAN_ON_START": "false", "COMICSRV_LOG_LEVEL": "INFO"})
+                    "COMICSRV_SCAN_ON_START": "false", "COMICSRV_SECRET_KEY": SESSION_SECRET_KEY,
+                    "COMICSRV_LOG_LEVEL": "INFO"})
         server = LiveServer(root / "serve", env).start()
         yield server, ids, app
     finally:
