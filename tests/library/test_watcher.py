@@ -241,3 +241,33 @@ def test_watch_mode_through_the_api(client, admin_headers, tmp_path):
     bad = client.put(f"/api/v1/libraries/{created.json['id']}", headers=admin_headers,
                      json={"watch_mode": "sometimes"})
     assert bad.status_code in (400, 422) and "watch_mode" in bad.get_data(as_text=True)
+
+
+def test_reading_a_watched_library_reports_nothing(app, tmp_path, monkeypatch):
+    """The kernel is asked only for changes: a server reads its library's
+    files all day (every page is an open and a close), and each read
+    reported to the observer cost it CPU on the path that serves pages."""
+    from comicsrv.library import watcher as watcher_module
+
+    seen = []
+    real_dispatch = watcher_module._Handler.dispatch
+    monkeypatch.setattr(watcher_module._Handler, "dispatch",
+                        lambda self, event: seen.append(event.event_type)
+                        or real_dispatch(self, event))
+    root = tmp_path / "lib"
+    root.mkdir()
+    shutil.copy(CBZ, root / "old.cbz")
+    library = create_library("Comics", str(root), watch_mode="native")
+    watcher = LibraryWatcher(app)
+    watcher._watch(library, "native")
+    try:
+        for _ in range(20):
+            with open(root / "old.cbz", "rb") as fh:
+                fh.read(4096)
+        shutil.copy(CBZ, root / "new.cbz")
+        assert wait_until(lambda: "closed" in seen, 10), seen
+        assert "created" in seen
+        assert not {"opened", "closed_no_write"} & set(seen), seen
+        assert any(path.endswith("new.cbz") for _, path, _ in watcher.inbox)
+    finally:
+        watcher.stop()
