@@ -7,7 +7,7 @@ error envelope.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Callable
 
 import marshmallow as ma
@@ -119,7 +119,7 @@ def utc_isoformat(value: datetime) -> str:
     without an offset is not an OpenAPI ``date-time``: clients parsed it as
     their local time."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+        return value.isoformat() + "+00:00"  # as with tzinfo=UTC, without a new datetime
     return value.isoformat()
 
 

@@ -26,9 +26,9 @@ from ..pagination import PageArgs, envelope, page_query, window
 from ..request_limits import MAX_ROW_ID
 from ..media import thumbnail_response
 from .schemas import (
-    BOOK_SORTS, SECURITY, BookDetailSchema, BookSchema, ConditionListArgs, BookProgressSchema,
-    SortField, ThumbnailArgs, book_detail, book_items, book_order, list_schema,
-    progress_dict, sorted_by,
+    BOOK_ITEM_COLUMNS, BOOK_SORTS, SECURITY, BookDetailSchema, BookSchema, ConditionListArgs,
+    BookProgressSchema, SortField, ThumbnailArgs, book_detail, book_items, book_order,
+    list_schema, progress_dict, sorted_by,
 )
 from .tasks import TaskSchema, task_dict
 from ...models.library import BOOK_MISSING
@@ -90,8 +90,8 @@ class VisibleBooks:
             total = db.session.execute(
                 select(func.count()).select_from(self.query.subquery())).scalar_one()
         offset, limit = window(args)
-        books = db.session.execute(self.query.order_by(*order).limit(limit)
-                                   .offset(offset)).scalars().all()
+        books = db.session.execute(self.query.options(BOOK_ITEM_COLUMNS).order_by(*order)
+                                   .limit(limit).offset(offset)).scalars().all()
         return envelope(book_items(books, current_principal().user.id), total, args["page"],
                         args["page_size"])
 
