@@ -37,7 +37,7 @@ from .. import __version__, services
 from ..config import ConfigError
 from ..extensions import db
 from ..models import ClusterNode
-from .identity import new_owner, parse_owner, pid_alive
+from .identity import new_owner, parse_owner
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +234,7 @@ class Cluster:
         # A process of this host that is gone (killed, crashed) left its row
         # behind: it is no reason to refuse the process that replaces it.
         others = [f"{owner} ({role})" for owner, role in rows
-                  if not (parse_owner(owner).is_local()
-                          and not pid_alive(parse_owner(owner).pid or 0))]
+                  if parse_owner(owner).alive() is not False]
         if others:
             raise ConfigError(
                 "SECRET_KEY differs from that of the running processes "

@@ -58,6 +58,15 @@ class Owner:
         return (self.pid is not None and self.host == me.host
                 and (self.namespace is None or self.namespace == me.namespace))
 
+    def alive(self) -> bool | None:
+        """Whether the process is running, when this one can tell: None for
+        another host's, and for our own pid under another name (an earlier
+        process that had it, such as pid 1 of a restarted container), where
+        only a heartbeat can tell."""
+        if not self.is_local() or self.pid is None or self.pid == os.getpid():
+            return None
+        return pid_alive(self.pid)
+
 
 def parse_owner(owner: str | None) -> Owner:
     match = _OWNER.match(owner or "")

@@ -48,7 +48,6 @@ refused), ERROR with the traceback for anything else, which is a bug.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -59,7 +58,7 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from ..cluster import JOBS_CHANNEL, db_now
-from ..cluster.identity import new_owner, parse_owner, pid_alive, process_owner
+from ..cluster.identity import new_owner, parse_owner, process_owner
 from ..events import EventBus, TaskProgress
 from ..extensions import db
 from ..models import Job, utcnow
@@ -567,15 +566,8 @@ class JobRunner:
     def _is_dead(self, job: Job, stale: bool) -> bool:
         if job.owner == self.owner:
             return False  # ours: alive by definition
-        owner = parse_owner(job.owner)
-        if owner.is_local() and owner.pid is not None:
-            if owner.pid == os.getpid():
-                # Our pid in another name: an earlier process that had it (a
-                # restarted container), or a twin on another host of the same
-                # name. Only its heartbeat can tell.
-                return stale
-            return not pid_alive(owner.pid)
-        return stale
+        alive = parse_owner(job.owner).alive()
+        return stale if alive is None else not alive
 
     def recover_interrupted(self) -> list[int]:
         """Take over the running jobs whose process died. Returns their ids.
