@@ -178,6 +178,23 @@ class LiveServer:
         return self.request("DELETE", path, **kwargs)
 
 
+def server_env(database_url: str, **settings) -> dict[str, str]:
+    """The environment of a test's ``comicsrv serve``: this process's
+    variables without its COMICSRV_ ones, the session database, no migration
+    or scan on start, ``SESSION_SECRET_KEY``, and ``COMICSRV_<NAME>`` for
+    each of ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
+    env.update({
+        "COMICSRV_DATABASE_URL": database_url,
+        "COMICSRV_AUTO_MIGRATE": "false",
+        "COMICSRV_SCAN_ON_START": "false",
+        "COMICSRV_LOG_LEVEL": "INFO",
+        "COMICSRV_SECRET_KEY": SESSION_SECRET_KEY,
+    })
+    env.update({f"COMICSRV_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
 def _named_processes(output: str) -> str:
     """For a refusal that names other processes (``host:pid:...``): what
     those processes are on this machine, so a test that left a server
@@ -211,15 +228,7 @@ def live_server(database_url, tmp_path, make_app):
     def start(*, role: str = "all", config: dict | None = None,
               extra_env: dict[str, str] | None = None, wait: bool = True,
               **settings) -> LiveServer:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
-        env.update({
-            "COMICSRV_DATABASE_URL": database_url,
-            "COMICSRV_AUTO_MIGRATE": "false",
-            "COMICSRV_SCAN_ON_START": "false",
-            "COMICSRV_LOG_LEVEL": "INFO",
-            "COMICSRV_SECRET_KEY": SESSION_SECRET_KEY,
-        })
-        env.update({f"COMICSRV_{k.upper()}": str(v) for k, v in settings.items()})
+        env = server_env(database_url, **settings)
         env.update(extra_env or {})
         server = LiveServer(tmp_path / f"serve{len(servers)}", env, role=role)
         servers.append(server)

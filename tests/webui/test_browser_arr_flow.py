@@ -13,7 +13,6 @@ rename template shows its error next to the field and saves nothing.
 """
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -30,7 +29,7 @@ from comicsrv.models.automation import (
 from comicsrv.settings_store import get_setting, set_setting
 from tests.factories import PASSWORD, AdminFactory
 from tests.peers import qbittorrent  # noqa: F401 (fixture)
-from tests.serving import SESSION_SECRET_KEY, LiveServer
+from tests.serving import LiveServer, server_env
 from tests.webui.arr_peers import RELEASE, SERIES, make_cbz, metron_server, torznab_server
 from tests.webui.conftest import DESKTOP, sign_in
 
@@ -61,12 +60,7 @@ def arr_site(make_app, database_url, tmp_path, qbittorrent):  # noqa: F811
     data_dir.mkdir()
     (data_dir / "config.yml").write_text(yaml.safe_dump(
         {"metadata_urls": {"metron": metron.url + "/api"}}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
-    env.update({"COMICSRV_DATABASE_URL": database_url, "COMICSRV_AUTO_MIGRATE": "false",
-                "COMICSRV_SCAN_ON_START": "false", "COMICSRV_SECRET_KEY": SESSION_SECRET_KEY,
-                "COMICSRV_LOG_LEVEL": "INFO",
-                "COMICSRV_SSE_KEEPALIVE_SECONDS": "1",
-                "COMICSRV_WEB_QUEUE_PROGRESS_SECONDS": "1"})
+    env = server_env(database_url, sse_keepalive_seconds=1, web_queue_progress_seconds=1)
     server = LiveServer(data_dir, env).start()
     try:
         yield {"server": server, "app": app, "metron": metron, "indexer": indexer,

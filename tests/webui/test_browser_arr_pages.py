@@ -8,7 +8,6 @@ screen sideways except inside a scrolling table.
 """
 from __future__ import annotations
 
-import os
 import re
 from datetime import date, timedelta
 
@@ -32,7 +31,7 @@ from tests.factories import (
     PASSWORD, AdminFactory, DownloadClientConfigFactory, DownloadFactory, IndexerConfigFactory,
     NotificationTargetFactory, UserFactory, WatchedIssueFactory, WatchedSeriesFactory,
 )
-from tests.serving import SESSION_SECRET_KEY, LiveServer
+from tests.serving import LiveServer, server_env
 from tests.webui.arr_peers import SERIES, make_cbz, metron_server
 from tests.webui.conftest import DESKTOP, PHONE, describe, serious_violations, sign_in
 
@@ -143,11 +142,7 @@ def arr_server(database_url, tmp_path_factory):
         (root / "serve").mkdir()
         (root / "serve" / "config.yml").write_text(yaml.safe_dump(
             {"metadata_urls": {"metron": metron.url + "/api"}}))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
-        env.update({"COMICSRV_DATABASE_URL": database_url, "COMICSRV_AUTO_MIGRATE": "false",
-                    "COMICSRV_SCAN_ON_START": "false", "COMICSRV_SECRET_KEY": SESSION_SECRET_KEY,
-                    "COMICSRV_LOG_LEVEL": "INFO",
-                    "COMICSRV_SCHEDULER_ENABLED": "false"})
+        env = server_env(database_url, scheduler_enabled="false")
         server = LiveServer(root / "serve", env).start()
         yield server, ids
     finally:

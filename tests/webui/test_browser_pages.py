@@ -5,7 +5,6 @@ axe-core's accessibility check, and screenshots at desktop and phone width.
 from __future__ import annotations
 
 import http.server
-import os
 import shutil
 import threading
 
@@ -19,7 +18,7 @@ from comicsrv.library.scanner import SCAN_JOB
 from comicsrv.models import Book, Series
 from tests.conftest import COMIC_TREE, FIXTURE_ARCHIVES, _empty_tables
 from tests.factories import PASSWORD, AdminFactory, UserFactory
-from tests.serving import SESSION_SECRET_KEY, LiveServer
+from tests.serving import LiveServer, server_env
 from tests.webui.conftest import DESKTOP, PHONE, describe, serious_violations, sign_in
 from tests.webui.test_browser_flow import pattern_library
 
@@ -49,11 +48,7 @@ def site(database_url, tmp_path_factory):
             book = db.session.execute(db.select(Book).where(
                 Book.filename == "Test Pattern #001.cbz")).scalar_one()
             ids = {"series": pattern.id, "book": book.id}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COMICSRV_")}
-        env.update({"COMICSRV_DATABASE_URL": database_url, "COMICSRV_AUTO_MIGRATE": "false",
-                    "COMICSRV_SCAN_ON_START": "false", "COMICSRV_SECRET_KEY": SESSION_SECRET_KEY,
-                    "COMICSRV_LOG_LEVEL": "INFO"})
-        server = LiveServer(root / "serve", env).start()
+        server = LiveServer(root / "serve", server_env(database_url)).start()
         yield server, ids, app
     finally:
         if server is not None:
