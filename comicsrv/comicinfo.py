@@ -450,9 +450,16 @@ def _parse_xml(data: bytes, root_name: str) -> ET.Element:
     if not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         data = data.lstrip()  # an XML declaration must come first; some writers pad it
     try:
-        root: ET.Element = SafeET.fromstring(
-            data, forbid_dtd=False, forbid_entities=True, forbid_external=True
-        )
+        if b"<!" not in data and b"\x00" not in data:
+            # No DTD, so no entity can be declared and nothing external named:
+            # the C parser is safe, and twice as fast as defusedxml's pure-Python
+            # one (30 us a file, 7 % of a scan's reading). UTF-16 and -32 text
+            # has NUL bytes, in which "<!" would not show: it takes the defused path.
+            root: ET.Element = ET.fromstring(data)
+        else:
+            root = SafeET.fromstring(
+                data, forbid_dtd=False, forbid_entities=True, forbid_external=True
+            )
     except defusedxml.DefusedXmlException as exc:
         raise MetadataError(f"{root_name}: forbidden XML construct: {exc!r}") from exc
     except ET.ParseError as exc:

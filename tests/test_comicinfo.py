@@ -492,11 +492,35 @@ def test_identifiers_from_notes_and_web() -> None:
             b"<ComicInfo><Title>&lol3;</Title></ComicInfo>",
             id="billion-laughs",
         ),
+        # Where no ASCII "<!" shows in the bytes: the DTD must still be seen.
+        pytest.param(
+            '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE ComicInfo '
+            '[<!ENTITY xxe SYSTEM "file:///etc/passwd">]><ComicInfo><Title>&xxe;</Title>'
+            "</ComicInfo>".encode("utf-16"),
+            id="external-entity-utf16-bom",
+        ),
+        pytest.param(
+            '<?xml version="1.0" encoding="UTF-16LE"?><!DOCTYPE ComicInfo '
+            '[<!ENTITY xxe SYSTEM "file:///etc/passwd">]><ComicInfo><Title>&xxe;</Title>'
+            "</ComicInfo>".encode("utf-16-le"),
+            id="external-entity-utf16le",
+        ),
     ],
 )
 def test_entity_attacks_are_refused(document: bytes) -> None:
     with pytest.raises(MetadataError, match="forbidden XML construct"):
         read_comicinfo(document)
+
+
+@pytest.mark.parametrize("path", COMICINFO_FIXTURES, ids=lambda path: path.name)
+def test_either_xml_parser_reads_the_same(path) -> None:
+    """A document without "<!" goes to the C parser, one with a comment or
+    a DTD to defusedxml's: both read every fixture alike."""
+    data = path.read_bytes()
+    root = data.find(b"<ComicInfo")
+    assert root >= 0 and b"<!" not in data
+    commented = data[:root] + b"<!-- either parser -->" + data[root:]
+    assert read_comicinfo(commented) == read_comicinfo(data)
 
 
 @pytest.mark.parametrize(
