@@ -212,11 +212,14 @@ def stop_services(app: Flask) -> None:
 def _register_job_types(runner: JobRunner) -> None:
     from .jobs.housekeeping import prune_jobs
     from .library.analysis import ANALYZE_JOB, analyze_books
+    from .library.archive_ids import ARCHIVE_IDS_JOB, archive_ids_job
     from .library.duplicates import DUPLICATES_JOB, run_duplicates_job
     from .library.scanner import SCAN_JOB, scan_library
 
     runner.register("jobs.prune", prune_jobs)
     runner.register(SCAN_JOB, scan_library)
+    # Idempotent: a server stopped mid-way hashes the rest when it starts again.
+    runner.register(ARCHIVE_IDS_JOB, archive_ids_job, resumable=True)
     runner.register(DUPLICATES_JOB, run_duplicates_job)
     runner.register(ANALYZE_JOB, analyze_books)
     from .automation.watchlist import REFRESH_JOB, refresh_metadata_job

@@ -206,6 +206,7 @@ def library_remove(holder: AppHolder, name: str, yes: bool) -> None:
 @pass_holder
 def scan(holder: AppHolder, library_name: str | None, deep: bool) -> None:
     """Scan libraries now and print what changed."""
+    from . import services
     from .library.libraries import libraries_to_scan
     from .library.scans import run_scan
 
@@ -214,6 +215,10 @@ def scan(holder: AppHolder, library_name: str | None, deep: bool) -> None:
         failed = False
         for lib in libraries_to_scan(library_name):
             job = run_scan(lib, "deep" if deep else None)
+            ids_job = (job.result or {}).get("archive_ids_job")
+            if ids_job is not None:  # this process may end before it runs otherwise
+                click.echo(f"{lib.name}: computing archive ids ...", err=True)
+                services.jobs().wait(ids_job)
             summary = ", ".join(f"{k} {v}" for k, v in (job.result or {}).items()
                                 if isinstance(v, (int, float)))
             if job.state == "finished":

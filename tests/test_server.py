@@ -102,10 +102,21 @@ def test_scan_on_start_under_gevent_uses_worker_processes(tmp_path, free_port):
                 break
             time.sleep(0.1)
         assert state == "finished", row
+        # The new files' archive ids come from the job the scan queued, in
+        # the same server's native threads.
+        while time.monotonic() < deadline:
+            with sqlite3.connect(data / "comicsrv.db") as conn:
+                ids_job = conn.execute(
+                    "SELECT state FROM jobs WHERE type='library.archive_ids'").fetchone()
+            if ids_job and ids_job[0] in ("finished", "failed"):
+                break
+            time.sleep(0.1)
+        assert ids_job == ("finished",)
         with sqlite3.connect(data / "comicsrv.db") as conn:
-            books, hashed = conn.execute(
-                "SELECT count(*), count(arcid) FROM books WHERE state='ok'").fetchone()
-        assert books == hashed == count
+            books, hashed, koreader = conn.execute(
+                "SELECT count(*), count(arcid), count(koreader_hash) FROM books "
+                "WHERE state='ok'").fetchone()
+        assert books == hashed == koreader == count
         assert pings > 0
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from ..archives import ArchiveError, open_archive
 from ..comicinfo import ComicMetadata, MetadataError, parse_metadata
@@ -70,16 +71,45 @@ def compute_koreader_hash(path: str) -> str | None:
     the end of the file. None for a folder book (KOReader opens files only)."""
     if os.path.isdir(path):
         return None
-    digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as fh:
-        for i in range(-1, 11):
-            # LuaJIT's lshift(1024, -2) shifts by 30 (mod 32) and overflows to 0.
-            fh.seek(0 if i < 0 else 1024 << (2 * i))
+        return _koreader_hash(fh)
+
+
+def _koreader_hash(fh: BinaryIO, head: bytes = b"") -> str:
+    """``compute_koreader_hash`` of an open file, taking the samples that
+    lie in ``head`` (the file's first ``ARCID_BYTES``, or all of it if
+    shorter) from there instead of reading them again."""
+    digest = hashlib.md5(usedforsecurity=False)
+    whole = bool(head) and len(head) < ARCID_BYTES
+    for i in range(-1, 11):
+        # LuaJIT's lshift(1024, -2) shifts by 30 (mod 32) and overflows to 0.
+        offset = 0 if i < 0 else 1024 << (2 * i)
+        if whole or offset + 1024 <= len(head):
+            sample = head[offset:offset + 1024]
+        else:
+            fh.seek(offset)
             sample = fh.read(1024)
-            if not sample:
-                break
-            digest.update(sample)
+        if not sample:
+            break
+        digest.update(sample)
     return digest.hexdigest()
+
+
+def compute_ids(path: str, size: int | None = None,
+                mtime: float | None = None) -> tuple[str, str | None] | None:
+    """The archive id and KOReader hash of a file, reading its first 512 KB
+    once for both. With ``size`` and ``mtime``, None if the file no longer
+    has them: what was hashed would not be the content the catalogue
+    describes, and the next scan reads the file again anyway."""
+    if os.path.isdir(path):
+        return compute_arcid(path), None
+    with open(path, "rb") as fh:
+        if size is not None and mtime is not None:
+            stat = os.fstat(fh.fileno())
+            if stat.st_size != size or abs(stat.st_mtime - mtime) >= 1e-6:
+                return None
+        head = fh.read(ARCID_BYTES)
+        return hashlib.sha1(head).hexdigest(), _koreader_hash(fh, head)
 
 
 def read_comic(path: str, size: int, mtime: float, cache_dir: str | None = None,
@@ -90,10 +120,11 @@ def read_comic(path: str, size: int, mtime: float, cache_dir: str | None = None,
     result = _read(path, size, mtime, cache_dir)
     if with_arcid:
         try:
-            result.arcid = compute_arcid(path)
-            result.koreader_hash = compute_koreader_hash(path)
+            ids = compute_ids(path)
         except OSError:
-            pass
+            ids = None
+        if ids is not None:
+            result.arcid, result.koreader_hash = ids
     return result
 
 
@@ -132,13 +163,15 @@ def _read(path: str, size: int, mtime: float, cache_dir: str | None) -> ScannedF
     return result
 
 
-def read_batch(stats: list[tuple[str, int, float]], cache_dir: str | None) -> list[ScannedFile]:
-    """Read and hash several files: one task per batch keeps process-pool
-    overhead low. The hashes are made here, in the reader processes, while
-    the file is in the page cache: SHA-1 over 512 KB of each file was 4 s
-    of CPU at 10,000 files, and on the scan's own process it competed with
-    the database writes, which set the pace of a first scan."""
-    return [read_comic(path, size, mtime, cache_dir, True) for path, size, mtime in stats]
+def read_batch(stats: list[tuple[str, int, float, bool]],
+               cache_dir: str | None) -> list[ScannedFile]:
+    """Read several files, each ``(path, size, mtime, hash it)``: one task
+    per batch keeps process-pool overhead low. A file the scan needs the
+    archive id of now (a changed file, whose old id becomes an alias) is
+    hashed here, while it is in the page cache; a new file is hashed after
+    the scan (``archive_ids``) when there are many."""
+    return [read_comic(path, size, mtime, cache_dir, with_arcid)
+            for path, size, mtime, with_arcid in stats]
 
 
 _NO_SIZE = (None, None)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 
 from .. import services
 from ..archives.tools import die_with_parent
@@ -37,11 +37,12 @@ from ..errors import NotFound
 from ..events import BookDeleted, LibraryUpdated, ScanProgress, SeriesDeleted
 from ..extensions import db
 from ..fspaths import display
-from ..jobs.pool import map_cpu, native_executor, run_cpu
+from ..jobs.pool import native_executor, run_cpu
 from ..jobs.runner import JobContext
 from ..models import ArcidAlias, Book, Library, Series, utcnow
+from .archive_ids import fill_missing_ids, hash_files, queue_archive_ids
 from .catalog import Catalog, forget_current_arcids, remember_arcids
-from .reader import ScannedFile, compute_arcid, compute_koreader_hash, read_batch, read_comic
+from .reader import ScannedFile, compute_arcid, read_batch, read_comic
 from .walker import (
     COMIC_EXTENSIONS, IMAGE_EXTENSIONS, MIN_FOLDER_PAGES, FileStat, walk_library,
 )
@@ -55,6 +56,9 @@ BATCH_SIZE = 250
 TASK_SIZE = 25
 # Below this many files to read, starting worker processes costs more than it saves.
 PROCESS_POOL_MIN_FILES = 200
+# From this many new files on, their archive ids are computed after the scan,
+# by the ``library.archive_ids`` job, so the books are browsable sooner.
+DEFERRED_IDS_MIN_FILES = 200
 
 
 class LibraryUnavailable(RuntimeError):
@@ -127,9 +131,12 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool | None = None) -> 
     timings = {"walk": round(time.perf_counter() - started, 3)}
     ctx.progress(0, total, f"reading {total} new or changed files", force=True)
     done = 0
-    # The readers give each file's archive id with its contents. A file they
-    # could not hash is hashed on native threads while later batches are
-    # read and written, and stored after indexing.
+    # The readers give each file's archive id with its contents, except new
+    # files when there are many: the ``library.archive_ids`` job hashes those
+    # after the scan. A file the readers could not hash (gone by then) is
+    # hashed on native threads while later batches are read and written,
+    # and stored after indexing.
+    defer_ids = sum(1 for stat in to_read if stat.path not in known) >= DEFERRED_IDS_MIN_FILES
     hashes: list[Future] = []
     # The archive id each changed file had: a new one makes it an alias.
     previous_arcids: dict[int, str] = {}
@@ -138,17 +145,19 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool | None = None) -> 
 
         def flush() -> int:
             written = _write(catalog, pending, known, vanished, vanished_by_size)
-            unhashed = [(book_id, item.path) for book_id, item in written if not item.arcid]
-            previous_arcids.update((book_id, known[path].arcid) for book_id, path in unhashed
-                                   if path in known and known[path].arcid)
-            # The readers hash each file; one they could not (gone since) is
-            # hashed here, or by the next scan.
-            to_hash = [(book_id, item.path, item.arcid) for book_id, item in written
-                       if not item.arcid]
-            hashes.extend(hasher.submit(_hash_many, chunk) for chunk in _chunks(to_hash, 50))
+            unhashed = [(book_id, item) for book_id, item in written if not item.arcid
+                        and not (defer_ids and item.path not in known)]
+            previous_arcids.update((book_id, known[item.path].arcid) for book_id, item in unhashed
+                                   if item.path in known and known[item.path].arcid)
+            # The readers hash each file they were asked to; one they could
+            # not (gone since) is hashed here, or by the next scan.
+            to_hash = [(book_id, item.path, item.size, item.mtime) for book_id, item in unhashed]
+            hashes.extend(hasher.submit(hash_files, chunk) for chunk in _chunks(to_hash, 50))
             return len(pending)
 
-        for results in _read_all(pool, to_read, cache_dir, workers):
+        tasks = [(stat.path, stat.size, stat.mtime, not defer_ids or stat.path in known)
+                 for stat in to_read]
+        for results in _read_all(pool, tasks, cache_dir, workers):
             pending.extend(results)
             if len(pending) >= BATCH_SIZE:
                 ctx.check_cancelled()
@@ -166,7 +175,11 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool | None = None) -> 
         _store_arcids(ctx, hashes, previous_arcids)
 
     _mark_missing(catalog, vanished, bus, library_id)
-    _fill_missing_arcids(ctx, library_id, workers)
+    ids_job = None
+    if defer_ids:
+        ids_job = queue_archive_ids(library_id)
+    else:
+        fill_missing_ids(ctx, library_id, workers)
     # A changed file that hashed to its old id after all needs no alias.
     forget_current_arcids()
     db.session.commit()
@@ -180,6 +193,8 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool | None = None) -> 
     result = counts.as_dict()
     result["files"] = len(on_disk)
     result["seconds"] = timings
+    if ids_job is not None:
+        result["archive_ids_job"] = ids_job
     ctx.outcome = scan_outcome(library.name, counts, len(on_disk))
     if walk_errors:
         result["unreadable_folders"] = [f"{display(p)}: {r}" for p, r in walk_errors[:50]]
@@ -217,7 +232,7 @@ def _reader_pool(workers: int, files: int) -> Executor:
     return ThreadPoolExecutor(1, thread_name_prefix="scan")
 
 
-def _read_all(pool: Executor, stats: list[FileStat], cache_dir: str,
+def _read_all(pool: Executor, files: list[tuple[str, int, float, bool]], cache_dir: str,
               workers: int) -> Iterator[list[ScannedFile]]:
     """Results in order, with a bounded number of tasks in flight so memory
     stays flat however big the library is.
@@ -226,8 +241,7 @@ def _read_all(pool: Executor, stats: list[FileStat], cache_dir: str,
     ``__main__`` guard) or die (a crash in a native decoder), the tasks not
     yet done are read in this process instead: the scan slows down but ends.
     """
-    tasks = deque([(s.path, s.size, s.mtime) for s in chunk]
-                  for chunk in _chunks(stats, TASK_SIZE))
+    tasks = deque(list(chunk) for chunk in _chunks(files, TASK_SIZE))
     in_flight: deque[tuple[list, Future]] = deque()
     try:
         while tasks or in_flight:
@@ -278,17 +292,6 @@ def _match_moved(item: ScannedFile, by_size: dict[int, list[tuple[str, KnownBook
     return None
 
 
-def _hash_many(rows: Sequence[tuple[int, str, str | None]]) -> list[tuple[int, str, str | None]]:
-    """(book id, arcid, KOReader hash) of each (book id, path, arcid if known)."""
-    hashed = []
-    for book_id, path, arcid in rows:
-        try:
-            hashed.append((book_id, arcid or compute_arcid(path), compute_koreader_hash(path)))
-        except OSError:  # gone since it was read: the next scan deals with it
-            pass
-    return hashed
-
-
 def _store_arcids(ctx: JobContext, futures: list[Future], previous: dict[int, str]) -> None:
     """Store the hashed archive ids; a file changed in place keeps the id it
     had as an alias (see ``lrr.archives.find_archive``). Recorded here, once
@@ -322,27 +325,6 @@ def _mark_missing(catalog: Catalog, vanished: dict[str, KnownBook], bus, library
     catalog.counts.missing = len(books)
     for book in books:
         bus.publish(BookDeleted(book_id=book.id, series_id=book.series_id, library_id=library_id))
-
-
-def _fill_missing_arcids(ctx: JobContext, library_id: int, workers: int) -> None:
-    """Archive ids and KOReader hashes for books that have none yet (rows from
-    an older scan; files that are folders have no KOReader hash and are hashed
-    again: cheap, their arcid is a listing)."""
-    rows = db.session.execute(select(Book.id, Book.path, Book.arcid).where(
-        Book.library_id == library_id, Book.state != BOOK_MISSING,
-        or_(Book.arcid.is_(None), and_(Book.koreader_hash.is_(None),
-                                       Book.format != "folder")))).all()
-    if not rows:
-        return
-
-    for chunk in _chunks(rows, 500):
-        ctx.check_cancelled()
-        values = [{"id": i, "arcid": a, "koreader_hash": k}
-                  for part in map_cpu(_hash_many, list(_chunks(chunk, 50)), workers)
-                  for i, a, k in part]
-        if values:
-            db.session.execute(update(Book), values)
-        db.session.commit()
 
 
 def drop_empty_series(library_id: int, bus) -> None:

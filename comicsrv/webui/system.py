@@ -38,6 +38,7 @@ TASK_LABELS = {
     "automation.refresh_metadata": "Refresh metadata",
     "automation.postprocess": "Import a download",
     "library.scan": "Library scan",
+    "library.archive_ids": "Compute archive ids",
     "library.duplicates": "Find duplicates",
     "jobs.prune": "Clean up old tasks",
 }

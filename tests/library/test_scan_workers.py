@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from comicsrv.extensions import db
+from comicsrv.library.archive_ids import ARCHIVE_IDS_JOB
 from comicsrv.library.libraries import create_library
 from comicsrv.library.scanner import PROCESS_POOL_MIN_FILES, SCAN_JOB
 from comicsrv.models import Book, Job
@@ -36,6 +37,12 @@ SCAN_TIMEOUT = 120
 
 def _reader_processes(server_pid: int) -> list[int]:
     return [pid for pid in children(server_pid) if "spawn_main" in cmdline(pid)]
+
+
+def _archive_ids_jobs_active() -> bool:
+    db.session.expire_all()
+    return db.session.execute(select(func.count()).select_from(Job).where(
+        Job.type == ARCHIVE_IDS_JOB, Job.state.in_(("queued", "running")))).scalar() > 0
 
 
 def _scans() -> list[Job]:
@@ -70,6 +77,8 @@ def test_killing_the_server_mid_scan_leaves_no_reader_process_and_a_restart_resc
     first, *again = _scans()
     assert first.state == "failed" and "interrupted" in first.error
     assert [scan.state for scan in again] == ["finished"], [scan.error for scan in again]
+    # The ids of a big scan's new files come from the job it queues, after it.
+    assert wait_until(lambda: not _archive_ids_jobs_active(), SCAN_TIMEOUT)
     books = db.session.execute(select(func.count(), func.count(func.distinct(Book.path)),
                                       func.count(Book.arcid))
                                .where(Book.state == "ok")).one()

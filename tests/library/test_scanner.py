@@ -79,24 +79,28 @@ def test_first_scan_indexes_readable_files_and_records_broken_ones(app, comic_tr
     assert names == {"book_created", "series_created", "scan_progress"}
 
 
-def test_the_readers_hash_every_file_they_read_and_tolerate_one_gone(comic_tree):
-    """A scan's reader processes give each file's archive id and KOReader
-    hash with its contents (unreadable archives included); a file deleted
-    before it is hashed leaves them unknown, for the hashing pass, instead of
+def test_the_readers_hash_the_files_asked_for_and_tolerate_one_gone(comic_tree):
+    """A scan's reader processes give the archive id and KOReader hash of
+    each file they are asked to hash (unreadable archives included) with
+    its contents, and leave the others' for the ``library.archive_ids``
+    job; a file deleted before it is hashed leaves them unknown instead of
     failing the batch."""
     from comicsrv.library.reader import compute_arcid, compute_koreader_hash, read_batch
 
     files = sorted(p for p in comic_tree.rglob("*") if p.is_file())
     gone = comic_tree / "gone.cbz"
     shutil.copy(files[0], gone)
-    stats = [(str(p), p.stat().st_size, p.stat().st_mtime) for p in files + [gone]]
+    stats = [(str(p), p.stat().st_size, p.stat().st_mtime, index % 3 != 2)
+             for index, p in enumerate(files + [gone])]
+    stats[-1] = (*stats[-1][:3], True)
     gone.unlink()
     read = read_batch(stats, None)
-    assert [item.path for item in read] == [path for path, _, _ in stats]
+    assert [item.path for item in read] == [path for path, _, _, _ in stats]
     assert any(item.error for item in read) and any(not item.error for item in read)
-    for item in read[:-1]:
-        assert (item.arcid, item.koreader_hash) == (compute_arcid(item.path),
-                                                    compute_koreader_hash(item.path)), item.path
+    for item, (_, _, _, hashed) in zip(read[:-1], stats):
+        expected = ((compute_arcid(item.path), compute_koreader_hash(item.path)) if hashed
+                    else (None, None))
+        assert (item.arcid, item.koreader_hash) == expected, item.path
     assert (read[-1].arcid, read[-1].koreader_hash) == (None, None)
     assert read[-1].error
 
