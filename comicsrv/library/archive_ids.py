@@ -24,7 +24,7 @@ from sqlalchemy import and_, bindparam, or_, select
 from .. import services
 from ..events import LibraryUpdated
 from ..extensions import db
-from ..jobs.pool import map_cpu
+from ..jobs.pool import native_executor
 from ..jobs.runner import JobContext
 from ..models import Book, Library
 from ..models.jobs import QUEUED, Job
@@ -72,8 +72,8 @@ def archive_ids_job(ctx: JobContext, library_id: int) -> dict:
 def fill_missing_ids(ctx: JobContext, library_id: int, workers: int) -> tuple[int, int]:
     """Hash the library's books that have no archive id or KOReader hash
     (folder books have no KOReader hash and are hashed again: cheap, their
-    arcid is a listing), on ``workers`` threads: reading and hashing release
-    the GIL. Returns (hashed, skipped because changed or gone)."""
+    arcid is a listing), on ``workers`` native threads: reading and hashing
+    release the GIL. Returns (hashed, skipped because changed or gone)."""
     rows = db.session.execute(select(Book.id, Book.path, Book.size, Book.mtime).where(
         Book.library_id == library_id, Book.state != BOOK_MISSING,
         or_(Book.arcid.is_(None), and_(Book.koreader_hash.is_(None),
@@ -85,26 +85,32 @@ def fill_missing_ids(ctx: JobContext, library_id: int, workers: int) -> tuple[in
         return 0, 0
     ctx.progress(0, total, f"computing {total} archive ids", force=True)
     hashed = 0
-    for start in range(0, total, WRITE_BATCH):
-        ctx.check_cancelled()
-        chunk = [tuple(row) for row in rows[start:start + WRITE_BATCH]]
-        values = [{"book_id": i, "new_arcid": a, "new_koreader_hash": k}
-                  for part in map_cpu(hash_files, list(_chunks(chunk, HASH_TASK_SIZE)), workers)
-                  for i, a, k in part]
-        if values:
-            table = Book.__table__
-            # Only where the id is still missing: a rescan may have hashed
-            # a newer content of the file meanwhile.
-            db.session.execute(
-                table.update().where(table.c.id == bindparam("book_id"),
-                                     or_(table.c.arcid.is_(None),
-                                         table.c.arcid == bindparam("new_arcid")))
-                .values(arcid=bindparam("new_arcid"), koreader_hash=bindparam("new_koreader_hash")),
-                values)
-        db.session.commit()
-        hashed += len(values)
-        ctx.progress(start + len(chunk), total, f"computed {hashed} of {total} archive ids")
+    # Threads of its own, not the server's CPU pool: page and cover requests
+    # keep theirs while a big library is hashed.
+    with native_executor(workers) as pool:
+        for start in range(0, total, WRITE_BATCH):
+            ctx.check_cancelled()
+            chunk = [tuple(row) for row in rows[start:start + WRITE_BATCH]]
+            values = [{"book_id": i, "new_arcid": a, "new_koreader_hash": k}
+                      for part in pool.map(hash_files, _chunks(chunk, HASH_TASK_SIZE))
+                      for i, a, k in part]
+            if values:
+                _store(values)
+            db.session.commit()
+            hashed += len(values)
+            ctx.progress(start + len(chunk), total, f"computed {hashed} of {total} archive ids")
     return hashed, total - hashed
+
+
+def _store(values: list[dict]) -> None:
+    """Write the ids only where none was, or the same: a rescan may have
+    hashed a newer content of the file meanwhile."""
+    table = Book.__table__
+    db.session.execute(
+        table.update().where(table.c.id == bindparam("book_id"),
+                             or_(table.c.arcid.is_(None), table.c.arcid == bindparam("new_arcid")))
+        .values(arcid=bindparam("new_arcid"), koreader_hash=bindparam("new_koreader_hash")),
+        values)
 
 
 def hash_files(rows: Sequence[HashRow]) -> list[tuple[int, str, str | None]]:

@@ -108,6 +108,7 @@ def test_the_job_writes_no_id_over_a_fresher_one_nor_for_a_changed_file(app, sca
     db.session.execute(update(Book).where(Book.id.in_([b.id for b in books]))
                        .values(arcid=None, koreader_hash=None))
     db.session.commit()
+    plain_updated = db.session.get(Book, plain.id).updated_at
     with open(changed.path, "ab") as fh:
         fh.write(b"\0" * 16)
     engine, rescanned_id = db.engine, rescanned.id
@@ -136,6 +137,8 @@ def test_the_job_writes_no_id_over_a_fresher_one_nor_for_a_changed_file(app, sca
     assert _ids_of_book(db.session.get(Book, changed.id)) == (None, None)
     assert _ids_of_book(db.session.get(Book, plain.id)) == (compute_arcid(plain.path),
                                                              compute_koreader_hash(plain.path))
+    # LRReader reloads its index when the newest book's time moves.
+    assert db.session.get(Book, plain.id).updated_at > plain_updated
 
 
 def test_a_queued_job_is_not_queued_twice(app, scanned_library):
