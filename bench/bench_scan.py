@@ -50,6 +50,7 @@ def main() -> None:
     from comicsrv.extensions import db
     from comicsrv.library.libraries import create_library
     from comicsrv.library.scanner import SCAN_JOB
+    from comicsrv.lifecycle import freeze_startup_objects
     from comicsrv.models import Book, Job
 
     data_dir = tempfile.mkdtemp(prefix="comicsrv-bench-")
@@ -57,6 +58,7 @@ def main() -> None:
     if args.database_url:
         config["DATABASE_URL"] = args.database_url
     app = create_app(config)
+    freeze_startup_objects()  # as `comicsrv serve` and `comicsrv scan` do
     print(f"start RSS {rss_mb():.0f} MB, database {app.config['DATABASE_URL'].split(':')[0]}")
     with app.app_context():
         library = create_library("Bench", str(library_dir))

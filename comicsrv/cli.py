@@ -208,9 +208,11 @@ def scan(holder: AppHolder, library_name: str | None, deep: bool) -> None:
     """Scan libraries now and print what changed."""
     from . import services
     from .library.libraries import libraries_to_scan
+    from .lifecycle import freeze_startup_objects
     from .library.scans import run_scan
 
     app = holder.app()
+    freeze_startup_objects()  # as the server does: a scan's writing collects less
     with app.app_context():
         failed = False
         for lib in libraries_to_scan(library_name):

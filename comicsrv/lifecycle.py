@@ -10,6 +10,7 @@ other WSGI server the answer is 409: its process manager owns the process.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import signal
 import sys
@@ -89,3 +90,14 @@ def server_running(data_dir: str) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
         return False
+
+
+def freeze_startup_objects() -> None:
+    """Move everything start-up made (modules, the app, mappers, compiled
+    statements: a quarter of a million objects) out of the garbage
+    collector's sight. A full collection walked them all, ~0.4 s on a
+    loaded NAS CPU with every greenlet stopped, a few times a minute under
+    load: the p99 of everything, and a sixth of a first scan's writing.
+    They live as long as the process anyway."""
+    gc.collect()
+    gc.freeze()

@@ -27,7 +27,6 @@ gevent's ``pywsgi`` is used with three changes, all about its sockets:
 from __future__ import annotations
 
 import errno
-import gc
 import logging
 import os
 import resource
@@ -44,7 +43,7 @@ from gevent.socket import wait_write
 from .app import start_services, stop_services
 from .database import checkpoint_wal
 from .filebody import FileBody, file_wrapper
-from .lifecycle import hold_serving_lock
+from .lifecycle import freeze_startup_objects, hold_serving_lock
 
 log = logging.getLogger(__name__)
 
@@ -364,16 +363,6 @@ def _raise_fd_limit(needed: int) -> None:
                     "(raise the limit, e.g. ulimit -n %d)", target, needed - FD_RESERVE, needed)
 
 
-def _freeze_startup_objects() -> None:
-    """Move everything start-up made (modules, the app, mappers, compiled
-    statements: a quarter of a million objects) out of the garbage
-    collector's sight. A full collection walked them all, ~0.4 s on a
-    loaded NAS CPU with every greenlet stopped, a few times a minute under
-    load: the p99 of everything. They live as long as the process anyway."""
-    gc.collect()
-    gc.freeze()
-
-
 def _bind(host: str, port: int) -> socket.socket:
     """The server's socket, bound (the port is this process's from here on)
     but not yet listening."""
@@ -424,7 +413,7 @@ def serve(app: Flask) -> None:
                     keepalive_timeout=float(config["KEEPALIVE_TIMEOUT_SECONDS"]),
                     max_connections=max_connections)
     server.start()
-    _freeze_startup_objects()
+    freeze_startup_objects()
     _log_first_steps(app, host, port)
     # The last line of a start: what follows is the server at work.
     log.info("comicsrv listening on http://%s:%s%s (role %s, data dir %s, log %s) in %.2fs",
