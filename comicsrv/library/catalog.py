@@ -18,7 +18,7 @@ from ..extensions import db
 from ..filenames import number_sort
 from ..fspaths import display
 from ..models import ArcidAlias, Book, BookTag, Page, Publisher, Series, Tag, utcnow
-from .grouping import place, sort_name
+from .grouping import Placement, place, sort_name
 from .metadata_edit import keep_locked, locked_namespaces
 from .reader import ScannedFile
 from ..models.library import BOOK_ERROR, BOOK_OK
@@ -59,6 +59,8 @@ class Catalog:
     _series: dict[tuple, int] = field(default_factory=dict)
     _tags: dict[tuple[str, str], int] = field(default_factory=dict)
     _renamed: dict[int, tuple[str, int | None]] = field(default_factory=dict)
+    # Where a batch's books go, worked out once by ``create_series``.
+    _placements: dict[str, Placement] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for pid, name in db.session.execute(select(Publisher.id, Publisher.name)):
@@ -88,20 +90,37 @@ class Catalog:
                   "updated_at": utcnow()}]).scalar_one()
         return self._publishers[name]
 
-    def series_id(self, name: str, publisher_id: int | None, volume: int | None,
-                  year: int | None, folder: str) -> int:
-        key = (publisher_id, name, volume)
-        if key not in self._series:
-            now = utcnow()
-            table = Series.__table__
-            self._series[key] = db.session.execute(
-                table.insert().returning(table.c.id),
-                [{"library_id": self.library_id, "publisher_id": publisher_id, "name": name,
-                  "sort_name": sort_name(name), "volume": volume, "year": year, "path": folder,
-                  "created_at": now, "updated_at": now}]).scalar_one()
+    def create_series(self, items: Iterable[ScannedFile]) -> None:
+        """Create the series these books need that the library lacks, in
+        one statement: a series a round trip each was a fifth of a first
+        scan's writing on PostgreSQL."""
+        new: dict[tuple[int | None, str, int | None], dict] = {}
+        for item in items:
+            placement = place(item.path, self.root, item.metadata, item.parsed)
+            self._placements[item.path] = placement
+            publisher_id = self.publisher_id(display(placement.publisher))
+            name = display(placement.series)
+            key = (publisher_id, name, placement.volume)
+            if key in self._series or key in new:
+                continue
+            new[key] = {"library_id": self.library_id, "publisher_id": publisher_id,
+                        "name": name, "sort_name": sort_name(name), "volume": placement.volume,
+                        "year": placement.year, "path": os.path.dirname(item.path.rstrip(os.sep))}
+        if not new:
+            return
+        now = utcnow()
+        table = Series.__table__
+        # Matched by their key rather than asked back in parameter order,
+        # which SQLAlchemy can only do on SQLite a statement per row.
+        created = {(publisher_id, name, volume): series_id
+                   for series_id, publisher_id, name, volume in db.session.execute(
+                       table.insert().returning(table.c.id, table.c.publisher_id, table.c.name,
+                                                table.c.volume),
+                       [{**row, "created_at": now, "updated_at": now} for row in new.values()])}
+        for key in new:
+            self._series[key] = created[key]
             self.counts.series_created += 1
-            self.bus.publish(SeriesCreated(series_id=self._series[key], library_id=self.library_id))
-        return self._series[key]
+            self.bus.publish(SeriesCreated(series_id=created[key], library_id=self.library_id))
 
     def tag_ids(self, pairs: Iterable[tuple[str, str]]) -> list[int]:
         pairs = list(dict.fromkeys(pairs))
@@ -127,13 +146,14 @@ class Catalog:
 
     def book_values(self, item: ScannedFile) -> dict:
         meta = item.metadata
-        placement = place(item.path, self.root, meta, item.parsed)
+        if item.path not in self._placements:
+            self.create_series([item])
+        placement = self._placements.pop(item.path)
         # Names taken from a file or folder name that is not UTF-8 are shown
         # with \xNN escapes (comicsrv.fspaths); only the path stays exact.
         publisher_id = self.publisher_id(display(placement.publisher))
         folder = os.path.dirname(item.path.rstrip(os.sep))
-        series_id = self.series_id(display(placement.series), publisher_id, placement.volume,
-                                   placement.year, folder)
+        series_id = self._series[(publisher_id, display(placement.series), placement.volume)]
         series_name = placement.series
         if series_id in self._renamed:
             series_name, publisher_id = self._renamed[series_id]
@@ -201,6 +221,7 @@ class Catalog:
         """
         created_ids: list[tuple[int, ScannedFile]] = []
         series_of: dict[int, int | None] = {}
+        self.create_series([*new, *(item for _, item in changed)])
         if new:
             now = utcnow()
             values = []
@@ -322,10 +343,19 @@ def bulk_insert(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
         return
     connection = db.session.connection()
     quote = connection.dialect.identifier_preparer.quote
+    names = f"{quote(table.name)} ({', '.join(quote(c) for c in columns)})"
+    if connection.dialect.name == "postgresql":
+        # COPY, in the session's transaction: psycopg's executemany spends
+        # ~15 us of Python on each row it pipelines (200,000 page rows at
+        # 10,000 comics), COPY's row writer under 2.
+        with connection.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {names} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({', '.join([marker] * len(columns))})")
-    connection.exec_driver_sql(sql, rows)
+    connection.exec_driver_sql(f"INSERT INTO {names} VALUES ({', '.join([marker] * len(columns))})",
+                               rows)
 
 
 def _extra(item: ScannedFile) -> dict | None:
