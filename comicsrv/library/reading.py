@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import update as update_rows
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import BadRequest
 from ..extensions import db
 from ..models import Book, ReadHistory, ReadingProgress, User, utcnow
-from .access import visible_books
+from .access import BookFile, visible_books
 from ..models.library import BOOK_MISSING, BOOK_OK
 
 
@@ -34,16 +36,22 @@ class ProgressUpdate:
     at: datetime | None = None
 
 
+# Built once: making the SELECT cost more than running it, on every page turn.
+_PROGRESS = select(ReadingProgress).where(ReadingProgress.user_id == bindparam("user_id"),
+                                          ReadingProgress.book_id == bindparam("book_id"))
+
+
 def get_progress(user_id: int, book_id: int) -> ReadingProgress | None:
-    return db.session.execute(select(ReadingProgress).where(
-        ReadingProgress.user_id == user_id, ReadingProgress.book_id == book_id)).scalar()
+    return db.session.execute(_PROGRESS, {"user_id": user_id, "book_id": book_id}).scalar()
 
 
-def save_progress(user_id: int, book: Book, update: ProgressUpdate) -> ReadingProgress:
+def save_progress(user_id: int, book: Book | BookFile, update: ProgressUpdate) -> ReadingProgress:
     """Create or update a user's position in a book (pages are 1-based).
 
     Reaching the last page completes the book, and a newly completed book is
-    recorded in the read history once. ``time_spent`` accumulates.
+    recorded in the read history once. ``time_spent`` accumulates. The row
+    comes back as written, its values loaded: answering with it costs no
+    second query.
     """
     if update.page < 0:
         raise BadRequest("page must be 0 or more")
@@ -68,10 +76,25 @@ def save_progress(user_id: int, book: Book, update: ProgressUpdate) -> ReadingPr
     if progress.completed and not was_completed:
         db.session.add(ReadHistory(user_id=user_id, book_id=book.id, read_at=utcnow(),
                                    page_count=total or 0, time_spent=progress.time_spent or 0))
-    if book.is_new:
-        book.is_new = False
-    db.session.commit()
+    if book.is_new:  # opened: no longer "new" on the deck
+        db.session.execute(update_rows(Book).where(Book.id == book.id).values(is_new=False)
+                           .execution_options(synchronize_session=False))
+        if isinstance(book, Book):
+            set_committed_value(book, "is_new", False)
+    _commit_keeping_values()
     return progress
+
+
+def _commit_keeping_values() -> None:
+    """Commit without expiring what the session holds: every caller answers
+    with the progress row it just wrote, and reloading it after the commit
+    was a fifth of a progress request's time."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def mark_read(user_id: int, book: Book, *, page_count: int | None = None,

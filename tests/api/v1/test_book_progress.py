@@ -33,6 +33,34 @@ def test_put_then_get(client, book, reader, reader_headers):
     assert reading.get_progress(reader.id, book.id).page == 7
 
 
+def test_a_page_turn_costs_three_statements(app, client, book, reader, reader_headers):
+    """Readers save their page on every turn: the book in one indexed query
+    without its ORM row, the progress row, its update, and no reload of it
+    to answer. The first save also clears the book's "new" mark."""
+    from sqlalchemy import event
+
+    from comicsrv.models import Book
+
+    url = f"/api/v1/books/{book.id}/progress"
+    assert book.is_new
+    assert client.put(url, headers=reader_headers, json={"current_page": 3}).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Book, book.id).is_new is False
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.put(url, headers=reader_headers, json={"current_page": 4})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200 and response.json["current_page"] == 4
+    assert [s.split()[0] for s in statements] == ["SELECT", "SELECT", "UPDATE"], statements
+    assert "UPDATE READING_PROGRESS SET" in statements[2]
+
+
 def test_last_page_completes_unless_told_otherwise(client, book, reader, reader_headers):
     url = f"/api/v1/books/{book.id}/progress"
     body = client.put(url, headers=reader_headers, json={"current_page": 20}).json
