@@ -179,3 +179,9 @@ def test_the_command_line_scan_ends_with_every_id_known(tmp_path):
         jobs = conn.execute("SELECT type, state FROM jobs ORDER BY id").fetchall()
     assert books == hashed == koreader == count
     assert jobs == [(SCAN_JOB, "finished"), (ARCHIVE_IDS_JOB, "finished")]
+
+
+def test_a_job_for_a_library_deleted_meanwhile_finishes_with_nothing_to_do(app):
+    job = app.extensions["comicsrv.jobs"].run_now(ARCHIVE_IDS_JOB, {"library_id": 999},
+                                                  target="library:999")
+    assert (job.state, job.result) == ("finished", {"hashed": 0, "skipped": 0})
