@@ -56,6 +56,11 @@ BATCH_SIZE = 250
 TASK_SIZE = 25
 # Below this many files to read, starting worker processes costs more than it saves.
 PROCESS_POOL_MIN_FILES = 200
+# Tasks queued per reader process: deep enough that the readers keep going
+# while the scan's own process waits on the database (a PostgreSQL COPY or
+# commit), shallow enough that memory stays flat (2 x 16 x 25 files' results
+# are about a megabyte). At 4, first scans on PostgreSQL ran 10 % slower.
+TASKS_IN_FLIGHT_PER_WORKER = 16
 # From this many new files on, their archive ids are computed after the scan,
 # by the ``library.archive_ids`` job, so the books are browsable sooner.
 DEFERRED_IDS_MIN_FILES = 200
@@ -245,7 +250,7 @@ def _read_all(pool: Executor, files: list[tuple[str, int, float, bool]], cache_d
     in_flight: deque[tuple[list, Future]] = deque()
     try:
         while tasks or in_flight:
-            while tasks and len(in_flight) < workers * 4:
+            while tasks and len(in_flight) < workers * TASKS_IN_FLIGHT_PER_WORKER:
                 future = pool.submit(read_batch, tasks[0], cache_dir)
                 in_flight.append((tasks.popleft(), future))
             task, future = in_flight.popleft()
