@@ -365,15 +365,17 @@ def _raise_fd_limit(needed: int) -> None:
 
 def _bind(host: str, port: int) -> socket.socket:
     """The server's socket, bound (the port is this process's from here on)
-    but not yet listening."""
+    but not yet listening. ``host`` is an IPv4 or IPv6 address (bracketed or
+    not: ``::``, ``[::1]``) or a name; empty is every interface, IPv6 and
+    IPv4 alike, as gevent takes it."""
     from gevent import socket as gsocket
-    from gevent.baseserver import _parse_address
 
-    family, address = _parse_address((host, port))
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    family = socket.AF_INET6 if not host or ":" in host else socket.AF_INET
     sock = gsocket.socket(family=family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind(address)
+        sock.bind((host, port))
     except OSError:
         sock.close()
         raise
@@ -417,7 +419,7 @@ def serve(app: Flask) -> None:
     _log_first_steps(app, host, port)
     # The last line of a start: what follows is the server at work.
     log.info("comicsrv listening on http://%s:%s%s (role %s, data dir %s, log %s) in %.2fs",
-             host, port, config["URL_BASE"] or "/", config["ROLE"], config["DATA_DIR"],
+             _url_host(host), port, config["URL_BASE"] or "/", config["ROLE"], config["DATA_DIR"],
              _log_file() or "off", time.monotonic() - started)
     app.extensions["comicsrv.server"] = server
 
@@ -477,6 +479,12 @@ def _log_file() -> str | None:
     return handler.baseFilename if handler is not None else None
 
 
+def _url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets."""
+    host = host.removeprefix("[").removesuffix("]")
+    return f"[{host}]" if ":" in host else host
+
+
 def _log_first_steps(app: Flask, host: str, port: int) -> None:
     """On a server with no admin or no library yet, say how to make them:
     the log is where a NAS user looks first."""
@@ -488,7 +496,7 @@ def _log_first_steps(app: Flask, host: str, port: int) -> None:
             db.select(User.id).where(User.is_admin.is_(True)).limit(1)).first() is not None
         has_library = db.session.execute(db.select(Library.id).limit(1)).first() is not None
         db.session.remove()
-    shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+    shown = "localhost" if host in ("0.0.0.0", "::", "[::]", "") else _url_host(host)
     url = f"http://{shown}:{port}{app.config['URL_BASE']}/"
     if os.path.exists("/.dockerenv"):
         command = (f"docker exec -it -u {os.getuid()}:{os.getgid()} <container> comicsrv")

@@ -62,7 +62,12 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """Where the server answers: its ``HOST`` (IPv6 in brackets), or the
+        IPv4 loopback when it listens on every interface."""
+        host = self.env.get("COMICSRV_HOST", "127.0.0.1").removeprefix("[").removesuffix("]")
+        if host in ("", "::", "0.0.0.0"):
+            host = "127.0.0.1"
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def start(self, wait: bool = True) -> LiveServer:
         """Start the process and (unless ``wait`` is false: start several at

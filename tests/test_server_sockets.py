@@ -11,6 +11,8 @@ import statistics
 import time
 import zipfile
 
+import pytest
+import requests
 from PIL import Image
 
 from comicsrv.extensions import db
@@ -281,3 +283,26 @@ def test_a_running_server_dumps_its_stacks_on_sigusr1_and_sigusr2(live_server): 
     assert "what every greenlet and thread is doing (SIGUSR2)" in output
     assert "* Greenlets" in output and "comicsrv/cli.py" in output  # the main greenlet's stack
     assert server.get("/ping").json() == {"status": "OK"}
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+@pytest.mark.parametrize("host", ["::1", "[::1]", "::"])
+def test_the_server_listens_on_ipv6_written_either_way(live_server, host):  # noqa: F811
+    """``HOST`` takes an IPv6 address bare or in brackets, and ``::`` is every
+    interface, IPv4 included; the log writes the address as a URL does."""
+    server = live_server(host=host)
+    port = server.port
+    assert requests.get(f"http://[::1]:{port}/ping", timeout=5).json() == {"status": "OK"}
+    if host == "::":
+        assert requests.get(f"http://127.0.0.1:{port}/ping", timeout=5).ok
+    else:
+        assert f"listening on http://[::1]:{port}/" in server.output()
