@@ -370,7 +370,7 @@ def _bind(host: str, port: int) -> socket.socket:
     IPv4 alike, as gevent takes it."""
     from gevent import socket as gsocket
 
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    host = _bare_host(host)
     family = socket.AF_INET6 if not host or ":" in host else socket.AF_INET
     sock = gsocket.socket(family=family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -479,9 +479,14 @@ def _log_file() -> str | None:
     return handler.baseFilename if handler is not None else None
 
 
+def _bare_host(host: str) -> str:
+    """``host`` without the brackets a URL puts around an IPv6 address."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
 def _url_host(host: str) -> str:
     """``host`` as a URL writes it: an IPv6 address in brackets."""
-    host = host.removeprefix("[").removesuffix("]")
+    host = _bare_host(host)
     return f"[{host}]" if ":" in host else host
 
 
@@ -496,7 +501,7 @@ def _log_first_steps(app: Flask, host: str, port: int) -> None:
             db.select(User.id).where(User.is_admin.is_(True)).limit(1)).first() is not None
         has_library = db.session.execute(db.select(Library.id).limit(1)).first() is not None
         db.session.remove()
-    shown = "localhost" if host in ("0.0.0.0", "::", "[::]", "") else _url_host(host)
+    shown = "localhost" if _bare_host(host) in ("0.0.0.0", "::", "") else _url_host(host)
     url = f"http://{shown}:{port}{app.config['URL_BASE']}/"
     if os.path.exists("/.dockerenv"):
         command = (f"docker exec -it -u {os.getuid()}:{os.getgid()} <container> comicsrv")
