@@ -90,7 +90,7 @@ def fill_missing_ids(ctx: JobContext, library_id: int, workers: int) -> tuple[in
     with native_executor(workers) as pool:
         for start in range(0, total, WRITE_BATCH):
             ctx.check_cancelled()
-            chunk = [tuple(row) for row in rows[start:start + WRITE_BATCH]]
+            chunk = rows[start:start + WRITE_BATCH]
             values = [{"book_id": i, "new_arcid": a, "new_koreader_hash": k}
                       for part in pool.map(hash_files, _chunks(chunk, HASH_TASK_SIZE))
                       for i, a, k in part]

@@ -40,7 +40,7 @@ from ..fspaths import display
 from ..jobs.pool import native_executor, run_cpu
 from ..jobs.runner import JobContext
 from ..models import ArcidAlias, Book, Library, Series, utcnow
-from .archive_ids import fill_missing_ids, hash_files, queue_archive_ids
+from .archive_ids import HASH_TASK_SIZE, fill_missing_ids, hash_files, queue_archive_ids
 from .catalog import Catalog, forget_current_arcids, remember_arcids
 from .reader import ScannedFile, compute_arcid, read_batch, read_comic
 from .walker import (
@@ -157,7 +157,8 @@ def scan_library(ctx: JobContext, library_id: int, deep: bool | None = None) -> 
             # The readers hash each file they were asked to; one they could
             # not (gone since) is hashed here, or by the next scan.
             to_hash = [(book_id, item.path, item.size, item.mtime) for book_id, item in unhashed]
-            hashes.extend(hasher.submit(hash_files, chunk) for chunk in _chunks(to_hash, 50))
+            hashes.extend(hasher.submit(hash_files, chunk)
+                          for chunk in _chunks(to_hash, HASH_TASK_SIZE))
             return len(pending)
 
         tasks = [(stat.path, stat.size, stat.mtime, not defer_ids or stat.path in known)
